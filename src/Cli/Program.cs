@@ -1,0 +1,36 @@
+using Engine.Cli;
+using Engine.Cli.Commands;
+
+const string usage = """
+    engine: a machine-learning engine in C#
+
+    usage:
+      engine bench gemm --m M --n N --k K [--trans-a] [--trans-b] [--runs R] [--device D]
+    """;
+
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine(usage);
+    return args.Length == 0 ? 2 : 0;
+}
+
+try
+{
+    var rest = new Arguments(args.Skip(1));
+    return args[0] switch
+    {
+        "bench" => BenchCommand.Run(rest),
+        _ => throw new UsageException($"unknown command '{args[0]}'"),
+    };
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"engine: {e.Message}");
+    Console.Error.WriteLine(usage);
+    return 2;
+}
+catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or ObjectDisposedException)
+{
+    Console.Error.WriteLine($"engine: {e.Message}");
+    return 1;
+}

@@ -1,0 +1,50 @@
+using Engine.Cpu;
+
+namespace Engine;
+
+/// <summary>The kinds of device a tensor can live on.</summary>
+public enum DeviceKind
+{
+    /// <summary>The SIMD, multi-threaded CPU backend (the default).</summary>
+    Cpu,
+
+    /// <summary>An NVIDIA GPU through ILGPU's CUDA accelerator.</summary>
+    Cuda,
+
+    /// <summary>ILGPU's CPU accelerator: runs the GPU kernels on the CPU, for testing.</summary>
+    IlgpuCpu,
+}
+
+/// <summary>A place where tensors live and ops run. Each device has exactly one backend.</summary>
+public sealed class Device
+{
+    static readonly Lazy<Device> s_cpu = new(() => new Device(DeviceKind.Cpu, "cpu", new CpuBackend()));
+
+    Device(DeviceKind kind, string name, IBackend backend)
+    {
+        Kind = kind;
+        Name = name;
+        Backend = backend;
+    }
+
+    /// <summary>The fast CPU backend, used when no device is named.</summary>
+    public static Device Cpu => s_cpu.Value;
+
+    /// <summary>The device kind.</summary>
+    public DeviceKind Kind { get; }
+
+    /// <summary>The name used on the command line: <c>cpu</c>, <c>cuda</c> or <c>ilgpu-cpu</c>.</summary>
+    public string Name { get; }
+
+    internal IBackend Backend { get; }
+
+    /// <summary>Parses a device name as used by <c>--device</c>.</summary>
+    public static Device Parse(string name) => name switch
+    {
+        "cpu" => Cpu,
+        _ => throw new ArgumentException($"device: unknown or unavailable device '{name}'; available: cpu"),
+    };
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}

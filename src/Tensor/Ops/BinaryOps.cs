@@ -1,0 +1,135 @@
+using System.Runtime.Intrinsics;
+
+namespace Engine.Ops;
+
+/// <summary>a + b</summary>
+public readonly struct Add : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static string Name => "add";
+    /// <inheritdoc/>
+    public static float Apply(float a, float b) => a + b;
+    /// <inheritdoc/>
+    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a + b;
+}
+
+/// <summary>a - b</summary>
+public readonly struct Sub : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static string Name => "sub";
+    /// <inheritdoc/>
+    public static float Apply(float a, float b) => a - b;
+    /// <inheritdoc/>
+    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a - b;
+}
+
+/// <summary>a · b</summary>
+public readonly struct Mul : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static string Name => "mul";
+    /// <inheritdoc/>
+    public static float Apply(float a, float b) => a * b;
+    /// <inheritdoc/>
+    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a * b;
+}
+
+/// <summary>a / b</summary>
+public readonly struct Div : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static string Name => "div";
+    /// <inheritdoc/>
+    public static float Apply(float a, float b) => a / b;
+    /// <inheritdoc/>
+    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a / b;
+}
+
+/// <summary>max(a, b); NaN if either is NaN.</summary>
+public readonly struct Maximum : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static string Name => "maximum";
+    /// <inheritdoc/>
+    public static float Apply(float a, float b) => MathF.Max(a, b);
+    /// <inheritdoc/>
+    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+}
+
+/// <summary>min(a, b); NaN if either is NaN.</summary>
+public readonly struct Minimum : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static string Name => "minimum";
+    /// <inheritdoc/>
+    public static float Apply(float a, float b) => MathF.Min(a, b);
+    /// <inheritdoc/>
+    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
+}
+
+/// <summary>1 where a = b, else 0.</summary>
+public readonly struct Equal : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static string Name => "eq";
+    /// <inheritdoc/>
+    public static float Apply(float a, float b) => a == b ? 1f : 0f;
+    /// <inheritdoc/>
+    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.Equals(a, b) & Vector512<float>.One;
+}
+
+/// <summary>1 where a ≠ b, else 0.</summary>
+public readonly struct NotEqual : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static string Name => "ne";
+    /// <inheritdoc/>
+    public static float Apply(float a, float b) => a != b ? 1f : 0f;
+    /// <inheritdoc/>
+    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => ~Vector512.Equals(a, b) & Vector512<float>.One;
+}
+
+/// <summary>1 where a &lt; b, else 0.</summary>
+public readonly struct Less : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static string Name => "lt";
+    /// <inheritdoc/>
+    public static float Apply(float a, float b) => a < b ? 1f : 0f;
+    /// <inheritdoc/>
+    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b) & Vector512<float>.One;
+}
+
+/// <summary>1 where a ≤ b, else 0.</summary>
+public readonly struct LessOrEqual : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static string Name => "le";
+    /// <inheritdoc/>
+    public static float Apply(float a, float b) => a <= b ? 1f : 0f;
+    /// <inheritdoc/>
+    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.LessThanOrEqual(a, b) & Vector512<float>.One;
+}
+
+/// <summary>1 where a &gt; b, else 0.</summary>
+public readonly struct Greater : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static string Name => "gt";
+    /// <inheritdoc/>
+    public static float Apply(float a, float b) => a > b ? 1f : 0f;
+    /// <inheritdoc/>
+    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(a, b) & Vector512<float>.One;
+}
+
+/// <summary>1 where a ≥ b, else 0.</summary>
+public readonly struct GreaterOrEqual : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static string Name => "ge";
+    /// <inheritdoc/>
+    public static float Apply(float a, float b) => a >= b ? 1f : 0f;
+    /// <inheritdoc/>
+    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThanOrEqual(a, b) & Vector512<float>.One;
+}

@@ -1,0 +1,44 @@
+namespace Engine;
+
+/// <summary>
+/// A block of device memory of 4-byte elements, owned by one backend. Tensors that view the same block
+/// share one <see cref="Storage"/>; it is freed when the last of them is disposed.
+/// </summary>
+public abstract class Storage
+{
+    int _references = 1;
+
+    /// <summary>Creates a storage of <paramref name="length"/> elements.</summary>
+    protected Storage(IBackend backend, int length)
+    {
+        Backend = backend;
+        Length = length;
+    }
+
+    /// <summary>The backend that owns the memory.</summary>
+    public IBackend Backend { get; }
+
+    /// <summary>Length in elements.</summary>
+    public int Length { get; }
+
+    /// <summary>Incremented by every in-place write, so autograd can tell that a saved tensor changed.</summary>
+    public int Version { get; private set; }
+
+    /// <summary>True once the memory has been released.</summary>
+    public bool IsFreed => Volatile.Read(ref _references) <= 0;
+
+    internal void MarkWritten() => Version++;
+
+    internal void Retain()
+    {
+        if (Interlocked.Increment(ref _references) <= 1) throw new ObjectDisposedException(nameof(Storage));
+    }
+
+    internal void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0) Free();
+    }
+
+    /// <summary>Returns the memory to the device.</summary>
+    protected abstract void Free();
+}
