@@ -66,6 +66,18 @@ public interface IBackend
     /// <summary>y[r, c] = gelu(x[r, c] + bias[c]), fused.</summary>
     void BiasGelu(Tensor x, Tensor bias, Tensor y, int rows, int cols);
 
+    /// <summary>dx = y ⊙ (dy − Σ dy ⊙ y) per row for softmax; dx = dy − e^y · Σ dy for log-softmax (y is the forward output).</summary>
+    void SoftmaxBackward(Tensor y, Tensor dy, Tensor dx, int rows, int cols, bool log);
+
+    /// <summary>Layer-norm gradients: writes dx, and adds this call's dweight and dbias into the given tensors (fixed order).</summary>
+    void LayerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dweight, Tensor dbias, int rows, int cols);
+
+    /// <summary>dlogits[r] = scale · (softmax(logits[r]) − onehot(targets[r])), or 0 where targets[r] = ignoreIndex.</summary>
+    void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor dlogits, int rows, int cols, int ignoreIndex, float scale);
+
+    /// <summary>One AdamW step over every parameter in <paramref name="slots"/>, as a single fused update.</summary>
+    void AdamW(ReadOnlySpan<AdamWSlot> slots, AdamWStep step);
+
     /// <summary>Fills y with element i of the Philox stream (seed, offset + i) in the given distribution.</summary>
     void Random(Tensor y, Distribution distribution, ulong seed, ulong offset);
 
@@ -91,3 +103,12 @@ public enum Distribution
     /// <summary>Standard normal.</summary>
     Normal,
 }
+
+/// <summary>One parameter's tensors for <see cref="IBackend.AdamW"/>: all the same shape, on this backend.</summary>
+public readonly record struct AdamWSlot(Tensor Param, Tensor Grad, Tensor M, Tensor V);
+
+/// <summary>
+/// The scalars of one AdamW step (PyTorch's formulation): p ← p − lr·wd·p; m ← β₁m + (1−β₁)g;
+/// v ← β₂v + (1−β₂)g²; p ← p − (lr/bc₁) · m / (√v/√bc₂ + eps), with bcᵢ = 1 − βᵢᵗ.
+/// </summary>
+public readonly record struct AdamWStep(float Lr, float Beta1, float Beta2, float Eps, float WeightDecay, float BiasCorrection1, float BiasCorrection2);

@@ -27,6 +27,21 @@ public sealed class TensorScope : IDisposable
 
     internal static void Track(Tensor t) => t_current?._owned.Add(t);
 
+    /// <summary>Takes <paramref name="t"/> out of every open scope on this thread: its owner will dispose it explicitly.</summary>
+    public static Tensor Untrack(Tensor t)
+    {
+        for (var s = t_current; s is not null; s = s._outer)
+        {
+            int i = s._owned.LastIndexOf(t);
+            if (i >= 0)
+            {
+                s._owned.RemoveAt(i);
+                break;
+            }
+        }
+        return t;
+    }
+
     /// <summary>Removes <paramref name="t"/> from this scope and gives it to the enclosing scope, if any.</summary>
     public Tensor Keep(Tensor t)
     {
