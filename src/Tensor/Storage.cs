@@ -6,6 +6,7 @@ namespace Engine;
 /// </summary>
 public abstract class Storage
 {
+    static long s_live;
     int _references = 1;
 
     /// <summary>Creates a storage of <paramref name="length"/> elements.</summary>
@@ -13,7 +14,11 @@ public abstract class Storage
     {
         Backend = backend;
         Length = length;
+        Interlocked.Increment(ref s_live);
     }
+
+    /// <summary>Number of storages allocated and not yet freed, on all devices (a leak check).</summary>
+    public static long LiveCount => Interlocked.Read(ref s_live);
 
     /// <summary>The backend that owns the memory.</summary>
     public IBackend Backend { get; }
@@ -36,7 +41,9 @@ public abstract class Storage
 
     internal void Release()
     {
-        if (Interlocked.Decrement(ref _references) == 0) Free();
+        if (Interlocked.Decrement(ref _references) != 0) return;
+        Free();
+        Interlocked.Decrement(ref s_live);
     }
 
     /// <summary>Returns the memory to the device.</summary>
