@@ -1,4 +1,7 @@
 using BenchmarkDotNet.Running;
+using Engine.Bench;
 
-// Runs the BenchmarkDotNet suites of this assembly: `dotnet run -c Release --project bench -- --filter '*Gemm*'`.
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// Side-by-side timing modes print plain key=value lines for the scripts in bench/; everything else goes to
+// BenchmarkDotNet: `dotnet run -c Release --project bench -- --filter '*Gemm*'`.
+if (args is ["autograd"]) AutogradOverhead.Run();
+else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
