@@ -65,29 +65,40 @@ public sealed class Gpt : IDisposable
     /// Logits [B, T, V] for Int32 token ids [B, T]. By default position t has id t and attention is causal.
     /// <paramref name="positions"/> (Int32 [B, T] or [T]) overrides the position ids, and
     /// <paramref name="mask"/> (additive, broadcast to [B, heads, T, T]) replaces the causal mask, as the
-    /// tree-packed training of a group needs.
+    /// tree-packed training of a group needs. With a <paramref name="cache"/>, the ids are the next
+    /// positions after those cached (generation), and their keys and values are appended to it.
     /// </summary>
-    public Variable Forward(Tensor ids, Tensor? positions = null, Tensor? mask = null)
+    public Variable Forward(Tensor ids, Tensor? positions = null, Tensor? mask = null, KvCache? cache = null)
     {
         const string op = "gpt";
         if (ids.DType != DType.Int32 || ids.Rank != 2) throw new TensorShapeException(op, $"ids must be Int32 [batch, time], got {ids.DType} {ids.Shape}");
         int b = ids.Shape[0], t = ids.Shape[1];
-        if (t > Config.ContextLength) throw new TensorShapeException(op, $"sequence length {t} exceeds the context length {Config.ContextLength}");
-        var defaultPositions = positions is null ? Tensor.FromInts(Enumerable.Range(0, t).ToArray(), new Shape(t), ids.Device) : null;
+        int start = cache?.Length ?? 0;
+        if (start + t > Config.ContextLength) throw new TensorShapeException(op, $"sequence length {start + t} exceeds the context length {Config.ContextLength}");
+        if (cache is not null && cache.Batch != b) throw new TensorShapeException(op, $"ids {ids.Shape} do not match a cache of {cache.Batch} sequences");
+        var defaultPositions = positions is null ? Tensor.FromInts(Enumerable.Range(start, t).ToArray(), new Shape(t), ids.Device) : null;
         var x = Variable.Embedding(this["wte.weight"], ids) + Variable.Embedding(this["wpe.weight"], positions ?? defaultPositions!);
-        for (int i = 0; i < Config.Layers; i++) x = Block(i, x, b, t, mask);
+        for (int i = 0; i < Config.Layers; i++) x = Block(i, x, b, t, mask, cache);
+        cache?.Advance(t);
         var final = Variable.LayerNorm(x, this["ln_f.weight"], this["ln_f.bias"], Config.LayerNormEpsilon);
         return Variable.Matmul(final, this["wte.weight"], transB: true);
     }
 
-    Variable Block(int i, Variable x, int b, int t, Tensor? mask)
+    Variable Block(int i, Variable x, int b, int t, Tensor? mask, KvCache? cache)
     {
         string h = $"h.{i}.";
         int c = Config.Width, heads = Config.Heads, d = Config.HeadDim;
         var a = Variable.LayerNorm(x, this[h + "ln_1.weight"], this[h + "ln_1.bias"], Config.LayerNormEpsilon);
         var qkv = Variable.Linear(a, this[h + "attn.c_attn.weight"], this[h + "attn.c_attn.bias"]).Split(-1, c, c, c);
         Variable Heads(Variable v) => v.Reshape(b, t, heads, d).Permute(0, 2, 1, 3);
-        var o = Variable.Attention(Heads(qkv[0]), Heads(qkv[1]), Heads(qkv[2]), mask, causal: mask is null);
+        Variable q = Heads(qkv[0]), k = Heads(qkv[1]), v = Heads(qkv[2]);
+        if (cache is not null)
+        {
+            // Earlier positions come from the cache as constants: generation runs without gradients.
+            var (keys, values) = cache.Append(i, k.Value, v.Value);
+            (k, v) = (new Variable(keys), new Variable(values));
+        }
+        var o = Variable.Attention(q, k, v, mask, causal: mask is null);
         var merged = o.Permute(0, 2, 1, 3).Reshape(b, t, c);
         x += Variable.Linear(merged, this[h + "attn.c_proj.weight"], this[h + "attn.c_proj.bias"]);
         var m = Variable.LayerNorm(x, this[h + "ln_2.weight"], this[h + "ln_2.bias"], Config.LayerNormEpsilon);

@@ -106,16 +106,33 @@ public sealed partial class Tensor
     /// <summary>A zero tensor of <paramref name="shape"/> with <paramref name="part"/> written at [start, start + part's length) of <paramref name="axis"/> (the adjoint of <see cref="Slice"/>).</summary>
     public static Tensor SliceBackward(Tensor part, Shape shape, int axis, int start)
     {
-        int a = shape.Axis(axis, "slice_backward");
-        if (part.Rank != shape.Rank || part.Shape.With(a, 0) != shape.With(a, 0) || start < 0 || start + part.Shape[a] > shape[a])
-            throw new TensorShapeException("slice_backward", $"part {part.Shape} at {start} does not fit axis {axis} of {shape}");
         var y = Zeros(shape, part.Device, part.DType);
-        if (part.Numel > 0)
+        try
         {
-            var dst = ContiguousStrides(shape.Dims);
-            part.Backend.CopyStrided(part, y, new StridedCopy(part.Shape.ToArray(), ContiguousStrides(part.Shape.Dims), 0, dst, start * dst[a]));
+            y.WriteSlice(part, axis, start);
+        }
+        catch
+        {
+            y.Dispose();
+            throw;
         }
         return y;
+    }
+
+    /// <summary>Overwrites [start, start + part's length) of <paramref name="axis"/> with <paramref name="part"/>, in place.</summary>
+    public void WriteSlice(Tensor part, int axis, int start)
+    {
+        const string op = "write_slice";
+        RequireSameDevice(part, op);
+        int a = Shape.Axis(axis, op);
+        if (part.DType != DType || part.Rank != Rank || part.Shape.With(a, 0) != Shape.With(a, 0) || start < 0 || start + part.Shape[a] > Shape[a])
+            throw new TensorShapeException(op, $"part {part.Shape} at {start} does not fit axis {axis} of {Shape}");
+        if (part.Numel > 0)
+        {
+            var dst = ContiguousStrides(Shape.Dims);
+            Backend.CopyStrided(part, this, new StridedCopy(part.Shape.ToArray(), ContiguousStrides(part.Shape.Dims), 0, dst, start * dst[a]));
+        }
+        MarkWritten();
     }
 
     static void RequireSameShape(Tensor a, Tensor b, string op)

@@ -1,0 +1,71 @@
+using Engine.Random;
+
+namespace Engine.Model;
+
+/// <summary>How the next token is chosen from a row of logits.</summary>
+/// <param name="Greedy">Take the most likely token (ignores the other settings).</param>
+/// <param name="Temperature">Divides the logits; must be positive.</param>
+/// <param name="TopK">Keep only the k most likely tokens (0: all).</param>
+/// <param name="TopP">Keep the smallest set of most likely tokens whose probability reaches p (1: all).</param>
+public sealed record SamplingOptions(bool Greedy = false, float Temperature = 1f, int TopK = 0, float TopP = 1f)
+{
+    /// <summary>Greedy decoding.</summary>
+    public static SamplingOptions ArgMax => new(Greedy: true);
+
+    /// <summary>Throws if a setting is out of range.</summary>
+    public void Validate()
+    {
+        if (!(Temperature > 0) || float.IsInfinity(Temperature)) throw new ArgumentException($"sampling: temperature must be positive, got {Temperature}");
+        if (TopK < 0) throw new ArgumentException($"sampling: top-k must be ≥ 0, got {TopK}");
+        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"sampling: top-p must be in (0, 1], got {TopP}");
+    }
+}
+
+/// <summary>Picks tokens from logits on the host, with one uniform draw per choice.</summary>
+public static class Sampler
+{
+    /// <summary>
+    /// The token chosen from <paramref name="logits"/>. Ids in <paramref name="allowed"/> (if given) are the
+    /// only candidates. Consumes exactly one uniform from <paramref name="rng"/> unless greedy.
+    /// </summary>
+    public static int Choose(ReadOnlySpan<float> logits, SamplingOptions options, Generator rng, IReadOnlyList<int>? allowed = null)
+    {
+        int[] candidates = allowed?.ToArray() ?? Enumerable.Range(0, logits.Length).ToArray();
+        if (candidates.Length == 0) throw new ArgumentException("sampling: no candidate tokens");
+        float[] lg = logits.ToArray();
+        // Most likely first; ties keep the lower id first, so greedy picks the first maximum.
+        Array.Sort(candidates, (a, b) => lg[b].CompareTo(lg[a]) is var c && c != 0 ? c : a.CompareTo(b));
+        if (options.Greedy) return candidates[0];
+
+        int keep = options.TopK > 0 ? Math.Min(options.TopK, candidates.Length) : candidates.Length;
+        var probs = new double[keep];
+        double max = logits[candidates[0]] / options.Temperature, total = 0;
+        for (int i = 0; i < keep; i++)
+        {
+            probs[i] = Math.Exp(logits[candidates[i]] / options.Temperature - max);
+            total += probs[i];
+        }
+        if (options.TopP < 1f)
+        {
+            double acc = 0;
+            for (int i = 0; i < keep; i++)
+            {
+                acc += probs[i] / total;
+                if (acc >= options.TopP)
+                {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            total = 0;
+            for (int i = 0; i < keep; i++) total += probs[i];
+        }
+        double u = rng.NextUniform() * total, run = 0;
+        for (int i = 0; i < keep; i++)
+        {
+            run += probs[i];
+            if (u < run) return candidates[i];
+        }
+        return candidates[keep - 1];
+    }
+}
