@@ -1,0 +1,150 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Engine.Model.Checkpoints;
+
+namespace Engine.Model.Tokenizers;
+
+/// <summary>
+/// One token per character (Unicode code point) of a fixed alphabet; id i is the i-th character in
+/// ordinal order. It is saved in a model directory as <c>tokenizer.json</c>:
+/// <code>{"type": "char", "version": 1, "chars": ["\n", " ", "a", "b", …]}</code>
+/// where <c>chars</c> lists the alphabet in id order, each entry exactly one code point, none repeated.
+/// </summary>
+public sealed class CharTokenizer : ITokenizer
+{
+    /// <summary>The file name in a model directory.</summary>
+    public const string FileName = "tokenizer.json";
+
+    /// <summary>The value of the <c>type</c> field.</summary>
+    public const string TypeName = "char";
+
+    readonly Rune[] _symbols;
+    readonly Dictionary<Rune, int> _ids = [];
+
+    /// <summary>A tokenizer over <paramref name="chars"/> in the given order (each exactly one code point, none repeated).</summary>
+    public CharTokenizer(IEnumerable<string> chars)
+    {
+        ArgumentNullException.ThrowIfNull(chars);
+        var symbols = new List<Rune>();
+        foreach (string c in chars)
+        {
+            if (c is null || Rune.DecodeFromUtf16(c, out var rune, out int used) != System.Buffers.OperationStatus.Done || used != c.Length)
+                throw new ArgumentException($"char tokenizer: entry {symbols.Count} ({Describe(c)}) is not exactly one character", nameof(chars));
+            if (!_ids.TryAdd(rune, symbols.Count)) throw new ArgumentException($"char tokenizer: character {Describe(c)} is listed twice", nameof(chars));
+            symbols.Add(rune);
+        }
+        _symbols = [.. symbols];
+    }
+
+    /// <summary>The alphabet of <paramref name="text"/>: its distinct characters in ordinal order.</summary>
+    public static CharTokenizer FromText(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var distinct = new SortedSet<Rune>();
+        foreach (var r in text.EnumerateRunes()) distinct.Add(r);
+        return new CharTokenizer(distinct.Select(r => r.ToString()));
+    }
+
+    /// <summary>The alphabet in id order.</summary>
+    public IReadOnlyList<string> Chars => _symbols.Select(r => r.ToString()).ToArray();
+
+    /// <inheritdoc/>
+    public int VocabSize => _symbols.Length;
+
+    /// <inheritdoc/>
+    public int? EosId => null;
+
+    /// <inheritdoc/>
+    public int[] Encode(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new List<int>(text.Length);
+        int position = 0;
+        foreach (var r in text.EnumerateRunes())
+        {
+            if (!_ids.TryGetValue(r, out int id))
+                throw new ArgumentException($"char tokenizer: character {Describe(r.ToString())} at position {position} is not in the alphabet", nameof(text));
+            ids.Add(id);
+            position += r.Utf16SequenceLength;
+        }
+        return [.. ids];
+    }
+
+    /// <inheritdoc/>
+    public string Decode(ReadOnlySpan<int> ids)
+    {
+        var sb = new StringBuilder(ids.Length);
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if ((uint)ids[i] >= (uint)_symbols.Length)
+                throw new ArgumentOutOfRangeException(nameof(ids), ids[i], $"char tokenizer: id at position {i} is outside [0, {_symbols.Length})");
+            sb.Append(_symbols[ids[i]].ToString());
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Writes <c>tokenizer.json</c> into <paramref name="directory"/> (atomically).</summary>
+    public void Save(string directory)
+    {
+        var json = new JsonObject
+        {
+            ["type"] = TypeName,
+            ["version"] = 1,
+            ["chars"] = new JsonArray(_symbols.Select(r => (JsonNode?)JsonValue.Create(r.ToString())).ToArray()),
+        };
+        Directory.CreateDirectory(directory);
+        AtomicFile.WriteText(Path.Combine(directory, FileName), json.ToJsonString() + "\n");
+    }
+
+    /// <summary>Reads a tokenizer written by <see cref="Save"/> from the file <paramref name="path"/>.</summary>
+    public static CharTokenizer Load(string path) =>
+        TryLoad(path) ?? throw new CheckpointException($"char tokenizer {path}: not a tokenizer of type \"{TypeName}\"");
+
+    /// <summary>Reads <paramref name="path"/> if it is a char tokenizer file; null if it is JSON of another kind (e.g. a Hugging Face tokenizer.json).</summary>
+    internal static CharTokenizer? TryLoad(string path)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException($"char tokenizer {path}: not valid JSON: {e.Message}", e);
+        }
+        if (root is not JsonObject obj || obj["type"] is not JsonValue type || !type.TryGetValue(out string? t) || t != TypeName) return null;
+        if (obj["version"] is JsonValue v && (!v.TryGetValue(out int version) || version != 1))
+            throw new CheckpointException($"char tokenizer {path}: unsupported 'version' {v.ToJsonString()}");
+        if (obj["chars"] is not JsonArray chars) throw new CheckpointException($"char tokenizer {path}: missing 'chars' list");
+        var list = new List<string>(chars.Count);
+        foreach (var c in chars)
+        {
+            if (c is not JsonValue cv || !cv.TryGetValue(out string? s))
+                throw new CheckpointException($"char tokenizer {path}: 'chars' entry {list.Count} is not a string: {c?.ToJsonString() ?? "null"}");
+            list.Add(s);
+        }
+        try
+        {
+            return new CharTokenizer(list);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CheckpointException($"char tokenizer {path}: {e.Message}", e);
+        }
+    }
+
+    static string Describe(string? c)
+    {
+        if (c is null) return "null";
+        var sb = new StringBuilder("'").Append(c).Append("' (");
+        bool first = true;
+        foreach (var r in c.EnumerateRunes())
+        {
+            sb.Append(first ? "U+" : " U+").Append(r.Value.ToString("X4", CultureInfo.InvariantCulture));
+            first = false;
+        }
+        return sb.Append(')').ToString();
+    }
+}

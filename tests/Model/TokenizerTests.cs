@@ -1,0 +1,165 @@
+using Engine.Model.Checkpoints;
+using Engine.Model.Tokenizers;
+using Engine.Tests.Support;
+
+namespace Engine.Tests;
+
+/// <summary>
+/// Byte, char and GPT-2 BPE tokenizers. The BPE fixture (tests/Fixtures/tiny-bpe) is hand-made: 23 tokens,
+/// 10 merges, and every expected id below is derived by hand in the comments.
+/// </summary>
+public class TokenizerTests
+{
+    const string Multilingual = "Hello, wörld! Ünïcödé ✓ 日本語 😀 mixed\ttabs\nand lines";
+
+    static string BpeDir => Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny-bpe");
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("plain ascii")]
+    [InlineData(Multilingual)]
+    public void ByteTokenizerRoundTrips(string text)
+    {
+        var t = new ByteTokenizer();
+        var ids = t.Encode(text);
+        Assert.All(ids, id => Assert.InRange(id, 0, 255));
+        Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(text), ids.Length);
+        Assert.Equal(text, t.Decode(ids));
+    }
+
+    [Fact]
+    public void ByteTokenizerEncodesUtf8()
+    {
+        // 'é' is U+00E9 = UTF-8 C3 A9 = 195 169.
+        Assert.Equal([97, 195, 169], new ByteTokenizer().Encode("aé"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ByteTokenizer().Decode([256]));
+    }
+
+    [Fact]
+    public void CharTokenizerIsSortedDistinctCodePointsAndRoundTrips()
+    {
+        var t = CharTokenizer.FromText("baca😀é");
+        // Ordinal code-point order: a (61) < b (62) < c (63) < é (E9) < 😀 (1F600); the emoji is one symbol.
+        Assert.Equal(["a", "b", "c", "é", "😀"], t.Chars);
+        Assert.Equal(5, t.VocabSize);
+        Assert.Equal([1, 0, 2, 0, 4, 3], t.Encode("baca😀é"));
+        Assert.Equal("baca😀é", t.Decode([1, 0, 2, 0, 4, 3]));
+
+        var all = CharTokenizer.FromText(Multilingual);
+        Assert.Equal(Multilingual, all.Decode(all.Encode(Multilingual)));
+    }
+
+    [Fact]
+    public void CharTokenizerRejectsUnknownCharactersAndIds()
+    {
+        var t = CharTokenizer.FromText("ab");
+        var e = Assert.Throws<ArgumentException>(() => t.Encode("abz"));
+        Assert.Contains("'z' (U+007A) at position 2", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => t.Decode([2]));
+        Assert.Throws<ArgumentException>(() => new CharTokenizer(["a", "a"]));
+        Assert.Throws<ArgumentException>(() => new CharTokenizer(["ab"]));
+    }
+
+    [Fact]
+    public void CharTokenizerSavesAndLoadsThroughTheModelDirectory()
+    {
+        using var dir = new TempDirectory();
+        var t = CharTokenizer.FromText(Multilingual);
+        t.Save(dir.Path);
+        var loaded = Assert.IsType<CharTokenizer>(Tokenizer.Load(dir.Path));
+        Assert.Equal(t.Chars, loaded.Chars);
+        Assert.Equal(t.Encode(Multilingual), loaded.Encode(Multilingual));
+    }
+
+    [Theory]
+    [InlineData("""{"type": "char", "chars": ["a", "bc"]}""", "entry 1 ('bc' (U+0062 U+0063)) is not exactly one character")]
+    [InlineData("""{"type": "char", "chars": ["a", "a"]}""", "listed twice")]
+    [InlineData("""{"type": "char", "chars": ["a", 3]}""", "'chars' entry 1 is not a string")]
+    [InlineData("""{"type": "char"}""", "missing 'chars'")]
+    [InlineData("""{"type": "char", "version": 2, "chars": []}""", "unsupported 'version' 2")]
+    [InlineData("""{"type": "ch""", "not valid JSON")]
+    public void BadCharTokenizerFileIsReported(string json, string expected)
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("tokenizer.json"), json);
+        var e = Assert.Throws<CheckpointException>(() => Tokenizer.Load(dir.Path));
+        Assert.Contains(expected, e.Message);
+        Assert.Contains("tokenizer.json", e.Message);
+    }
+
+    [Fact]
+    public void LoadFindsNothingInADirectoryWithoutATokenizer()
+    {
+        using var dir = new TempDirectory();
+        Assert.Null(Tokenizer.Load(dir.Path));
+        File.WriteAllText(dir.File("tokenizer.json"), """{"version": "1.0", "model": {"type": "BPE"}}"""); // a Hugging Face tokenizer.json
+        Assert.Null(Tokenizer.Load(dir.Path));
+    }
+
+    [Fact]
+    public void BpeMergesByRankWithHandCheckedIds()
+    {
+        var t = Assert.IsType<Gpt2BpeTokenizer>(Tokenizer.Load(BpeDir));
+        Assert.Equal(23, t.VocabSize);
+        Assert.Equal(10, t.MergeCount);
+        Assert.Equal(22, t.EosId);
+        // "hello": h e l l o → (h e, rank 0) he l l o → (l l, 1) he ll o → (he ll, 2) hell o → (hell o, 3) hello = 15.
+        // " world": Ġ w o r l d → (Ġ w, 4) → (o r, 5) → (Ġw or, 6) → (Ġwor l, 7) → (Ġworl d, 8) Ġworld = 20.
+        // "!" = 8, "\n" = Ċ = 9, <|endoftext|> = 22, "é" = bytes C3 A9 = "Ã©" → (Ã ©, 9) = 21.
+        Assert.Equal([15, 20, 8, 9, 22, 21], t.Encode("hello world!\n<|endoftext|>é"));
+        // Two spaces: the regex's \s+(?!\S) takes the first space alone (Ġ = 4), the second joins "world".
+        Assert.Equal([15, 4, 20], t.Encode("hello  world"));
+        // The lowest rank wins wherever it is: "ehe" has only (h e) → e he; "oll" has only (l l) → o ll.
+        Assert.Equal([1, 12], t.Encode("ehe"));
+        Assert.Equal([3, 13], t.Encode("oll"));
+        // "hell o" pre-tokenizes as "hell", " o": no merge joins Ġ and o.
+        Assert.Equal([14, 4, 3], t.Encode("hell o"));
+        Assert.Equal("hello  world!\n<|endoftext|>é", t.Decode([15, 4, 20, 8, 9, 22, 21]));
+        Assert.Equal([15, 15], t.Encode("hellohello")); // second call served from the cache
+    }
+
+    [Fact]
+    public void BpeReportsSymbolsOutsideTheVocabulary()
+    {
+        var t = Gpt2BpeTokenizer.Load(BpeDir);
+        var e = Assert.Throws<ArgumentException>(() => t.Encode("hello zoo"));
+        // " zoo" maps to Ġ z o o; no merge applies and 'z' has no id.
+        Assert.Contains("symbol 'z' (from text ' zoo')", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => t.Decode([23]));
+    }
+
+    [Fact]
+    public void ByteLevelBpeRoundTripsAnyText()
+    {
+        // With all 256 byte symbols and a few merges, any text encodes and decodes back exactly.
+        var vocab = new Dictionary<string, int>();
+        foreach (char c in Gpt2BpeTokenizer.ByteToChar) vocab[c.ToString()] = vocab.Count;
+        vocab["Ġt"] = vocab.Count;
+        vocab["Ġth"] = vocab.Count;
+        var t = new Gpt2BpeTokenizer(vocab, [("Ġ", "t"), ("Ġt", "h")]);
+        Assert.Equal(258, t.VocabSize);
+        Assert.Null(t.EosId);
+        Assert.Equal(Multilingual, t.Decode(t.Encode(Multilingual)));
+        Assert.Equal([257, (int)'e'], t.Encode(" the"));
+        // GPT-2's table maps space (byte 32) to 'Ġ' (U+0120) and newline (10) to 'Ċ' (U+010A); '!' stands for itself.
+        Assert.Equal('Ġ', Gpt2BpeTokenizer.ByteToChar[32]);
+        Assert.Equal('Ċ', Gpt2BpeTokenizer.ByteToChar[10]);
+        Assert.Equal('!', Gpt2BpeTokenizer.ByteToChar['!']);
+        Assert.Equal(256, Gpt2BpeTokenizer.ByteToChar.Distinct().Count());
+    }
+
+    [Theory]
+    [InlineData("""{"a": 0, "b": 0}""", "a b\n", "id 0 is given to more than one token")]
+    [InlineData("""{"a": -1}""", "", "token 'a' has id -1")]
+    [InlineData("""{"a": "x"}""", "", "token 'a' has a non-integer id")]
+    [InlineData("""{"a": 0""", "", "not valid JSON")]
+    [InlineData("""{"a": 0}""", "#version: 0.2\na b c\n", "line 2 is not two symbols")]
+    public void BadBpeFilesAreReported(string vocab, string merges, string expected)
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("vocab.json"), vocab);
+        File.WriteAllText(dir.File("merges.txt"), merges);
+        var e = Assert.Throws<CheckpointException>(() => Gpt2BpeTokenizer.Load(dir.Path));
+        Assert.Contains(expected, e.Message);
+    }
+}
