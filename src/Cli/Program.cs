@@ -5,6 +5,10 @@ const string usage = """
     engine: a machine-learning engine in C#
 
     usage:
+      engine train-lm --text FILE [--config tiny|small|gpt2] [--steps N] [--out DIR] [--device D] [--resume]
+      engine eval --model DIR --tokens FILE.json [--json]
+      engine sample --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N
+                    [--greedy | --temperature T --top-k K --top-p P] [--seed S] [--json]
       engine bench gemm --m M --n N --k K [--trans-a] [--trans-b] [--runs R] [--device D]
     """;
 
@@ -20,6 +24,9 @@ try
     return args[0] switch
     {
         "bench" => BenchCommand.Run(rest),
+        "train-lm" => TrainLmCommand.Run(rest),
+        "eval" => EvalCommand.Run(rest),
+        "sample" => SampleCommand.Run(rest),
         _ => throw new UsageException($"unknown command '{args[0]}'"),
     };
 }

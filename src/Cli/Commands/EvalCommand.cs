@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Text.Json;
+using Engine.Autograd;
+using Engine.Model;
+using Engine.Model.Checkpoints;
+
+namespace Engine.Cli.Commands;
+
+/// <summary>
+/// <c>engine eval --model DIR --tokens FILE.json [--json]</c>: the mean next-token cross-entropy of the
+/// model over every predicted position of equal-length token rows.
+/// </summary>
+static class EvalCommand
+{
+    public const string Usage = "engine eval --model DIR --tokens FILE.json [--json] [--device D]";
+
+    public static int Run(Arguments args)
+    {
+        string dir = args.String("model") ?? throw new UsageException("eval needs --model DIR");
+        string file = args.String("tokens") ?? throw new UsageException("eval needs --tokens FILE.json");
+        bool json = args.Flag("json");
+        var device = Device.Parse(args.String("device", "cpu"));
+        args.RejectUnknown();
+
+        int[][] rows = ReadRows(file);
+        using var model = Gpt2Checkpoint.Load(dir, device);
+        int length = rows[0].Length;
+        if (length > model.Config.ContextLength + 1)
+            throw new ArgumentException($"eval: rows of {length} tokens need a context of {length - 1}, but the model's is {model.Config.ContextLength}");
+        foreach (var id in rows.SelectMany(r => r))
+            if ((uint)id >= (uint)model.Config.VocabSize) throw new ArgumentException($"eval: token {id} is outside the vocabulary [0, {model.Config.VocabSize})");
+
+        double total = 0;
+        long predictions = 0;
+        const int batch = 16;
+        using (GradMode.NoGrad())
+            for (int start = 0; start < rows.Length; start += batch)
+            {
+                using var scope = TensorScope.Open();
+                var chunk = rows.Skip(start).Take(batch).ToArray();
+                var shape = new Shape(chunk.Length, length - 1);
+                var x = Tensor.FromInts(chunk.SelectMany(r => r[..^1]).ToArray(), shape, device);
+                var y = Tensor.FromInts(chunk.SelectMany(r => r[1..]).ToArray(), shape, device);
+                var loss = Gpt.Loss(model.Forward(x), y).Value.ToScalar();
+                total += (double)loss * shape.Numel;
+                predictions += shape.Numel;
+            }
+        double mean = total / predictions;
+        if (json)
+            Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["loss"] = mean, ["predictions"] = predictions }));
+        else
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mean next-token cross-entropy {mean:F6} nats over {predictions} predictions ({rows.Length} rows of {length} tokens)"));
+        return 0;
+    }
+
+    static int[][] ReadRows(string file)
+    {
+        if (!File.Exists(file)) throw new IOException($"eval: token file '{file}' not found");
+        JsonElement root;
+        try
+        {
+            root = JsonDocument.Parse(File.ReadAllText(file)).RootElement;
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"eval: {file} is not valid JSON: {e.Message}");
+        }
+        if (root.ValueKind != JsonValueKind.Array || root.GetArrayLength() == 0)
+            throw new ArgumentException($"eval: {file} must hold a non-empty JSON array of token-id arrays");
+        var rows = new List<int[]>();
+        foreach (var row in root.EnumerateArray())
+        {
+            if (row.ValueKind != JsonValueKind.Array) throw new ArgumentException($"eval: row {rows.Count} of {file} is not an array");
+            var ids = new List<int>();
+            foreach (var v in row.EnumerateArray())
+            {
+                if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int id))
+                    throw new ArgumentException($"eval: row {rows.Count} of {file} holds a value that is not an integer token id: {v.GetRawText()}");
+                ids.Add(id);
+            }
+            rows.Add([.. ids]);
+        }
+        if (rows.Any(r => r.Length != rows[0].Length)) throw new ArgumentException($"eval: the rows of {file} must all have the same length");
+        if (rows[0].Length < 2) throw new ArgumentException($"eval: rows need at least 2 tokens to predict one");
+        return [.. rows];
+    }
+}

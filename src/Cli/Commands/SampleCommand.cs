@@ -1,0 +1,64 @@
+using System.Globalization;
+using System.Text.Json;
+using Engine.Model;
+using Engine.Model.Checkpoints;
+using Engine.Model.Tokenizers;
+
+namespace Engine.Cli.Commands;
+
+/// <summary>
+/// <c>engine sample --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy |
+/// --temperature T --top-k K --top-p P] [--seed S] [--json]</c>: continues a prompt with the KV cache.
+/// </summary>
+static class SampleCommand
+{
+    public const string Usage = "engine sample --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy | --temperature T --top-k K --top-p P] [--seed S] [--json] [--device D]";
+
+    public static int Run(Arguments args)
+    {
+        string dir = args.String("model") ?? throw new UsageException("sample needs --model DIR");
+        string? text = args.String("prompt");
+        string? idList = args.String("prompt-ids");
+        int maxNew = args.Int("max-new-tokens", -1);
+        bool greedy = args.Flag("greedy");
+        float temperature = args.Float("temperature", 1f);
+        int topK = args.Int("top-k", 0);
+        float topP = args.Float("top-p", 1f);
+        ulong seed = (ulong)args.Int("seed", 0);
+        bool json = args.Flag("json");
+        var device = Device.Parse(args.String("device", "cpu"));
+        args.RejectUnknown();
+        if ((text is null) == (idList is null)) throw new UsageException("sample needs exactly one of --prompt TEXT and --prompt-ids 1,2,3");
+        if (maxNew < 0) throw new UsageException("sample needs --max-new-tokens N (N ≥ 0)");
+
+        using var model = Gpt2Checkpoint.Load(dir, device);
+        var tokenizer = Tokenizer.Load(dir);
+        int[] prompt;
+        if (text is not null)
+        {
+            if (tokenizer is null) throw new ArgumentException($"sample: {dir} has no tokenizer; pass --prompt-ids instead of --prompt");
+            prompt = tokenizer.Encode(text);
+        }
+        else
+        {
+            prompt = idList!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new UsageException($"--prompt-ids: '{s}' is not an integer"))
+                .ToArray();
+        }
+        var sampling = greedy ? SamplingOptions.ArgMax : new SamplingOptions(false, temperature, topK, topP);
+        var stop = tokenizer?.EosId is int eos ? new HashSet<int> { eos } : null;
+        var ids = Generation.Generate(model, [prompt], new GenerationOptions(maxNew, sampling, seed, stop))[0];
+        string? decoded = tokenizer?.Decode(ids);
+        if (json)
+        {
+            var result = new Dictionary<string, object> { ["ids"] = ids };
+            if (decoded is not null) result["text"] = decoded;
+            Console.WriteLine(JsonSerializer.Serialize(result));
+        }
+        else
+        {
+            Console.WriteLine(decoded is not null ? (tokenizer!.Decode(prompt) + decoded) : string.Join(",", ids));
+        }
+        return 0;
+    }
+}
