@@ -116,6 +116,19 @@ public class Gpt2CheckpointTests
     }
 
     [Fact]
+    public void IntegerParameterIsRejected()
+    {
+        using var dir = new TempDirectory();
+        using var model = new Gpt(Small);
+        WriteWeights(model, dir.Path, e =>
+        {
+            int i = e.FindIndex(t => t.Name == "ln_f.bias");
+            e[i] = SafeTensorEntry.Int32("ln_f.bias", [8], new int[8]);
+        });
+        Assert.Contains("tensor 'ln_f.bias' has dtype I32, expected a floating-point type", LoadFails(dir.Path).Message);
+    }
+
+    [Fact]
     public void TiedHeadOfTheWrongShapeIsRejected()
     {
         using var dir = new TempDirectory();

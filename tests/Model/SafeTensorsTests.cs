@@ -83,16 +83,19 @@ public class SafeTensorsTests
         // BF16 is the top half of a float32: 0x3F80 = 1, 0xC040 = -3, 0x4049 = 3.140625, 0x8000 = -0.
         ushort[] bf16 = [0x3F80, 0xC040, 0x4049, 0x8000];
         long[] i64 = [-5, 0, 1L << 30];
-        var data = new byte[2 * f16.Length + 2 * bf16.Length + 8 * i64.Length];
+        double[] f64 = [0.1, -1e300]; // 0.1 rounds to the float nearest it; -1e300 overflows to -inf
+        var data = new byte[2 * f16.Length + 2 * bf16.Length + 8 * i64.Length + 8 * f64.Length];
+        for (int i = 0; i < f64.Length; i++) BinaryPrimitives.WriteDoubleLittleEndian(data.AsSpan(42 + 8 * i), f64[i]);
         for (int i = 0; i < f16.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(2 * i), f16[i]);
         for (int i = 0; i < bf16.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(10 + 2 * i), bf16[i]);
         for (int i = 0; i < i64.Length; i++) BinaryPrimitives.WriteInt64LittleEndian(data.AsSpan(18 + 8 * i), i64[i]);
-        string path = Raw(dir, """{"h":{"dtype":"F16","shape":[5],"data_offsets":[0,10]},"b":{"dtype":"BF16","shape":[2,2],"data_offsets":[10,18]},"l":{"dtype":"I64","shape":[3],"data_offsets":[18,42]}}""", data);
+        string path = Raw(dir, """{"h":{"dtype":"F16","shape":[5],"data_offsets":[0,10]},"b":{"dtype":"BF16","shape":[2,2],"data_offsets":[10,18]},"l":{"dtype":"I64","shape":[3],"data_offsets":[18,42]},"d":{"dtype":"F64","shape":[2],"data_offsets":[42,58]}}""", data);
         using var r = SafeTensorsReader.Open(path);
         Tolerance.AssertClose(r.ReadFloats("h"), [1.0, -2.0, double.PositiveInfinity, Math.Pow(2, -24), 1365.0 / 4096], 0, 0, "F16");
         Tolerance.AssertClose(r.ReadFloats("b"), [1.0, -3.0, 3.140625, 0.0], 0, 0, "BF16");
         Assert.True(float.IsNegative(r.ReadFloats("b")[3]));
         Assert.Equal([-5, 0, 1 << 30], r.ReadInts("l"));
+        Tolerance.AssertClose(r.ReadFloats("d"), [(double)0.1f, double.NegativeInfinity], 0, 0, "F64");
         var e = Assert.Throws<CheckpointException>(() => r.ReadInts("h"));
         Assert.Contains("'h'", e.Message);
     }
@@ -173,6 +176,19 @@ public class SafeTensorsTests
         var e = Assert.Throws<CheckpointException>(() => SafeTensorsReader.Open(path).Dispose());
         Assert.Contains("tensor 'b'", e.Message);
         Assert.Contains("truncated", e.Message);
+    }
+
+    [Fact]
+    public void LazyDataOfTheWrongLengthLeavesNoFile()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("t.safetensors");
+        var e = Assert.Throws<InvalidOperationException>(() => SafeTensors.Write(path, [SafeTensorEntry.Float32("x", [2, 2], () => [1f, 2f])]));
+        Assert.Contains("'x'", e.Message);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+        SafeTensors.Write(path, [SafeTensorEntry.Float32("x", [2], () => [1f, 2f])]);
+        using var r = SafeTensorsReader.Open(path);
+        Tolerance.AssertClose(r.ReadFloats("x"), [1.0, 2.0], 0, 0);
     }
 
     [Fact]

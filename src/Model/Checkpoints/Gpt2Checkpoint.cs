@@ -37,7 +37,7 @@ public static partial class Gpt2Checkpoint
     {
         ArgumentNullException.ThrowIfNull(model);
         Directory.CreateDirectory(directory);
-        var tensors = model.Parameters.Select(p => SafeTensorEntry.Float32(p.Key, p.Value.Value.Shape.ToArray(), p.Value.Value.ToArray())).ToList();
+        var tensors = model.Parameters.Select(p => SafeTensorEntry.Float32(p.Key, p.Value.Value.Shape.ToArray(), () => p.Value.Value.ToArray())).ToList();
         SafeTensors.Write(Path.Combine(directory, WeightsFileName), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         WriteConfig(model.Config, directory);
     }

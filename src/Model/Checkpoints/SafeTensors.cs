@@ -5,31 +5,57 @@ using System.Text.Json;
 
 namespace Engine.Model.Checkpoints;
 
-/// <summary>A tensor to write: a name, a shape and either float32 or int32 data.</summary>
+/// <summary>
+/// A tensor to write: a name, a shape and float32 or int32 data, given directly or by a function that the
+/// writer calls when it reaches the tensor (so a large model is copied to the host one tensor at a time).
+/// </summary>
 public sealed class SafeTensorEntry
 {
-    SafeTensorEntry(string name, int[] shape, float[]? floats, int[]? ints)
+    readonly float[]? _floats;
+    readonly int[]? _ints;
+    readonly Func<float[]>? _lazyFloats;
+
+    SafeTensorEntry(string name, int[] shape, float[]? floats, int[]? ints, Func<float[]>? lazyFloats, SafeTensorDType dtype)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(shape);
         long numel = 1;
         foreach (int d in shape)
         {
             if (d < 0) throw new ArgumentException($"safetensors: tensor '{name}' has a negative dimension in {SafeTensors.FormatShape(shape)}", nameof(shape));
             numel *= d;
         }
-        long length = floats?.Length ?? ints!.Length;
-        if (numel != length) throw new ArgumentException($"safetensors: tensor '{name}' has shape {SafeTensors.FormatShape(shape)} ({numel} elements) but {length} values", nameof(shape));
         Name = name;
         Shape = shape;
-        Floats = floats;
-        Ints = ints;
+        Numel = numel;
+        DType = dtype;
+        _floats = floats;
+        _ints = ints;
+        _lazyFloats = lazyFloats;
+        long? length = floats?.Length ?? ints?.Length;
+        if (length is long n && n != numel) throw new ArgumentException($"safetensors: tensor '{name}' has shape {SafeTensors.FormatShape(shape)} ({numel} elements) but {n} values", nameof(shape));
     }
 
     /// <summary>An F32 tensor.</summary>
-    public static SafeTensorEntry Float32(string name, int[] shape, float[] data) => new(name, shape, data, null);
+    public static SafeTensorEntry Float32(string name, int[] shape, float[] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return new(name, shape, data, null, null, SafeTensorDType.F32);
+    }
+
+    /// <summary>An F32 tensor whose data <paramref name="data"/> produces when it is written.</summary>
+    public static SafeTensorEntry Float32(string name, int[] shape, Func<float[]> data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return new(name, shape, null, null, data, SafeTensorDType.F32);
+    }
 
     /// <summary>An I32 tensor.</summary>
-    public static SafeTensorEntry Int32(string name, int[] shape, int[] data) => new(name, shape, null, data);
+    public static SafeTensorEntry Int32(string name, int[] shape, int[] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return new(name, shape, null, data, null, SafeTensorDType.I32);
+    }
 
     /// <summary>The tensor's name.</summary>
     public string Name { get; }
@@ -37,16 +63,47 @@ public sealed class SafeTensorEntry
     /// <summary>Dimensions (empty for a scalar).</summary>
     public int[] Shape { get; }
 
-    /// <summary>The F32 data, or null for an I32 tensor.</summary>
-    public float[]? Floats { get; }
-
-    /// <summary>The I32 data, or null for an F32 tensor.</summary>
-    public int[]? Ints { get; }
+    /// <summary>Number of elements.</summary>
+    public long Numel { get; }
 
     /// <summary>The element type written.</summary>
-    public SafeTensorDType DType => Floats is null ? SafeTensorDType.I32 : SafeTensorDType.F32;
+    public SafeTensorDType DType { get; }
 
-    internal ReadOnlySpan<byte> Bytes => Floats is null ? MemoryMarshal.AsBytes(Ints.AsSpan()) : MemoryMarshal.AsBytes(Floats.AsSpan());
+    /// <summary>The F32 data (produced now if it was given as a function), or null for an I32 tensor.</summary>
+    public float[]? Floats => _floats ?? _lazyFloats?.Invoke();
+
+    /// <summary>The I32 data, or null for an F32 tensor.</summary>
+    public int[]? Ints => _ints;
+
+    /// <summary>Bytes in the file.</summary>
+    internal long ByteLength => Numel * 4;
+
+    /// <summary>Writes the data little-endian, in chunks (a span of bytes cannot exceed 2 GiB).</summary>
+    internal void WriteTo(Stream stream)
+    {
+        const int Chunk = 1 << 26; // elements
+        if (DType == SafeTensorDType.I32)
+        {
+            for (int i = 0; i < _ints!.Length; i += Chunk) Write(stream, _ints.AsSpan(i, Math.Min(Chunk, _ints.Length - i)));
+            return;
+        }
+        var data = Floats!;
+        if (data.Length != Numel)
+            throw new InvalidOperationException($"safetensors: tensor '{Name}' has shape {SafeTensors.FormatShape(Shape)} ({Numel} elements) but its data has {data.Length} values");
+        for (int i = 0; i < data.Length; i += Chunk) Write(stream, MemoryMarshal.Cast<float, int>(data.AsSpan(i, Math.Min(Chunk, data.Length - i))));
+    }
+
+    static void Write(Stream stream, ReadOnlySpan<int> words)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            stream.Write(MemoryMarshal.AsBytes(words));
+            return;
+        }
+        var swapped = new int[words.Length];
+        BinaryPrimitives.ReverseEndianness(words, swapped);
+        stream.Write(MemoryMarshal.AsBytes(swapped.AsSpan()));
+    }
 }
 
 /// <summary>
@@ -66,18 +123,7 @@ public static class SafeTensors
             BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
             stream.Write(length);
             stream.Write(header);
-            foreach (var t in tensors)
-            {
-                if (BitConverter.IsLittleEndian)
-                {
-                    stream.Write(t.Bytes);
-                    continue;
-                }
-                var swapped = t.Bytes.ToArray();
-                var words = MemoryMarshal.Cast<byte, int>(swapped.AsSpan());
-                BinaryPrimitives.ReverseEndianness(words, words);
-                stream.Write(swapped);
-            }
+            foreach (var t in tensors) t.WriteTo(stream);
         });
     }
 
@@ -99,7 +145,7 @@ public static class SafeTensors
             foreach (var t in tensors)
             {
                 if (t.Name == "__metadata__" || !names.Add(t.Name)) throw new ArgumentException($"safetensors: tensor name '{t.Name}' is reserved or repeated", nameof(tensors));
-                long size = t.Bytes.Length;
+                long size = t.ByteLength;
                 json.WriteStartObject(t.Name);
                 json.WriteString("dtype", t.DType.ToString());
                 json.WriteStartArray("shape");

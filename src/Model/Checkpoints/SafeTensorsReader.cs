@@ -224,12 +224,7 @@ public sealed class SafeTensorsReader : IDisposable
         switch (t.DType)
         {
             case SafeTensorDType.F32:
-                ReadExactly(_file, MemoryMarshal.AsBytes(destination), _dataStart + t.Begin, Path, name);
-                if (!BitConverter.IsLittleEndian)
-                {
-                    var bits = MemoryMarshal.Cast<float, int>(destination);
-                    BinaryPrimitives.ReverseEndianness(bits, bits);
-                }
+                ReadWords(t, MemoryMarshal.Cast<float, int>(destination));
                 break;
             case SafeTensorDType.F16:
                 ReadConverted(t, destination, 2, static (b, o) =>
@@ -263,8 +258,7 @@ public sealed class SafeTensorsReader : IDisposable
         switch (t.DType)
         {
             case SafeTensorDType.I32:
-                ReadExactly(_file, MemoryMarshal.AsBytes(data.AsSpan()), _dataStart + t.Begin, Path, name);
-                if (!BitConverter.IsLittleEndian) BinaryPrimitives.ReverseEndianness(data, data);
+                ReadWords(t, data);
                 break;
             case SafeTensorDType.I64:
                 var buffer = new byte[Math.Min(ChunkBytes, t.End - t.Begin)];
@@ -288,6 +282,18 @@ public sealed class SafeTensorsReader : IDisposable
     }
 
     const int ChunkBytes = 1 << 16;
+
+    /// <summary>Reads 4-byte little-endian words straight into <paramref name="destination"/>, in chunks (a span of bytes cannot exceed 2 GiB).</summary>
+    void ReadWords(SafeTensorInfo t, Span<int> destination)
+    {
+        const int Chunk = 1 << 26; // words
+        for (int done = 0; done < destination.Length; done += Chunk)
+        {
+            var part = destination.Slice(done, Math.Min(Chunk, destination.Length - done));
+            ReadExactly(_file, MemoryMarshal.AsBytes(part), _dataStart + t.Begin + 4L * done, Path, t.Name);
+            if (!BitConverter.IsLittleEndian) BinaryPrimitives.ReverseEndianness(part, part);
+        }
+    }
 
     delegate void Convert(ReadOnlySpan<byte> source, Span<float> destination);
 

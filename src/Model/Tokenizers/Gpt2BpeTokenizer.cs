@@ -27,9 +27,6 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
     /// <summary>GPT-2's end-of-text token.</summary>
     public const string EndOfText = "<|endoftext|>";
 
-    /// <summary>The largest id accepted in a vocabulary (a guard against hostile files).</summary>
-    public const int MaxId = (1 << 24) - 1;
-
     const int CacheLimit = 100_000;
 
     static readonly char[] s_byteToChar = BuildByteTable();
@@ -37,13 +34,13 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
 
     readonly Dictionary<string, int> _vocab;
     readonly Dictionary<(string, string), int> _ranks = [];
-    readonly byte[]?[] _tokenBytes;
+    readonly Dictionary<int, byte[]> _tokenBytes = [];
     readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
 
     [GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+", RegexOptions.CultureInvariant)]
     private static partial Regex PreTokenizer();
 
-    /// <summary>A tokenizer from a vocabulary (token → id; ids unique, in [0, <see cref="MaxId"/>]) and merges in priority order.</summary>
+    /// <summary>A tokenizer from a vocabulary (token → id; ids unique and non-negative) and merges in priority order.</summary>
     public Gpt2BpeTokenizer(IReadOnlyDictionary<string, int> vocab, IEnumerable<(string Left, string Right)> merges)
     {
         ArgumentNullException.ThrowIfNull(vocab);
@@ -52,15 +49,11 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
         int max = -1;
         foreach (var (token, id) in _vocab)
         {
-            if (id < 0 || id > MaxId) throw new ArgumentException($"bpe: token '{token}' has id {id}, outside [0, {MaxId}]", nameof(vocab));
+            if (id < 0) throw new ArgumentException($"bpe: token '{token}' has id {id}, which is negative", nameof(vocab));
+            if (!_tokenBytes.TryAdd(id, TokenBytes(token))) throw new ArgumentException($"bpe: id {id} is given to more than one token (one is '{token}')", nameof(vocab));
             max = Math.Max(max, id);
         }
-        _tokenBytes = new byte[]?[max + 1];
-        foreach (var (token, id) in _vocab)
-        {
-            if (_tokenBytes[id] is not null) throw new ArgumentException($"bpe: id {id} is given to more than one token (one is '{token}')", nameof(vocab));
-            _tokenBytes[id] = TokenBytes(token);
-        }
+        VocabSize = max + 1;
         int rank = 0;
         foreach (var (left, right) in merges) _ranks[(left, right)] = rank++; // as GPT-2's dict(zip(merges, range)): a repeat keeps its last rank
         EosId = _vocab.TryGetValue(EndOfText, out int eos) ? eos : null;
@@ -115,7 +108,7 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
     public static IReadOnlyList<char> ByteToChar => s_byteToChar;
 
     /// <inheritdoc/>
-    public int VocabSize => _tokenBytes.Length;
+    public int VocabSize { get; }
 
     /// <inheritdoc/>
     public int? EosId { get; }
@@ -215,7 +208,7 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
         for (int i = 0; i < ids.Length; i++)
         {
             int id = ids[i];
-            if ((uint)id >= (uint)_tokenBytes.Length || _tokenBytes[id] is not { } b)
+            if (!_tokenBytes.TryGetValue(id, out var b))
                 throw new ArgumentOutOfRangeException(nameof(ids), id, $"bpe: id at position {i} is not in the vocabulary");
             bytes.AddRange(b);
         }
