@@ -1,0 +1,80 @@
+using System.Runtime.Intrinsics;
+
+namespace Engine.Cpu;
+
+/// <summary>
+/// Copies blocks of op(A) and op(B) into the panel layouts the micro-kernels read, handling the transposes
+/// and zero-padding ragged edges so that the kernels never see a partial panel.
+/// </summary>
+static unsafe class GemmPacking
+{
+    /// <summary>
+    /// Packs rows [row0, row0 + rows) and columns [p0, p0 + kc) of op(A) (m×k) into one MR-wide panel:
+    /// dst[p·mr + r] = op(A)[row0 + r, p0 + p]; rows ≥ <paramref name="rows"/> are zero.
+    /// </summary>
+    public static void PackA(float* a, bool transA, int m, int k, int row0, int rows, int p0, int kc, int mr, float* dst)
+    {
+        if (!transA)
+        {
+            // A is [m, k]: row r of the panel is contiguous in the source, so walk each row and scatter with stride mr.
+            for (int r = 0; r < rows; r++)
+            {
+                // SAFETY: row0 + r < m and p0 + kc ≤ k, so src[0..kc) lies inside A; dst holds kc·mr floats.
+                float* src = a + (long)(row0 + r) * k + p0;
+                float* d = dst + r;
+                for (int p = 0; p < kc; p++) d[(nint)p * mr] = src[p];
+            }
+        }
+        else
+        {
+            // A is stored [k, m]: the mr values of one k step are contiguous in the source.
+            for (int p = 0; p < kc; p++)
+            {
+                // SAFETY: p0 + p < k and row0 + rows ≤ m, so src[0..rows) lies inside A.
+                float* src = a + (long)(p0 + p) * m + row0;
+                float* d = dst + (nint)p * mr;
+                for (int r = 0; r < rows; r++) d[r] = src[r];
+            }
+        }
+        if (rows < mr)
+            for (int p = 0; p < kc; p++)
+                for (int r = rows; r < mr; r++) dst[(nint)p * mr + r] = 0f;
+    }
+
+    /// <summary>
+    /// Packs columns [col0, col0 + cols) and rows [p0, p0 + kc) of op(B) (k×n) into one NR-wide panel:
+    /// dst[p·nr + j] = op(B)[p0 + p, col0 + j]; columns ≥ <paramref name="cols"/> are zero. dst is 64-byte aligned.
+    /// </summary>
+    public static void PackB(float* b, bool transB, int n, int k, int col0, int cols, int p0, int kc, int nr, float* dst)
+    {
+        if (!transB)
+        {
+            // B is [k, n]: each k step of the panel is a contiguous run of the source row.
+            for (int p = 0; p < kc; p++)
+            {
+                // SAFETY: p0 + p < k and col0 + cols ≤ n, so src[0..cols) lies inside B; d[0..nr) inside the panel.
+                float* src = b + (long)(p0 + p) * n + col0;
+                float* d = dst + (nint)p * nr;
+                int j = 0;
+                if (Vector512.IsHardwareAccelerated)
+                    for (; j <= cols - 16; j += 16) Vector512.Store(Vector512.Load(src + j), d + j);
+                for (; j < cols; j++) d[j] = src[j];
+                for (; j < nr; j++) d[j] = 0f;
+            }
+        }
+        else
+        {
+            // B is stored [n, k]: column j of op(B) is a contiguous source row; transpose it into the panel.
+            for (int j = 0; j < cols; j++)
+            {
+                // SAFETY: col0 + j < n and p0 + kc ≤ k, so src[0..kc) lies inside B.
+                float* src = b + (long)(col0 + j) * k + p0;
+                float* d = dst + j;
+                for (int p = 0; p < kc; p++) d[(nint)p * nr] = src[p];
+            }
+            if (cols < nr)
+                for (int p = 0; p < kc; p++)
+                    for (int j = cols; j < nr; j++) dst[(nint)p * nr + j] = 0f;
+        }
+    }
+}
