@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Engine.Cpu;
 
@@ -64,17 +65,59 @@ static unsafe class GemmPacking
         }
         else
         {
-            // B is stored [n, k]: column j of op(B) is a contiguous source row; transpose it into the panel.
+            // B is stored [n, k]: column j of op(B) is a contiguous source row; transpose it into the panel,
+            // 16×16 blocks at a time in registers where the block is whole.
+            int j16 = Avx512F.IsSupported ? cols & ~15 : 0, p16 = Avx512F.IsSupported ? kc & ~15 : 0;
+            for (int j = 0; j < j16; j += 16)
+                for (int p = 0; p < p16; p += 16)
+                    // SAFETY: rows col0 + j .. + 16 ≤ n and k steps p0 + p .. + 16 ≤ k lie inside B; the block lands in
+                    // panel rows p .. p + 16, columns j .. j + 16 < nr.
+                    Transpose16(b + (long)(col0 + j) * k + p0 + p, k, dst + (nint)p * nr + j, nr);
             for (int j = 0; j < cols; j++)
             {
                 // SAFETY: col0 + j < n and p0 + kc ≤ k, so src[0..kc) lies inside B.
                 float* src = b + (long)(col0 + j) * k + p0;
                 float* d = dst + j;
-                for (int p = 0; p < kc; p++) d[(nint)p * nr] = src[p];
+                for (int p = j < j16 ? p16 : 0; p < kc; p++) d[(nint)p * nr] = src[p];
             }
             if (cols < nr)
                 for (int p = 0; p < kc; p++)
                     for (int j = cols; j < nr; j++) dst[(nint)p * nr + j] = 0f;
+        }
+    }
+
+    /// <summary>dst[q·ldd + i] = src[i·lds + q] for i, q &lt; 16: a 16×16 transpose through zmm registers.</summary>
+    static void Transpose16(float* src, nint lds, float* dst, nint ldd)
+    {
+        var r = stackalloc Vector512<float>[16];
+        var t = stackalloc Vector512<float>[16];
+        // SAFETY: the caller guarantees 16 rows of 16 floats at src (stride lds) and at dst (stride ldd).
+        for (int i = 0; i < 16; i++) r[i] = Vector512.Load(src + i * lds);
+        // Interleave pairs of rows, then pairs of pairs within each 128-bit lane ...
+        for (int i = 0; i < 16; i += 2)
+        {
+            t[i] = Avx512F.UnpackLow(r[i], r[i + 1]);
+            t[i + 1] = Avx512F.UnpackHigh(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 16; i += 4)
+        {
+            r[i] = Avx512F.Shuffle(t[i], t[i + 2], 0x44);
+            r[i + 1] = Avx512F.Shuffle(t[i], t[i + 2], 0xEE);
+            r[i + 2] = Avx512F.Shuffle(t[i + 1], t[i + 3], 0x44);
+            r[i + 3] = Avx512F.Shuffle(t[i + 1], t[i + 3], 0xEE);
+        }
+        // ... then move the 128-bit lanes into place across groups of four and eight rows.
+        for (int i = 0; i < 4; i++)
+        {
+            t[i] = Avx512F.Shuffle4x128(r[i], r[i + 4], 0x88);
+            t[i + 4] = Avx512F.Shuffle4x128(r[i], r[i + 4], 0xDD);
+            t[i + 8] = Avx512F.Shuffle4x128(r[i + 8], r[i + 12], 0x88);
+            t[i + 12] = Avx512F.Shuffle4x128(r[i + 8], r[i + 12], 0xDD);
+        }
+        for (int i = 0; i < 8; i++)
+        {
+            Avx512F.Shuffle4x128(t[i], t[i + 8], 0x88).Store(dst + i * ldd);
+            Avx512F.Shuffle4x128(t[i], t[i + 8], 0xDD).Store(dst + (i + 8) * ldd);
         }
     }
 }
