@@ -52,6 +52,23 @@ public sealed partial class Variable
     }
 
     /// <summary>
+    /// log softmax(logits[r])[targets[r]] for each row of [N, V] logits, fused: the log-probability of each
+    /// row's target. Rows whose target is <paramref name="ignoreIndex"/> give 0 and no gradient.
+    /// </summary>
+    public static Variable TargetLogProbs(Variable logits, Tensor targets, int ignoreIndex = -100)
+    {
+        // −cross-entropy per row; its gradient is (onehot − softmax) scaled by each row's upstream gradient.
+        using var nll = Tensor.CrossEntropy(logits.Value, targets, ignoreIndex, LossReduction.None);
+        return Record("target_log_probs", nll.Neg(), [logits], g =>
+        {
+            using var unit = Tensor.CrossEntropyBackward(logits.Value, targets, ignoreIndex, 1f);
+            using var column = g.Reshape(-1, 1);
+            using var negated = column.Neg();
+            return [unit * negated];
+        }, logits.Value, targets);
+    }
+
+    /// <summary>
     /// Scaled dot-product attention, fused: softmax(q·kᵀ/√d + mask) · v over [..., T, d] inputs (k and v
     /// [..., S, d]). With <paramref name="causal"/>, query i sees keys j ≤ i + (S − T). The additive
     /// <paramref name="mask"/> (a constant, e.g. −∞ to block) broadcasts to [..., T, S]. The backward pass

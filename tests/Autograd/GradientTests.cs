@@ -141,6 +141,16 @@ public class GradientTests
         }, [new Shape(4, 5)], lo: -3, hi: 3);
     }
 
+    [Fact]
+    public void TargetLogProbs()
+    {
+        int[] targets = [1, -100, 4, 0];
+        using var t = Engine.Tensor.FromInts(targets, new Shape(4));
+        GradCheck.Check(v => Variable.TargetLogProbs(v[0], t), x =>
+            Enumerable.Range(0, 4).Select(r => targets[r] < 0 ? 0 : LogSoftmax(x[0].Skip(r * 5).Take(5).ToArray())[targets[r]]).ToArray(),
+            [new Shape(4, 5)], lo: -3, hi: 3);
+    }
+
     [Theory]
     [InlineData(true, false)]
     [InlineData(false, true)]
