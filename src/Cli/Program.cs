@@ -5,6 +5,8 @@ const string usage = """
     engine: a machine-learning engine in C#
 
     usage:
+      engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR]
+      engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR]
       engine train-lm --text FILE [--config tiny|small|gpt2] [--steps N] [--out DIR] [--device D] [--resume]
       engine eval --model DIR --tokens FILE.json [--json]
       engine sample --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N
@@ -23,6 +25,7 @@ try
     var rest = new Arguments(args.Skip(1));
     return args[0] switch
     {
+        "grpo" => GrpoCommand.Run(rest),
         "bench" => BenchCommand.Run(rest),
         "train-lm" => TrainLmCommand.Run(rest),
         "eval" => EvalCommand.Run(rest),

@@ -1,0 +1,22 @@
+namespace Engine.Rl.Grpo;
+
+/// <summary>
+/// What the trainer needs from a group's prefix trie: the outcome advantages a_i, |λ| and the λ-scales of
+/// every completion token, and the tree statistics of PAPER.md §5.
+/// </summary>
+/// <param name="Advantages">a_i per completion.</param>
+/// <param name="Lambda">|λ(i,t)| per completion token.</param>
+/// <param name="LambdaScales">1/|λ(i,t)| per completion token.</param>
+/// <param name="Steps">Process steps holding completion tokens.</param>
+/// <param name="PathDepthMean">Mean number of such steps on a trajectory's path.</param>
+/// <param name="IntermediateProportionMean">Mean share of a trajectory's tokens in shared steps.</param>
+public sealed record GroupAnalysis(float[] Advantages, int[][] Lambda, float[][] LambdaScales, int Steps, double PathDepthMean, double IntermediateProportionMean)
+{
+    /// <summary>Builds the group's trie and reads everything off it.</summary>
+    public static GroupAnalysis Of(int[] prompt, int[][] completions, float[] rewards, GrpoOptions options)
+    {
+        var trie = Trie.PrefixTrie.Build(prompt, completions);
+        return new GroupAnalysis(GroupAdvantages.Compute(rewards, options.ScaleRewards, options.StdEpsilon), trie.Lambda, trie.LambdaScales(),
+            trie.Steps.Count, trie.PathDepthMean, trie.IntermediateProportionMean);
+    }
+}

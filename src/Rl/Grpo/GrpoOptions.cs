@@ -1,0 +1,76 @@
+using Engine.Model;
+
+namespace Engine.Rl.Grpo;
+
+/// <summary>How per-token losses are combined into one number (PAPER.md §1).</summary>
+public enum Aggregation
+{
+    /// <summary>Mean over sequences of each sequence's mean token loss (the reference code's "grpo" default).</summary>
+    SeqMean,
+
+    /// <summary>Sum of all token losses over the total number of completion tokens (the paper's formula, "dapo").</summary>
+    TokenMean,
+
+    /// <summary>Sum of all token losses over k · L_max, with L_max the generation budget (Dr. GRPO).</summary>
+    DrGrpo,
+}
+
+/// <summary>Settings of a GRPO / λ-GRPO run. Every field has a default that works for the demos.</summary>
+/// <param name="GroupSize">Completions sampled per prompt (k).</param>
+/// <param name="PromptsPerStep">Prompts (groups) per optimizer step.</param>
+/// <param name="Mu">Optimisation passes over each sampled batch (μ); with 1 the ratio is always 1.</param>
+/// <param name="EpsilonLow">Lower clip range: the ratio is clipped at 1 − ε_low.</param>
+/// <param name="EpsilonHigh">Upper clip range: the ratio is clipped at 1 + ε_high.</param>
+/// <param name="Beta">Weight β of the k3 KL estimator against a frozen copy of the initial policy (0: no reference model).</param>
+/// <param name="Aggregation">How token losses are combined.</param>
+/// <param name="ScaleRewards">Divide advantages by the group's std (off: Dr. GRPO's unscaled advantages).</param>
+/// <param name="StdEpsilon">ε added to the std.</param>
+/// <param name="LambdaScaling">λ-GRPO: divide each token's loss (policy and KL terms) by |λ|, the number of trajectories through its process step.</param>
+/// <param name="Temperature">Sampling temperature.</param>
+/// <param name="TopK">Sampling top-k (0: off).</param>
+/// <param name="TopP">Sampling top-p (1: off).</param>
+/// <param name="MaxNewTokens">Generation budget per completion (also L_max of Dr. GRPO).</param>
+/// <param name="LearningRate">AdamW learning rate.</param>
+/// <param name="Beta1">AdamW β₁.</param>
+/// <param name="Beta2">AdamW β₂.</param>
+/// <param name="WeightDecay">AdamW decoupled weight decay.</param>
+/// <param name="GradClip">Maximum global gradient norm (0: off).</param>
+/// <param name="Seed">Seed of every random choice of the run (sampling); the run is reproducible from it.</param>
+public sealed record GrpoOptions(
+    int GroupSize = 8,
+    int PromptsPerStep = 1,
+    int Mu = 1,
+    float EpsilonLow = 0.2f,
+    float EpsilonHigh = 0.2f,
+    float Beta = 0f,
+    Aggregation Aggregation = Aggregation.SeqMean,
+    bool ScaleRewards = true,
+    float StdEpsilon = 1e-4f,
+    bool LambdaScaling = false,
+    float Temperature = 1f,
+    int TopK = 0,
+    float TopP = 1f,
+    int MaxNewTokens = 32,
+    float LearningRate = 1e-4f,
+    float Beta1 = 0.9f,
+    float Beta2 = 0.999f,
+    float WeightDecay = 0f,
+    float GradClip = 1f,
+    ulong Seed = 0)
+{
+    /// <summary>The sampling settings.</summary>
+    public SamplingOptions Sampling => new(false, Temperature, TopK, TopP);
+
+    /// <summary>Throws if a setting is out of range, naming it.</summary>
+    public void Validate()
+    {
+        if (GroupSize < 1) throw new ArgumentException($"grpo: group size must be ≥ 1, got {GroupSize}");
+        if (PromptsPerStep < 1) throw new ArgumentException($"grpo: prompts per step must be ≥ 1, got {PromptsPerStep}");
+        if (Mu < 1) throw new ArgumentException($"grpo: μ must be ≥ 1, got {Mu}");
+        if (!(EpsilonLow is >= 0 and < 1) || !(EpsilonHigh >= 0)) throw new ArgumentException($"grpo: clip range ε_low={EpsilonLow}, ε_high={EpsilonHigh} is invalid");
+        if (!(Beta >= 0)) throw new ArgumentException($"grpo: β must be ≥ 0, got {Beta}");
+        if (!(StdEpsilon >= 0)) throw new ArgumentException($"grpo: std ε must be ≥ 0, got {StdEpsilon}");
+        if (MaxNewTokens < 1) throw new ArgumentException($"grpo: max new tokens must be ≥ 1, got {MaxNewTokens}");
+        Sampling.Validate();
+    }
+}

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using Engine.Autograd;
+using Engine.Autograd.Optimizers;
+using Engine.Model;
+using Engine.Model.Tokenizers;
+using Engine.Rl.Rewards;
+
+namespace Engine.Rl.Grpo;
+
+/// <summary>A prompt to sample a group from, with whatever the reward functions need to score it.</summary>
+public sealed record GrpoPrompt(int[] Ids, object? TaskData = null);
+
+/// <summary>One group after sampling and scoring.</summary>
+/// <param name="Prompt">The prompt.</param>
+/// <param name="Completions">The k sampled completions.</param>
+/// <param name="Rewards">Their outcome rewards.</param>
+/// <param name="Analysis">The trie's view of the group: advantages, |λ| and tree statistics.</param>
+public sealed record SampledGroup(GrpoPrompt Prompt, int[][] Completions, float[] Rewards, GroupAnalysis Analysis);
+
+/// <summary>
+/// GRPO and λ-GRPO on a <see cref="Gpt"/> policy: each step samples a group per prompt with the KV cache
+/// (the prompt prefilled once per group), scores every completion with the weighted reward functions,
+/// builds the group's prefix trie for advantages and |λ|, and applies μ AdamW updates of the clipped
+/// objective (with the k3 KL to a frozen copy of the initial policy when β &gt; 0). Scoring completes before
+/// any update, so a failing reward function leaves the model untouched.
+/// </summary>
+public sealed class GrpoTrainer : IDisposable
+{
+    readonly Gpt _policy;
+    readonly Gpt? _reference;
+    readonly IReadOnlyList<WeightedReward> _rewards;
+    readonly ITokenizer? _tokenizer;
+    readonly IReadOnlyList<int>? _allowed;
+    readonly IReadOnlySet<int>? _stop;
+    readonly Tensor? _logitMask;
+
+    /// <summary>Prepares training of <paramref name="policy"/> (updated in place).</summary>
+    /// <param name="policy">The model to train.</param>
+    /// <param name="options">The run's settings.</param>
+    /// <param name="rewards">Reward functions and weights; the outcome reward is their weighted sum.</param>
+    /// <param name="tokenizer">Decodes completions for reward functions that read text (optional).</param>
+    /// <param name="allowedTokens">If set, the only tokens the policy can produce: sampling and the loss both mask the rest.</param>
+    /// <param name="stopTokens">A completion ends after one of these.</param>
+    public GrpoTrainer(Gpt policy, GrpoOptions options, IReadOnlyList<WeightedReward> rewards, ITokenizer? tokenizer = null,
+        IReadOnlyList<int>? allowedTokens = null, IReadOnlySet<int>? stopTokens = null)
+    {
+        options.Validate();
+        if (rewards.Count == 0) throw new ArgumentException("grpo: at least one reward function is needed");
+        _policy = policy;
+        Options = options;
+        _rewards = rewards;
+        _tokenizer = tokenizer;
+        _allowed = allowedTokens;
+        _stop = stopTokens;
+        Optimizer = new AdamW(policy.Parameters.Values, options.LearningRate, options.Beta1, options.Beta2, weightDecay: options.WeightDecay);
+        if (options.Beta > 0) _reference = Copy(policy);
+        if (allowedTokens is not null)
+        {
+            var mask = Enumerable.Repeat(float.NegativeInfinity, policy.Config.VocabSize).ToArray();
+            foreach (int id in allowedTokens) mask[id] = 0f;
+            _logitMask = TensorScope.Untrack(Tensor.FromArray(mask, new Shape(mask.Length), policy.Device));
+        }
+    }
+
+    /// <summary>The run's settings.</summary>
+    public GrpoOptions Options { get; }
+
+    /// <summary>The policy's optimizer.</summary>
+    public AdamW Optimizer { get; }
+
+    /// <summary>Steps completed.</summary>
+    public int StepCount { get; private set; }
+
+    static Gpt Copy(Gpt model)
+    {
+        var copy = new Gpt(model.Config, 0, model.Device);
+        foreach (var (name, p) in model.Parameters) copy[name].Value.CopyFrom(p.Value.ToArray());
+        return copy;
+    }
+
+    /// <summary>Samples and scores one group per prompt, without updating anything.</summary>
+    public IReadOnlyList<SampledGroup> Sample(IReadOnlyList<GrpoPrompt> prompts, out double generateSeconds, out double scoreSeconds) =>
+        Sample(prompts, out generateSeconds, out scoreSeconds, out _);
+
+    /// <summary>Samples and scores one group per prompt; also reports the seconds spent building tries and λ-scales.</summary>
+    public IReadOnlyList<SampledGroup> Sample(IReadOnlyList<GrpoPrompt> prompts, out double generateSeconds, out double scoreSeconds, out double trieSeconds)
+    {
+        var clock = Stopwatch.StartNew();
+        var completions = new int[prompts.Count][][];
+        for (int g = 0; g < prompts.Count; g++)
+        {
+            // Each group draws from its own Philox stream, a pure function of (seed, step, group).
+            ulong seed = Options.Seed * 0x9E3779B97F4A7C15UL + ((ulong)StepCount << 20) + (ulong)g;
+            var gen = new GenerationOptions(Options.MaxNewTokens, Options.Sampling, seed, _stop, _allowed);
+            completions[g] = Generation.GenerateGroup(_policy, prompts[g].Ids, Options.GroupSize, gen);
+        }
+        generateSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        var groups = new SampledGroup[prompts.Count];
+        var trieClock = new Stopwatch();
+        for (int g = 0; g < prompts.Count; g++)
+        {
+            var rewards = completions[g].Select(c => RewardScoring.Score(_rewards,
+                new RewardInput(prompts[g].Ids, c, _tokenizer?.Decode(c), prompts[g].TaskData))).ToArray();
+            trieClock.Start();
+            var analysis = GroupAnalysis.Of(prompts[g].Ids, completions[g], rewards, Options);
+            trieClock.Stop();
+            groups[g] = new SampledGroup(prompts[g], completions[g], rewards, analysis);
+        }
+        scoreSeconds = clock.Elapsed.TotalSeconds;
+        trieSeconds = trieClock.Elapsed.TotalSeconds;
+        return groups;
+    }
+
+    /// <summary>One GRPO step: sample, score, and μ updates. Returns the sampled groups and the step's metrics.</summary>
+    public (IReadOnlyList<SampledGroup> Groups, GrpoStepMetrics Metrics) Step(IReadOnlyList<GrpoPrompt> prompts)
+    {
+        var groups = Sample(prompts, out double generateSeconds, out double scoreSeconds, out double trieSeconds);
+        var clock = Stopwatch.StartNew();
+        var stats = Update(groups);
+        double trainSeconds = clock.Elapsed.TotalSeconds;
+        StepCount++;
+        return (groups, GrpoStepMetrics.From(StepCount, groups, stats, generateSeconds, scoreSeconds, trainSeconds) with { TrieSeconds = trieSeconds });
+    }
+
+    /// <summary>The μ optimisation passes over sampled groups; returns the objective's statistics of the last pass.</summary>
+    public ObjectiveStats Update(IReadOnlyList<SampledGroup> groups)
+    {
+        var batches = groups.Select(g => new GroupBatch(g.Prompt.Ids, g.Completions, g.Analysis.Advantages,
+            GroupBatch.TokenWeights(g.Completions, Options.LambdaScaling ? g.Analysis.LambdaScales : null, Options.Aggregation, Options.MaxNewTokens, groups.Count)))
+            .Where(b => b.Completions.Any(c => c.Length > 0)).ToArray();
+        if (batches.Length == 0) return default;
+
+        float[]?[] reference = new float[]?[batches.Length];
+        if (_reference is not null)
+            using (GradMode.NoGrad())
+                for (int b = 0; b < batches.Length; b++)
+                {
+                    using var scope = TensorScope.Open();
+                    GrpoObjective.Loss(_reference, batches[b], null, null, Options with { Beta = 0 }, _logitMask, out var lp, out _);
+                    reference[b] = lp;
+                }
+
+        var old = new float[]?[batches.Length];
+        ObjectiveStats last = default;
+        for (int pass = 0; pass < Options.Mu; pass++)
+        {
+            using var scope = TensorScope.Open();
+            Optimizer.ZeroGrad();
+            double clip = 0, kl = 0, entropy = 0;
+            int tokens = 0;
+            for (int b = 0; b < batches.Length; b++)
+            {
+                var loss = GrpoObjective.Loss(_policy, batches[b], old[b], reference[b], Options, _logitMask, out var logp, out var s);
+                loss.Backward();
+                if (pass == 0) old[b] = logp; // θ_old = θ at sampling time
+                clip += s.ClipFraction * s.Tokens;
+                kl += s.Kl * s.Tokens;
+                entropy += s.Entropy * s.Tokens;
+                tokens += s.Tokens;
+            }
+            if (Options.GradClip > 0) Optimizer.ClipGradNorm(Options.GradClip);
+            Optimizer.Step();
+            last = new ObjectiveStats(clip / tokens, kl / tokens, entropy / tokens, tokens);
+        }
+        return last;
+    }
+
+    /// <summary>Frees the optimizer state and the reference model.</summary>
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        _reference?.Dispose();
+        _logitMask?.Dispose();
+    }
+}

@@ -1,0 +1,73 @@
+namespace Engine.Rl.Rewards;
+
+/// <summary>What a reward function sees of one completion.</summary>
+/// <param name="Prompt">The prompt's token ids.</param>
+/// <param name="Completion">The completion's token ids.</param>
+/// <param name="Text">The decoded completion, when the run has a tokenizer.</param>
+/// <param name="TaskData">Whatever the task attached to the prompt (e.g. the expected answer).</param>
+public sealed record RewardInput(IReadOnlyList<int> Prompt, IReadOnlyList<int> Completion, string? Text, object? TaskData);
+
+/// <summary>An outcome reward: a finite score for a whole completion.</summary>
+public interface IRewardFunction
+{
+    /// <summary>A short name for metrics and messages.</summary>
+    string Name { get; }
+
+    /// <summary>The score of one completion.</summary>
+    float Score(RewardInput input);
+}
+
+/// <summary>A reward function from a delegate.</summary>
+public sealed class DelegateReward(string name, Func<RewardInput, float> score) : IRewardFunction
+{
+    /// <inheritdoc/>
+    public string Name { get; } = name;
+
+    /// <inheritdoc/>
+    public float Score(RewardInput input) => score(input);
+}
+
+/// <summary>A reward function and its weight in the total.</summary>
+public sealed record WeightedReward(IRewardFunction Function, float Weight = 1f);
+
+/// <summary>A reward function threw or returned a non-finite value; no update has been applied.</summary>
+public sealed class RewardException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public RewardException(string message, Exception? inner = null) : base(message, inner) { }
+
+    /// <summary>Creates the exception.</summary>
+    public RewardException() { }
+
+    /// <summary>Creates the exception.</summary>
+    public RewardException(string message) : base(message) { }
+}
+
+/// <summary>Scores completions with a weighted sum of reward functions.</summary>
+public static class RewardScoring
+{
+    /// <summary>Σ weight · score, or a <see cref="RewardException"/> naming the function, prompt and completion.</summary>
+    public static float Score(IReadOnlyList<WeightedReward> rewards, RewardInput input)
+    {
+        if (rewards.Count == 0) throw new ArgumentException("grpo: at least one reward function is needed");
+        double total = 0;
+        foreach (var (fn, weight) in rewards)
+        {
+            float s;
+            try
+            {
+                s = fn.Score(input);
+            }
+            catch (Exception e) when (e is not RewardException)
+            {
+                throw new RewardException($"reward '{fn.Name}' threw for prompt [{string.Join(",", input.Prompt)}] and completion [{string.Join(",", input.Completion)}]{Quote(input.Text)}: {e.Message}", e);
+            }
+            if (!float.IsFinite(s))
+                throw new RewardException($"reward '{fn.Name}' returned {s} for prompt [{string.Join(",", input.Prompt)}] and completion [{string.Join(",", input.Completion)}]{Quote(input.Text)}");
+            total += (double)weight * s;
+        }
+        return (float)total;
+    }
+
+    static string Quote(string? text) => text is null ? "" : $" (\"{text}\")";
+}

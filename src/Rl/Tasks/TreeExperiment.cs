@@ -1,0 +1,82 @@
+using Engine.Model;
+using Engine.Rl.Grpo;
+
+namespace Engine.Rl.Tasks;
+
+/// <summary>One configuration of the synthetic sweep.</summary>
+/// <param name="SharedPrefix">n.</param>
+/// <param name="NegativeReward">r_neg.</param>
+/// <param name="Lambda">λ-GRPO (true) or GRPO.</param>
+/// <param name="Seed">Seed of the model's initialisation and of sampling.</param>
+public sealed record TreeRun(int SharedPrefix, float NegativeReward, bool Lambda, int Seed);
+
+/// <summary>The outcome of one run.</summary>
+/// <param name="Run">Its configuration.</param>
+/// <param name="TargetFrequency">Per step, the share of the group's samples that were the target path.</param>
+/// <param name="FinalFrequency">The target's frequency among the samples of the last 50 steps (the paper's metric).</param>
+public sealed record TreeRunResult(TreeRun Run, double[] TargetFrequency, double FinalFrequency);
+
+/// <summary>
+/// The paper's synthetic experiment (PAPER.md §6) with Engine's transformer as the policy. The paper used
+/// GPT-2 small and did not publish its learning rate or optimizer; the model and settings here are chosen
+/// so that the full sweep (2 × 3 configurations × 5 seeds × 2 methods × 250 steps) fits in minutes on two
+/// cores.
+/// </summary>
+public static class TreeExperiment
+{
+    /// <summary>The policy: 2 blocks of width 32 over the vocabulary {BOS, L, R}.</summary>
+    public static GptConfig Model => new(TreeTask.VocabSize, ContextLength: 5, Width: 32, Layers: 2, Heads: 2);
+
+    /// <summary>Steps per run (the paper's 250).</summary>
+    public const int Steps = 250;
+
+    /// <summary>The last steps over which the final target frequency is measured.</summary>
+    public const int Window = 50;
+
+    /// <summary>The trainer settings of one run.</summary>
+    public static GrpoOptions Options(bool lambda, int seed, float learningRate = LearningRate) => new(
+        GroupSize: 16, MaxNewTokens: 4, LambdaScaling: lambda, Aggregation: Aggregation.TokenMean,
+        LearningRate: learningRate, WeightDecay: 0f, GradClip: 1f, Temperature: 1f, Seed: (ulong)seed);
+
+    /// <summary>The default AdamW learning rate of the demo.</summary>
+    public const float LearningRate = 3e-4f;
+
+    /// <summary>The paper's Table 1 (GRPO, λ-GRPO) by (n, r_neg).</summary>
+    public static IReadOnlyDictionary<(int, float), (double Grpo, double Lambda)> PaperTable { get; } = new Dictionary<(int, float), (double, double)>
+    {
+        [(1, -0.5f)] = (0.3995, 0.5663), [(1, -1.0f)] = (0.0000, 0.7535), [(1, -1.5f)] = (0.2000, 0.4463),
+        [(2, -0.5f)] = (0.1980, 0.4292), [(2, -1.0f)] = (0.0488, 0.3612), [(2, -1.5f)] = (0.0000, 0.3820),
+    };
+
+    /// <summary>Trains one policy for <paramref name="steps"/> steps and tracks how often it samples the target.</summary>
+    public static TreeRunResult Run(TreeRun run, int steps = Steps, float learningRate = LearningRate, Action<int, GrpoStepMetrics>? onStep = null)
+    {
+        var task = new TreeTask(run.SharedPrefix, run.NegativeReward);
+        using var policy = new Gpt(Model, seed: (ulong)(1000 + run.Seed));
+        using var trainer = new GrpoTrainer(policy, Options(run.Lambda, run.Seed, learningRate), [task.AsReward()], allowedTokens: TreeTask.Alphabet);
+        var freq = new double[steps];
+        int hits = 0, samples = 0;
+        for (int s = 0; s < steps; s++)
+        {
+            using var scope = TensorScope.Open();
+            var (groups, metrics) = trainer.Step([new GrpoPrompt(TreeTask.Prompt)]);
+            int found = groups[0].Completions.Count(task.IsTarget);
+            freq[s] = (double)found / groups[0].Completions.Length;
+            if (s >= steps - Window)
+            {
+                hits += found;
+                samples += groups[0].Completions.Length;
+            }
+            onStep?.Invoke(s, metrics);
+        }
+        return new TreeRunResult(run, freq, (double)hits / samples);
+    }
+
+    /// <summary>Every configuration of the sweep: n ∈ {1, 2}, r_neg ∈ {−0.5, −1, −1.5}, both methods, the given seeds.</summary>
+    public static IEnumerable<TreeRun> Sweep(int seeds) =>
+        from n in new[] { 1, 2 }
+        from r in new[] { -0.5f, -1.0f, -1.5f }
+        from lambda in new[] { false, true }
+        from seed in Enumerable.Range(0, seeds)
+        select new TreeRun(n, r, lambda, seed);
+}
