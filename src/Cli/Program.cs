@@ -7,6 +7,7 @@ const string usage = """
     usage:
       engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR]
       engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR]
+      engine inspect FILE [--json]
       engine train-lm --text FILE [--config tiny|small|gpt2] [--steps N] [--out DIR] [--device D] [--resume]
       engine eval --model DIR --tokens FILE.json [--json]
       engine sample --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N
@@ -26,6 +27,7 @@ try
     return args[0] switch
     {
         "grpo" => GrpoCommand.Run(rest),
+        "inspect" => InspectCommand.Run(rest),
         "bench" => BenchCommand.Run(rest),
         "train-lm" => TrainLmCommand.Run(rest),
         "eval" => EvalCommand.Run(rest),

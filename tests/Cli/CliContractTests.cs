@@ -116,4 +116,58 @@ public sealed class CliContractTests : IDisposable
         t2.Run(quiet: true);
         Assert.Equal(straight, resumed.Parameters.Values.Select(p => p.Value.ToArray()).ToArray());
     }
+
+    [Fact]
+    public void InspectJsonFollowsTheContract()
+    {
+        // PAPER.md §3's example with letters as ids: AB·CD, AB·EFHI, JKL·M, JKL·NQ·ST, JKL·NQ·U, VWYZ.
+        string file = Path.Combine(_dir, "groups.json");
+        File.WriteAllText(file, """
+            {"groups": [{"prompt": [0], "completions": [[1,2,3,4],[1,2,5,6,7,8],[9,10,11,12],[9,10,11,13,14,15,16],[9,10,11,13,14,17],[18,19,20,21]],
+                         "rewards": [0.5,0.5,1,0,0,0.5]},
+                        {"prompt": [7], "completions": [[1],[1]], "rewards": [1,1]}],
+             "std_epsilon": 0}
+            """);
+        using var doc = JsonDocument.Parse(Capture(() => InspectCommand.Run(new Arguments([file, "--json"]))));
+        var groups = doc.RootElement.GetProperty("groups");
+        Assert.Equal(2, groups.GetArrayLength());
+        var g = groups[0];
+        Assert.Equal(["advantages", "completions", "steps", "path_depth_mean", "intermediate_proportion_mean"], g.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal(9, g.GetProperty("steps").GetInt32());
+        Assert.Equal(1.55, g.GetProperty("advantages")[2].GetDouble(), 2);
+        var c3 = g.GetProperty("completions")[3];
+        Assert.Equal(["lambda", "prm_reward", "prm_advantage"], c3.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal([3, 3, 3, 2, 2, 1, 1], c3.GetProperty("lambda").EnumerateArray().Select(v => v.GetInt32()).ToArray());
+        Assert.Equal(-1.11, c3.GetProperty("prm_advantage")[3].GetDouble(), 2);
+        Assert.Equal(1 / 3.0, c3.GetProperty("prm_reward")[0].GetDouble(), 6);
+        Assert.Equal(13 / 6.0, g.GetProperty("path_depth_mean").GetDouble(), 10);
+        // equal rewards: every advantage is 0; duplicates: |λ| = 2
+        Assert.All(groups[1].GetProperty("advantages").EnumerateArray(), a => Assert.Equal(0, a.GetDouble()));
+        Assert.Equal(2, groups[1].GetProperty("completions")[0].GetProperty("lambda")[0].GetInt32());
+    }
+
+    [Fact]
+    public void InspectTextShowsTheTreeWithLambda()
+    {
+        string file = Path.Combine(_dir, "groups.json");
+        File.WriteAllText(file, """{"groups": [{"prompt": [0], "completions": [[1,2],[1,3]], "rewards": [1, 0]}]}""");
+        string text = Capture(() => InspectCommand.Run(new Arguments([file])));
+        Assert.Contains("|λ|=2", text);
+        Assert.Contains("[1]", text);
+    }
+
+    [Theory]
+    [InlineData("""{"group": []}""", "groups")]
+    [InlineData("""{"groups": [{"prompt": [0], "completions": [[1],[2]], "rewards": [1]}]}""", "groups[0].rewards has 1 values for 2 completions")]
+    [InlineData("""{"groups": [{"prompt": [0], "completions": [[1],[2, "x"]], "rewards": [1, 2]}]}""", "groups[0].completions[1][1]")]
+    [InlineData("""{"groups": [{"prompt": [-3], "completions": [[1]], "rewards": [1]}]}""", "groups[0].prompt[0]")]
+    [InlineData("""{"groups": [{"prompt": [0], "completions": [[1]], "rewards": ["a"]}]}""", "groups[0].rewards[0]")]
+    [InlineData("""{"groups": [], "scale_rewards": 3}""", "scale_rewards")]
+    public void InspectNamesTheMalformedField(string json, string expected)
+    {
+        string file = Path.Combine(_dir, "bad.json");
+        File.WriteAllText(file, json);
+        var e = Assert.Throws<ArgumentException>(() => InspectCommand.Run(new Arguments([file, "--json"])));
+        Assert.Contains(expected, e.Message);
+    }
 }
