@@ -88,3 +88,44 @@ public class GemmBenchmarks
         public bool IsAvailable(Summary summary) => true;
     }
 }
+
+/// <summary>
+/// Many small products, as in attention (48 heads·batches of 64×64·64×64): the backend spreads the batch over
+/// the cores, one single-threaded GEMM per matrix. The baseline runs the same kernel matrix by matrix, each
+/// split across the cores, which is what the call site did before.
+/// </summary>
+public unsafe class GemmBatchedBenchmarks
+{
+    const int Batch = 48, M = 64, N = 64, K = 64;
+
+    Tensor a = null!, b = null!, c = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        a = Tensor.Randn(new Shape(Batch, M, K), seed: 1);
+        b = Tensor.Randn(new Shape(Batch, K, N), seed: 2);
+        c = Tensor.Zeros(new Shape(Batch, M, N));
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        a.Dispose();
+        b.Dispose();
+        c.Dispose();
+    }
+
+    [Benchmark]
+    public void AcrossBatch() => Tensor.MatmulAccumulate(c, a, b);
+
+    [Benchmark(Baseline = true)]
+    public void WithinEachMatrix()
+    {
+        float* pa = Ptr(a), pb = Ptr(b), pc = Ptr(c);
+        for (int i = 0; i < Batch; i++)
+            Cpu.Gemm.Multiply(pa + i * M * K, false, pb + i * K * N, false, pc + i * M * N, M, N, K, accumulate: true);
+    }
+
+    static float* Ptr(Tensor t) => ((Cpu.CpuStorage)t.Storage).Pointer + t.Offset;
+}

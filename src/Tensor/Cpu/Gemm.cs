@@ -17,6 +17,9 @@ static unsafe class Gemm
     /// <summary>Products with fewer multiply-adds than this use the simple path: packing would not pay.</summary>
     internal const long SmallWork = 1 << 16;
 
+    /// <summary>Products with fewer multiply-adds than this stay on one core: waking a second costs more than it saves.</summary>
+    internal const long ParallelWork = 1 << 22;
+
     /// <summary>Depth of a packed slice: a KC×NR B panel (64 KiB at NR = 64) stays in L1/L2 while the kernel sweeps an A block.</summary>
     internal const int KC = 256;
 
@@ -56,7 +59,7 @@ static unsafe class Gemm
         if (work < SmallWork || !Vector512.IsHardwareAccelerated)
             MultiplySimple(a, transA, b, transB, c, m, n, k, accumulate, parallel && work >= SmallWork);
         else
-            MultiplyBlocked(a, transA, b, transB, c, m, n, k, accumulate, parallel ? CpuParallel.Threads : 1);
+            MultiplyBlocked(a, transA, b, transB, c, m, n, k, accumulate, parallel && work >= ParallelWork ? CpuParallel.Threads : 1);
     }
 
     /// <summary>
