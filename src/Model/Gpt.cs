@@ -114,6 +114,14 @@ public sealed class Gpt : IDisposable
         return Variable.CrossEntropy(logits.Reshape(-1, v), targets.Reshape(-1), ignoreIndex);
     }
 
+    /// <summary>An independent copy with the same configuration, device and parameter values.</summary>
+    public Gpt Clone()
+    {
+        var copy = new Gpt(Config, 0, Device);
+        foreach (var (name, p) in _parameters) copy[name].Value.CopyFrom(p.Value.ToArray());
+        return copy;
+    }
+
     /// <summary>Frees every parameter.</summary>
     public void Dispose()
     {

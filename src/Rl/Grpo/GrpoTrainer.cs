@@ -53,7 +53,7 @@ public sealed class GrpoTrainer : IDisposable
         _allowed = allowedTokens;
         _stop = stopTokens;
         Optimizer = new AdamW(policy.Parameters.Values, options.LearningRate, options.Beta1, options.Beta2, weightDecay: options.WeightDecay);
-        if (options.Beta > 0) _reference = Copy(policy);
+        if (options.Beta > 0) _reference = policy.Clone();
         if (allowedTokens is not null)
         {
             var mask = Enumerable.Repeat(float.NegativeInfinity, policy.Config.VocabSize).ToArray();
@@ -70,13 +70,6 @@ public sealed class GrpoTrainer : IDisposable
 
     /// <summary>Steps completed.</summary>
     public int StepCount { get; private set; }
-
-    static Gpt Copy(Gpt model)
-    {
-        var copy = new Gpt(model.Config, 0, model.Device);
-        foreach (var (name, p) in model.Parameters) copy[name].Value.CopyFrom(p.Value.ToArray());
-        return copy;
-    }
 
     /// <summary>Samples and scores one group per prompt, without updating anything.</summary>
     public IReadOnlyList<SampledGroup> Sample(IReadOnlyList<GrpoPrompt> prompts, out double generateSeconds, out double scoreSeconds) =>

@@ -85,18 +85,10 @@ public static class ArithmeticExperiment
         return (double)problems.Zip(answers).Count(pa => ArithmeticTask.Tokenizer.Decode(pa.Second) == pa.First.Answer) / count;
     }
 
-    /// <summary>A copy of <paramref name="model"/> (the shared start of every run).</summary>
-    public static Gpt Copy(Gpt model)
-    {
-        var copy = new Gpt(model.Config, 0, model.Device);
-        foreach (var (name, p) in model.Parameters) copy[name].Value.CopyFrom(p.Value.ToArray());
-        return copy;
-    }
-
     /// <summary>GRPO or λ-GRPO from <paramref name="start"/> (which is not modified).</summary>
     public static ArithmeticRun Run(Gpt start, bool lambda, int seed, ArithmeticSettings settings, Action<GrpoStepMetrics>? onStep = null)
     {
-        using var policy = Copy(start);
+        using var policy = start.Clone();
         var options = Options(lambda, seed, settings.LearningRate);
         using var trainer = new GrpoTrainer(policy, options, [ArithmeticTask.Reward()], ArithmeticTask.Tokenizer,
             stopTokens: new HashSet<int> { ArithmeticTask.End });
