@@ -64,6 +64,18 @@ public class GrpoTrainerTests
     }
 
     [Fact]
+    public void AGroupOfOneHasNoAdvantageAndLeavesThePolicyAlone()
+    {
+        using var policy = new Gpt(Micro, seed: 5);
+        var before = policy.Parameters.Values.SelectMany(p => p.Value.ToArray()).ToArray();
+        using var trainer = new GrpoTrainer(policy, new GrpoOptions(GroupSize: 1, MaxNewTokens: 4), [new TreeTask(1, -1f).AsReward()], allowedTokens: TreeTask.Alphabet);
+        var (groups, metrics) = trainer.Step([new GrpoPrompt(TreeTask.Prompt)]);
+        Assert.Equal([0f], groups[0].Analysis.Advantages);
+        Assert.Equal(1, metrics.LambdaMean);
+        Assert.Equal(before, policy.Parameters.Values.SelectMany(p => p.Value.ToArray()).ToArray());
+    }
+
+    [Fact]
     public void RewardsCombineWithTheirWeights()
     {
         var input = new RewardInput([0], [1, 2], "ab", null);
