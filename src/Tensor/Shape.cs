@@ -6,6 +6,7 @@ namespace Engine;
 public readonly struct Shape : IEquatable<Shape>
 {
     readonly int[]? _dims;
+    readonly int _numel;
 
     /// <summary>Creates a shape; every size must be non-negative and the product must fit in an <see cref="int"/>.</summary>
     public Shape(params ReadOnlySpan<int> dims)
@@ -18,14 +19,14 @@ public readonly struct Shape : IEquatable<Shape>
             if (n > int.MaxValue) throw new ArgumentException($"shape: {Format(dims)} has more than {int.MaxValue} elements");
         }
         _dims = dims.ToArray();
-        Numel = (int)n;
+        _numel = (int)n;
     }
 
     /// <summary>Number of dimensions.</summary>
     public int Rank => Dims.Length;
 
-    /// <summary>Total number of elements.</summary>
-    public int Numel { get; }
+    /// <summary>Total number of elements; 1 for a scalar, including <c>new Shape()</c> and <c>default</c>.</summary>
+    public int Numel => _dims is null ? 1 : _numel;
 
     /// <summary>The sizes.</summary>
     public ReadOnlySpan<int> Dims => _dims ?? [];
