@@ -29,6 +29,7 @@ public sealed partial class Tensor
             seen[a] = true;
             axes[i] = a;
         }
+        if (Rank == 0) return Clone();
         var inStrides = ContiguousStrides(Shape.Dims);
         var dims = new int[Rank];
         var srcStrides = new int[Rank];
