@@ -166,6 +166,8 @@ public sealed partial class Tensor
     /// <summary>A copy with <paramref name="value"/> wherever <paramref name="mask"/> ≠ 0 (mask broadcasts to this shape).</summary>
     public Tensor MaskedFill(Tensor mask, float value)
     {
+        RequireDType(DType.Float32, "masked_fill");
+        mask.RequireDType(DType.Float32, "masked_fill");
         var shape = Broadcast.ResultShape("masked_fill", Shape, mask.Shape);
         if (shape != Shape) throw new TensorShapeException("masked_fill", $"mask {mask.Shape} does not broadcast to {Shape}");
         using var v = Scalar(value, Device);

@@ -24,7 +24,7 @@ public sealed partial class Tensor
     Tensor SoftmaxCore(bool log, string op)
     {
         RequireDType(DType.Float32, op);
-        if (Rank == 0) throw new TensorShapeException(op, "needs at least one axis");
+        if (Rank == 0) throw new TensorShapeException(op, $"needs at least one axis, got {Shape}");
         var y = EmptyLike();
         if (Numel > 0) Backend.Softmax(this, y, Numel / Shape.Last, Shape.Last, log);
         return y;
@@ -48,7 +48,7 @@ public sealed partial class Tensor
         bias.RequireDType(DType.Float32, op);
         RequireSameDevice(weight, op);
         RequireSameDevice(bias, op);
-        if (Rank == 0) throw new TensorShapeException(op, "needs at least one axis");
+        if (Rank == 0) throw new TensorShapeException(op, $"needs at least one axis, got {Shape}");
         int c = Shape.Last;
         if (weight.Shape != new Shape(c) || bias.Shape != new Shape(c))
             throw new TensorShapeException(op, $"weight {weight.Shape} and bias {bias.Shape} must both be [{c}] for input {Shape}");
@@ -84,6 +84,7 @@ public sealed partial class Tensor
         src.RequireSameDevice(ids, op);
         if (src.Rank != ids.Rank + 1 || !src.Shape.Dims[..^1].SequenceEqual(ids.Shape.Dims))
             throw new TensorShapeException(op, $"src {src.Shape} must be ids {ids.Shape} plus one trailing axis");
+        if (vocab < 0) throw new TensorShapeException(op, $"vocab {vocab} is negative (src {src.Shape}, ids {ids.Shape})");
         CheckIds(ids, vocab, op, src.Shape);
         var table = Zeros(new Shape(vocab, src.Shape.Last), src.Device);
         if (src.Numel > 0) src.Backend.ScatterAdd(src, ids, table, ids.Numel, src.Shape.Last);

@@ -5,7 +5,7 @@ public sealed partial class Tensor
     Reduction PlanReduction(int axis, string op, out int a)
     {
         RequireDType(DType.Float32, op);
-        if (Rank == 0) throw new TensorShapeException(op, "cannot reduce a scalar along an axis");
+        if (Rank == 0) throw new TensorShapeException(op, $"cannot reduce the scalar shape {Shape} along an axis");
         a = Shape.Axis(axis, op);
         return new Reduction(Shape.Product(0, a), Shape[a], Shape.Product(a + 1, Rank));
     }

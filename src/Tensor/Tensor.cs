@@ -123,6 +123,7 @@ public sealed partial class Tensor : IDisposable
     /// <summary>A copy with its own storage.</summary>
     public Tensor Clone()
     {
+        _ = Storage;
         var t = EmptyLike();
         if (Numel > 0) Backend.CopyStrided(this, t, new StridedCopy([Numel], [1], 0, [1], 0));
         return t;
@@ -175,9 +176,10 @@ public sealed partial class Tensor : IDisposable
         {
             if (d[i] == -1)
             {
-                if (infer >= 0) throw new TensorShapeException("reshape", $"more than one -1 in [{string.Join(", ", d)}]");
+                if (infer >= 0) throw new TensorShapeException("reshape", $"more than one -1 in [{string.Join(", ", d)}] for {Shape}");
                 infer = i;
             }
+            else if (d[i] < 0) throw new TensorShapeException("reshape", $"negative size in [{string.Join(", ", d)}] for {Shape}");
             else known *= d[i];
         }
         if (infer >= 0)
@@ -193,7 +195,7 @@ public sealed partial class Tensor : IDisposable
     /// <summary>A view of rows [start, start+length) of the leading axis.</summary>
     public Tensor Narrow(int start, int length)
     {
-        if (Rank == 0) throw new TensorShapeException("narrow", "cannot narrow a scalar");
+        if (Rank == 0) throw new TensorShapeException("narrow", $"cannot narrow the scalar shape {Shape}");
         if (start < 0 || length < 0 || start + length > Shape[0])
             throw new TensorShapeException("narrow", $"rows [{start}, {start + length}) are out of range for shape {Shape}");
         int row = Shape.Product(1, Rank);
@@ -205,7 +207,7 @@ public sealed partial class Tensor : IDisposable
     {
         get
         {
-            if (Rank == 0) throw new TensorShapeException("index", "cannot index a scalar");
+            if (Rank == 0) throw new TensorShapeException("index", $"cannot index the scalar shape {Shape}");
             if (index < 0 || index >= Shape[0]) throw new TensorShapeException("index", $"index {index} is out of range for shape {Shape}");
             int row = Shape.Product(1, Rank);
             return View(Shape.Without(0), Offset + index * row);
