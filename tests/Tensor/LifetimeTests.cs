@@ -119,4 +119,14 @@ public class LifetimeTests
         Assert.Equal([1f, 2f], view.ToArray());
         view.Dispose();
     }
+
+    [Fact]
+    public void UninitializedStorageIsPoisonedWithNaNUnderTest()
+    {
+        // Ops allocate outputs without zeroing; the tests fill such memory with NaN so an unwritten element cannot pass.
+        using var t = Tensor.Uninitialized(new Shape(5), Device.Cpu);
+        Assert.All(t.ToArray(), v => Assert.True(float.IsNaN(v)));
+        using var z = Tensor.Zeros(new Shape(5));
+        Assert.All(z.ToArray(), v => Assert.Equal(0f, v));
+    }
 }

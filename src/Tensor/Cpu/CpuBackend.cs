@@ -16,6 +16,9 @@ public sealed unsafe partial class CpuBackend : IBackend
     /// <inheritdoc/>
     public Storage Allocate(int length) => new CpuStorage(this, length);
 
+    /// <inheritdoc/>
+    public Storage AllocateUninitialized(int length) => new CpuStorage(this, length, zero: false);
+
     static float* Ptr(Tensor t) => ((CpuStorage)t.Storage).Pointer + t.Offset;
 
     static Span<float> Span(Tensor t) => new(Ptr(t), t.Numel);
