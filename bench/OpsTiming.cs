@@ -5,8 +5,8 @@ namespace Engine.Bench;
 
 /// <summary>
 /// The engine's side of <c>bench/compare-ops.sh</c>: times each element-wise, softmax and layer-norm case
-/// of <c>bench/peers/ops.py</c> the same way (output allocated by the op, median of timed runs after
-/// warm-up) and prints the same tab-separated rows: <c>op, shape, bytes moved, median ms</c>.
+/// of <c>bench/peers/ops.py</c> the same way (output allocated by the op, median of timed runs after at least
+/// 40 calls and 0.5 s of warm-up) and prints the same tab-separated rows: <c>op, shape, bytes moved, median ms</c>.
 /// Run with <c>dotnet run -c Release --project bench -- ops [--runs N] [--filter name]</c>.
 /// </summary>
 static class OpsTiming
@@ -58,7 +58,9 @@ static class OpsTiming
         foreach (var c in cases)
         {
             if (filter is not null && !c.Op.Contains(filter, StringComparison.Ordinal)) continue;
-            for (int w = 0; w < 3; w++) c.Run().Dispose();
+            // Warm up past tiered JIT: methods are re-jitted with PGO after 30 calls and a 100 ms delay.
+            long warm = Stopwatch.GetTimestamp();
+            for (int w = 0; w < 40 || Stopwatch.GetElapsedTime(warm).TotalMilliseconds < 500; w++) c.Run().Dispose();
             var times = new double[runs];
             for (int r = 0; r < runs; r++)
             {

@@ -1,8 +1,8 @@
 """NumPy and PyTorch (CPU, float32, 2 threads) timings of the cases in bench/OpsTiming.cs.
 
 Prints tab-separated rows `peer, op, shape, bytes moved, median ms`, one per case and peer, timed the
-same way as the engine's `ops` mode: the output is allocated by the call, 3 warm-up calls, then the
-median of --runs timed calls. Run with the system Python that has numpy and torch:
+same way as the engine's `ops` mode: the output is allocated by the call, at least 40 calls and 0.5 s
+of warm-up, then the median of --runs timed calls. Run with the system Python that has numpy and torch:
     OMP_NUM_THREADS=2 /usr/bin/python3 bench/peers/ops.py [--runs N]
 """
 import argparse
@@ -26,8 +26,10 @@ N = 1 << 24
 
 
 def median_ms(fn, runs):
-    for _ in range(3):
+    t0, k = time.perf_counter(), 0
+    while k < 40 or time.perf_counter() - t0 < 0.5:  # the same warm-up as the engine's (its JIT needs it)
         fn()
+        k += 1
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
