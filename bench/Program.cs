@@ -1,8 +1,19 @@
 using BenchmarkDotNet.Running;
 using Engine.Bench;
 
-// Side-by-side timing modes print plain key=value lines for the scripts in bench/; everything else goes to
-// BenchmarkDotNet: `dotnet run -c Release --project bench -- --filter '*Gemm*'`.
-if (args is ["autograd"]) AutogradOverhead.Run();
-else if (args is ["gpt"]) GptThroughput.Run();
-else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// Side-by-side timing modes print plain tables or key=value lines for the scripts in bench/ (compare-*.sh);
+// anything else runs the BenchmarkDotNet suites: `dotnet run -c Release --project bench -- --filter '*Gemm*'`.
+switch (args)
+{
+    case ["ops", ..]:
+        return OpsTiming.Run(args[1..]);
+    case ["autograd"]:
+        AutogradOverhead.Run();
+        return 0;
+    case ["gpt"]:
+        GptThroughput.Run();
+        return 0;
+    default:
+        BenchmarkSwitcher.FromAssembly(typeof(OpsTiming).Assembly).Run(args);
+        return 0;
+}

@@ -15,6 +15,12 @@ public interface IBackend
     /// <summary>Allocates <paramref name="length"/> zeroed 4-byte elements.</summary>
     Storage Allocate(int length);
 
+    /// <summary>
+    /// Allocates <paramref name="length"/> 4-byte elements with unspecified contents, for outputs an op
+    /// overwrites completely; saves a full write pass over large outputs. Defaults to <see cref="Allocate"/>.
+    /// </summary>
+    Storage AllocateUninitialized(int length) => Allocate(length);
+
     /// <summary>Copies host data into <paramref name="dst"/> starting at element <paramref name="offset"/>.</summary>
     void Write(ReadOnlySpan<float> src, Storage dst, int offset);
 

@@ -25,7 +25,7 @@ public readonly struct Shape : IEquatable<Shape>
     /// <summary>Number of dimensions.</summary>
     public int Rank => Dims.Length;
 
-    /// <summary>Total number of elements (1 for a scalar, including <c>default(Shape)</c>).</summary>
+    /// <summary>Total number of elements; 1 for a scalar, including <c>new Shape()</c> and <c>default</c>.</summary>
     public int Numel => _dims is null ? 1 : _numel;
 
     /// <summary>The sizes.</summary>
@@ -48,11 +48,11 @@ public readonly struct Shape : IEquatable<Shape>
         return p;
     }
 
-    /// <summary>Maps a possibly negative axis into [0, Rank) or throws, naming <paramref name="op"/>.</summary>
+    /// <summary>Maps a possibly negative axis into [0, Rank) or throws a <see cref="TensorShapeException"/> naming <paramref name="op"/>.</summary>
     public int Axis(int axis, string op)
     {
         int a = axis < 0 ? axis + Rank : axis;
-        if (a < 0 || a >= Rank) throw new ArgumentOutOfRangeException(nameof(axis), $"{op}: axis {axis} is out of range for shape {this}");
+        if (a < 0 || a >= Rank) throw new TensorShapeException(op, $"axis {axis} is out of range for shape {this}");
         return a;
     }
 

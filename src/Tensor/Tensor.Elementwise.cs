@@ -8,7 +8,7 @@ public sealed partial class Tensor
     public Tensor Map<TOp>() where TOp : struct, IUnaryOp
     {
         RequireDType(DType.Float32, TOp.Name);
-        var y = EmptyLike();
+        var y = UninitializedLike();
         if (Numel > 0) Backend.Unary<TOp>(this, y);
         return y;
     }
@@ -41,7 +41,7 @@ public sealed partial class Tensor
         b.RequireDType(DType.Float32, TOp.Name);
         a.RequireSameDevice(b, TOp.Name);
         var plan = Broadcast.Create(TOp.Name, a.Shape, b.Shape);
-        var y = Zeros(plan.Output, a.Device);
+        var y = Uninitialized(plan.Output, a.Device);
         if (y.Numel > 0) a.Backend.Binary<TOp>(a, b, y, plan);
         return y;
     }
@@ -158,7 +158,7 @@ public sealed partial class Tensor
         cond.RequireSameDevice(a, "where");
         cond.RequireSameDevice(b, "where");
         var plan = Broadcast.Create("where", cond.Shape, a.Shape, b.Shape);
-        var y = Zeros(plan.Output, a.Device);
+        var y = Uninitialized(plan.Output, a.Device);
         if (y.Numel > 0) a.Backend.Where(cond, a, b, y, plan);
         return y;
     }
@@ -166,6 +166,8 @@ public sealed partial class Tensor
     /// <summary>A copy with <paramref name="value"/> wherever <paramref name="mask"/> ≠ 0 (mask broadcasts to this shape).</summary>
     public Tensor MaskedFill(Tensor mask, float value)
     {
+        RequireDType(DType.Float32, "masked_fill");
+        mask.RequireDType(DType.Float32, "masked_fill");
         var shape = Broadcast.ResultShape("masked_fill", Shape, mask.Shape);
         if (shape != Shape) throw new TensorShapeException("masked_fill", $"mask {mask.Shape} does not broadcast to {Shape}");
         using var v = Scalar(value, Device);
@@ -180,7 +182,7 @@ public sealed partial class Tensor
         RequireSameDevice(bias, "bias_gelu");
         if (Rank == 0 || bias.Rank != 1 || bias.Shape[0] != Shape.Last)
             throw new TensorShapeException("bias_gelu", $"bias {bias.Shape} must be 1-D and match the last axis of {Shape}");
-        var y = EmptyLike();
+        var y = UninitializedLike();
         if (Numel > 0) Backend.BiasGelu(this, bias, y, Numel / Shape.Last, Shape.Last);
         return y;
     }

@@ -29,6 +29,7 @@ public sealed partial class Tensor
             seen[a] = true;
             axes[i] = a;
         }
+        if (Rank == 0) return Clone();
         var inStrides = ContiguousStrides(Shape.Dims);
         var dims = new int[Rank];
         var srcStrides = new int[Rank];
@@ -37,7 +38,7 @@ public sealed partial class Tensor
             dims[i] = Shape[axes[i]];
             srcStrides[i] = inStrides[axes[i]];
         }
-        var y = Zeros(new Shape(dims), Device, DType);
+        var y = Uninitialized(new Shape(dims), Device, DType);
         if (y.Numel > 0) Backend.CopyStrided(this, y, new StridedCopy(dims, srcStrides, 0, ContiguousStrides(dims), 0));
         return y;
     }
@@ -60,7 +61,7 @@ public sealed partial class Tensor
         int a = Shape.Axis(axis, op);
         if (start < 0 || length < 0 || start + length > Shape[a])
             throw new TensorShapeException(op, $"[{start}, {start + length}) is out of range for axis {axis} of {Shape}");
-        var y = Zeros(Shape.With(a, length), Device, DType);
+        var y = Uninitialized(Shape.With(a, length), Device, DType);
         if (y.Numel > 0)
             Backend.CopyStrided(this, y, new StridedCopy(y.Shape.ToArray(), ContiguousStrides(Shape.Dims), start * Shape.Product(a + 1, Rank), ContiguousStrides(y.Shape.Dims), 0));
         return y;
@@ -82,7 +83,7 @@ public sealed partial class Tensor
                 throw new TensorShapeException(op, $"shapes {string.Join(", ", parts.ToArray().Select(t => t.Shape))} differ outside axis {axis}");
             total += p.Shape[a];
         }
-        var y = Zeros(first.Shape.With(a, total), first.Device, first.DType);
+        var y = Uninitialized(first.Shape.With(a, total), first.Device, first.DType);
         var dstStrides = ContiguousStrides(y.Shape.Dims);
         int at = 0;
         foreach (var p in parts)

@@ -24,8 +24,8 @@ public sealed partial class Tensor
     Tensor SoftmaxCore(bool log, string op)
     {
         RequireDType(DType.Float32, op);
-        if (Rank == 0) throw new TensorShapeException(op, "needs at least one axis");
-        var y = EmptyLike();
+        if (Rank == 0) throw new TensorShapeException(op, $"needs at least one axis, got {Shape}");
+        var y = UninitializedLike();
         if (Numel > 0) Backend.Softmax(this, y, Numel / Shape.Last, Shape.Last, log);
         return y;
     }
@@ -48,15 +48,15 @@ public sealed partial class Tensor
         bias.RequireDType(DType.Float32, op);
         RequireSameDevice(weight, op);
         RequireSameDevice(bias, op);
-        if (Rank == 0) throw new TensorShapeException(op, "needs at least one axis");
+        if (Rank == 0) throw new TensorShapeException(op, $"needs at least one axis, got {Shape}");
         int c = Shape.Last;
         if (weight.Shape != new Shape(c) || bias.Shape != new Shape(c))
             throw new TensorShapeException(op, $"weight {weight.Shape} and bias {bias.Shape} must both be [{c}] for input {Shape}");
         if (!(eps > 0)) throw new TensorShapeException(op, $"eps must be positive, got {eps}");
         int rows = Numel / Math.Max(c, 1);
-        var y = EmptyLike();
-        mean = Zeros(Shape.Without(Rank - 1), Device);
-        rstd = Zeros(Shape.Without(Rank - 1), Device);
+        var y = UninitializedLike();
+        mean = Uninitialized(Shape.Without(Rank - 1), Device);
+        rstd = Uninitialized(Shape.Without(Rank - 1), Device);
         if (Numel > 0) Backend.LayerNorm(this, weight, bias, y, mean, rstd, rows, c, eps);
         return y;
     }
@@ -70,7 +70,7 @@ public sealed partial class Tensor
         table.RequireSameDevice(ids, op);
         if (table.Rank != 2) throw new TensorShapeException(op, $"table must be [vocab, dim], got {table.Shape}");
         CheckIds(ids, table.Shape[0], op, table.Shape);
-        var y = Zeros(new Shape([.. ids.Shape.Dims, table.Shape[1]]), table.Device);
+        var y = Uninitialized(new Shape([.. ids.Shape.Dims, table.Shape[1]]), table.Device);
         if (y.Numel > 0) table.Backend.Gather(table, ids, y, ids.Numel, table.Shape[1]);
         return y;
     }
@@ -84,6 +84,7 @@ public sealed partial class Tensor
         src.RequireSameDevice(ids, op);
         if (src.Rank != ids.Rank + 1 || !src.Shape.Dims[..^1].SequenceEqual(ids.Shape.Dims))
             throw new TensorShapeException(op, $"src {src.Shape} must be ids {ids.Shape} plus one trailing axis");
+        if (vocab < 0) throw new TensorShapeException(op, $"vocab {vocab} is negative (src {src.Shape}, ids {ids.Shape})");
         CheckIds(ids, vocab, op, src.Shape);
         var table = Zeros(new Shape(vocab, src.Shape.Last), src.Device);
         if (src.Numel > 0) src.Backend.ScatterAdd(src, ids, table, ids.Numel, src.Shape.Last);
@@ -131,7 +132,7 @@ public sealed partial class Tensor
             if ((uint)t[i] >= (uint)v) throw new TensorShapeException(op, $"target {t[i]} at row {i} is outside [0, {v}) (logits {logits.Shape})");
             counted++;
         }
-        var losses = Zeros(targets.Shape, logits.Device);
+        var losses = Uninitialized(targets.Shape, logits.Device);
         if (losses.Numel > 0) logits.Backend.CrossEntropy(logits, targets, losses, logits.Shape[0], v, ignoreIndex);
         return losses;
     }

@@ -10,7 +10,7 @@ public sealed partial class Tensor
 
     static Tensor Random(Shape shape, Distribution d, ulong seed, ulong offset, Device? device)
     {
-        var y = Zeros(shape, device);
+        var y = Uninitialized(shape, device ?? Device.Cpu);
         if (y.Numel > 0) y.Backend.Random(y, d, seed, offset);
         return y;
     }
@@ -24,7 +24,7 @@ public sealed partial class Tensor
         const string op = "categorical";
         weights.RequireDType(DType.Float32, op);
         if (weights.Rank != 2 || weights.Shape[1] == 0) throw new TensorShapeException(op, $"weights must be [rows, cols] with cols > 0, got {weights.Shape}");
-        var y = Zeros(new Shape(weights.Shape[0]), weights.Device, DType.Int32);
+        var y = Uninitialized(new Shape(weights.Shape[0]), weights.Device, DType.Int32);
         if (y.Numel > 0) weights.Backend.SampleCategorical(weights, y, weights.Shape[0], weights.Shape[1], seed, offset);
         return y;
     }

@@ -5,7 +5,7 @@ public sealed partial class Tensor
     Reduction PlanReduction(int axis, string op, out int a)
     {
         RequireDType(DType.Float32, op);
-        if (Rank == 0) throw new TensorShapeException(op, "cannot reduce a scalar along an axis");
+        if (Rank == 0) throw new TensorShapeException(op, $"cannot reduce the scalar shape {Shape} along an axis");
         a = Shape.Axis(axis, op);
         return new Reduction(Shape.Product(0, a), Shape[a], Shape.Product(a + 1, Rank));
     }
@@ -40,7 +40,7 @@ public sealed partial class Tensor
     Tensor SumScaled(int axis, bool keepDim, float scale, string op)
     {
         var r = PlanReduction(axis, op, out int a);
-        var y = Zeros(Reduced(a, keepDim), Device);
+        var y = Uninitialized(Reduced(a, keepDim), Device);
         if (y.Numel > 0) Backend.Sum(this, y, r, scale);
         return y;
     }
@@ -50,7 +50,7 @@ public sealed partial class Tensor
     {
         var r = PlanReduction(axis, "max", out int a);
         if (r.Length == 0) throw new TensorShapeException("max", $"axis {axis} of {Shape} is empty");
-        var y = Zeros(Reduced(a, keepDim), Device);
+        var y = Uninitialized(Reduced(a, keepDim), Device);
         if (y.Numel > 0) Backend.Max(this, y, r);
         return y;
     }
@@ -60,7 +60,7 @@ public sealed partial class Tensor
     {
         var r = PlanReduction(axis, "argmax", out int a);
         if (r.Length == 0) throw new TensorShapeException("argmax", $"axis {axis} of {Shape} is empty");
-        var y = Zeros(Reduced(a, keepDim), Device, DType.Int32);
+        var y = Uninitialized(Reduced(a, keepDim), Device, DType.Int32);
         if (y.Numel > 0) Backend.ArgMax(this, y, r);
         return y;
     }

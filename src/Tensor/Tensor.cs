@@ -64,11 +64,22 @@ public sealed partial class Tensor : IDisposable
         return new Tensor(device.Backend.Allocate(shape.Numel), shape, dtype, 0) { Device = device };
     }
 
+    /// <summary>
+    /// A new tensor whose elements are unspecified: only for ops whose backend call writes every element
+    /// (or that write nothing because the tensor is empty).
+    /// </summary>
+    internal static Tensor Uninitialized(Shape shape, Device device, DType dtype = DType.Float32) =>
+        new(device.Backend.AllocateUninitialized(shape.Numel), shape, dtype, 0) { Device = device };
+
+    /// <summary>An <see cref="Uninitialized"/> tensor of this shape, dtype and device.</summary>
+    internal Tensor UninitializedLike() => Uninitialized(Shape, Device, DType);
+
     /// <summary>A new tensor filled with <paramref name="value"/>.</summary>
     public static Tensor Full(Shape shape, float value, Device? device = null)
     {
-        var t = Zeros(shape, device);
-        if (value != 0f && t.Numel > 0) t.Backend.Fill(t, value);
+        device ??= Device.Cpu;
+        var t = Uninitialized(shape, device);
+        if (t.Numel > 0) t.Backend.Fill(t, value);
         return t;
     }
 
@@ -82,7 +93,7 @@ public sealed partial class Tensor : IDisposable
     public static Tensor FromArray(ReadOnlySpan<float> data, Shape shape, Device? device = null)
     {
         if (data.Length != shape.Numel) throw new TensorShapeException("from_array", $"{data.Length} values do not fill shape {shape} ({shape.Numel} elements)");
-        var t = Zeros(shape, device);
+        var t = Uninitialized(shape, device ?? Device.Cpu);
         t.Backend.Write(data, t.Storage, 0);
         return t;
     }
@@ -94,7 +105,7 @@ public sealed partial class Tensor : IDisposable
     public static Tensor FromInts(ReadOnlySpan<int> data, Shape shape, Device? device = null)
     {
         if (data.Length != shape.Numel) throw new TensorShapeException("from_ints", $"{data.Length} values do not fill shape {shape} ({shape.Numel} elements)");
-        var t = Zeros(shape, device, DType.Int32);
+        var t = Uninitialized(shape, device ?? Device.Cpu, DType.Int32);
         t.Backend.Write(MemoryMarshal.Cast<int, float>(data), t.Storage, 0);
         return t;
     }
@@ -107,7 +118,7 @@ public sealed partial class Tensor : IDisposable
         return FromArray(data, device);
     }
 
-    /// <summary>A new tensor of the same shape, dtype and device.</summary>
+    /// <summary>A new zero-filled tensor of the same shape, dtype and device.</summary>
     public Tensor EmptyLike() => Zeros(Shape, Device, DType);
 
     /// <summary>A copy of this tensor on <paramref name="device"/> (a new tensor even when the device is the same).</summary>
@@ -115,7 +126,7 @@ public sealed partial class Tensor : IDisposable
     {
         var host = new float[Numel];
         Backend.Read(Storage, Offset, host);
-        var t = Zeros(Shape, device, DType);
+        var t = Uninitialized(Shape, device, DType);
         t.Backend.Write(host, t.Storage, 0);
         return t;
     }
@@ -123,7 +134,8 @@ public sealed partial class Tensor : IDisposable
     /// <summary>A copy with its own storage.</summary>
     public Tensor Clone()
     {
-        var t = EmptyLike();
+        _ = Storage;
+        var t = UninitializedLike();
         if (Numel > 0) Backend.CopyStrided(this, t, new StridedCopy([Numel], [1], 0, [1], 0));
         return t;
     }
@@ -175,9 +187,10 @@ public sealed partial class Tensor : IDisposable
         {
             if (d[i] == -1)
             {
-                if (infer >= 0) throw new TensorShapeException("reshape", $"more than one -1 in [{string.Join(", ", d)}]");
+                if (infer >= 0) throw new TensorShapeException("reshape", $"more than one -1 in [{string.Join(", ", d)}] for {Shape}");
                 infer = i;
             }
+            else if (d[i] < 0) throw new TensorShapeException("reshape", $"negative size in [{string.Join(", ", d)}] for {Shape}");
             else known *= d[i];
         }
         if (infer >= 0)
@@ -193,7 +206,7 @@ public sealed partial class Tensor : IDisposable
     /// <summary>A view of rows [start, start+length) of the leading axis.</summary>
     public Tensor Narrow(int start, int length)
     {
-        if (Rank == 0) throw new TensorShapeException("narrow", "cannot narrow a scalar");
+        if (Rank == 0) throw new TensorShapeException("narrow", $"cannot narrow the scalar shape {Shape}");
         if (start < 0 || length < 0 || start + length > Shape[0])
             throw new TensorShapeException("narrow", $"rows [{start}, {start + length}) are out of range for shape {Shape}");
         int row = Shape.Product(1, Rank);
@@ -205,7 +218,7 @@ public sealed partial class Tensor : IDisposable
     {
         get
         {
-            if (Rank == 0) throw new TensorShapeException("index", "cannot index a scalar");
+            if (Rank == 0) throw new TensorShapeException("index", $"cannot index the scalar shape {Shape}");
             if (index < 0 || index >= Shape[0]) throw new TensorShapeException("index", $"index {index} is out of range for shape {Shape}");
             int row = Shape.Product(1, Rank);
             return View(Shape.Without(0), Offset + index * row);

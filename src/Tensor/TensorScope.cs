@@ -55,8 +55,10 @@ public sealed class TensorScope : IDisposable
     public void Dispose()
     {
         if (_closed) return;
-        _closed = true;
+        // Check before marking closed: a scope closed out of order must stay usable, or the thread's
+        // current scope would later fall back to a closed scope that never disposes what it collects.
         if (t_current != this) throw new InvalidOperationException("tensor scopes must close in the reverse order they were opened");
+        _closed = true;
         t_current = _outer;
         foreach (var t in _owned) t.Dispose();
         _owned.Clear();

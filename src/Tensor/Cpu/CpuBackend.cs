@@ -10,11 +10,27 @@ public sealed unsafe partial class CpuBackend : IBackend
     /// <summary>Element-wise work per thread below which an op stays on one core.</summary>
     const int ElementGrain = 1 << 15;
 
+    /// <summary>
+    /// Broadcast ops cut innermost rows longer than this into tiles, so that one long row (what two
+    /// same-shape operands coalesce into) is still spread over the cores. A multiple of the SIMD width.
+    /// </summary>
+    const int MaxTile = 1 << 16;
+
+    /// <summary>Tiles of at most <see cref="MaxTile"/> elements covering <paramref name="rows"/> rows of <paramref name="inner"/>.</summary>
+    static (int Tile, int PerRow, int Count) Tiles(int rows, int inner)
+    {
+        int tile = Math.Min(inner, MaxTile), perRow = (inner + tile - 1) / tile;
+        return (tile, perRow, rows * perRow);
+    }
+
     /// <inheritdoc/>
     public DeviceKind Kind => DeviceKind.Cpu;
 
     /// <inheritdoc/>
     public Storage Allocate(int length) => new CpuStorage(this, length);
+
+    /// <inheritdoc/>
+    public Storage AllocateUninitialized(int length) => new CpuStorage(this, length, zero: false);
 
     static float* Ptr(Tensor t) => ((CpuStorage)t.Storage).Pointer + t.Offset;
 
@@ -71,10 +87,14 @@ public sealed unsafe partial class CpuBackend : IBackend
     {
         float* ap = Ptr(a), bp = Ptr(b), yp = Ptr(y);
         int inner = plan.Inner, sa = plan.Strides[0][^1], sb = plan.Strides[1][^1];
-        CpuParallel.For(plan.Rows, Math.Max(1, ElementGrain / inner), (start, end) =>
+        var (tile, perRow, count) = Tiles(plan.Rows, inner);
+        CpuParallel.For(count, Math.Max(1, ElementGrain / tile), (start, end) =>
         {
-            for (int r = start; r < end; r++)
-                BinaryRow<TOp>(ap + plan.RowOffset(0, r), sa, bp + plan.RowOffset(1, r), sb, yp + (long)r * inner, inner);
+            for (int k = start; k < end; k++)
+            {
+                int r = k / perRow, c0 = k % perRow * tile, n = Math.Min(tile, inner - c0);
+                BinaryRow<TOp>(ap + plan.RowOffset(0, r) + (long)c0 * sa, sa, bp + plan.RowOffset(1, r) + (long)c0 * sb, sb, yp + (long)r * inner + c0, n);
+            }
         });
     }
 
@@ -108,21 +128,23 @@ public sealed unsafe partial class CpuBackend : IBackend
         float* cp = Ptr(cond), ap = Ptr(a), bp = Ptr(b), yp = Ptr(y);
         int inner = plan.Inner, sc = plan.Strides[0][^1], sa = plan.Strides[1][^1], sb = plan.Strides[2][^1];
         int w = Vector512<float>.Count;
-        CpuParallel.For(plan.Rows, Math.Max(1, ElementGrain / inner), (start, end) =>
+        var (tile, perRow, count) = Tiles(plan.Rows, inner);
+        CpuParallel.For(count, Math.Max(1, ElementGrain / tile), (start, end) =>
         {
-            for (int r = start; r < end; r++)
+            for (int k = start; k < end; k++)
             {
-                float* c = cp + plan.RowOffset(0, r), av = ap + plan.RowOffset(1, r), bv = bp + plan.RowOffset(2, r), o = yp + (long)r * inner;
+                int r = k / perRow, c0 = k % perRow * tile, n = Math.Min(tile, inner - c0);
+                float* c = cp + plan.RowOffset(0, r) + (long)c0 * sc, av = ap + plan.RowOffset(1, r) + (long)c0 * sa, bv = bp + plan.RowOffset(2, r) + (long)c0 * sb, o = yp + (long)r * inner + c0;
                 int i = 0;
                 if (sc == 1 && sa == 1 && sb == 1)
                 {
-                    for (; i <= inner - w; i += w)
+                    for (; i <= n - w; i += w)
                     {
                         var keep = ~Vector512.Equals(Vector512.Load(c + i), Vector512<float>.Zero);
                         Vector512.ConditionalSelect(keep, Vector512.Load(av + i), Vector512.Load(bv + i)).Store(o + i);
                     }
                 }
-                for (; i < inner; i++) o[i] = c[i * sc] != 0f ? av[i * sa] : bv[i * sb];
+                for (; i < n; i++) o[i] = c[i * sc] != 0f ? av[i * sa] : bv[i * sb];
             }
         });
     }

@@ -35,8 +35,14 @@ public sealed class Generator(ulong seed, ulong offset = 0)
     }
 
     /// <summary>One category per row of non-negative [rows, cols] weights.</summary>
-    public Tensor Categorical(Tensor weights) => Tensor.SampleCategorical(weights, Seed, Take(weights.Rank == 2 ? weights.Shape[0] : 1));
+    public Tensor Categorical(Tensor weights)
+    {
+        // Draw first, so weights the op rejects do not advance the offset.
+        var y = Tensor.SampleCategorical(weights, Seed, Offset);
+        Take(y.Numel);
+        return y;
+    }
 
-    /// <summary>A uniform double in [0, 1) on the host, from the same stream.</summary>
+    /// <summary>A uniform float in [0, 1) on the host, from the same stream.</summary>
     public float NextUniform() => Philox.Uniform(Seed, Take(1));
 }
