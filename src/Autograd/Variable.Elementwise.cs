@@ -75,11 +75,14 @@ public sealed partial class Variable
             return [du, bias.RequiresGrad ? Tensor.SumTo(du, bias.Shape) : null];
         }, x.Value, bias.Value);
 
-    static Tensor? Reduce(Variable v, Tensor g) => v.RequiresGrad ? Tensor.SumTo(g, v.Shape) : null;
+    /// <summary>g summed back to v's shape; g itself when no reduction is needed (the backward pass then hands it on without a copy).</summary>
+    static Tensor? Reduce(Variable v, Tensor g) => !v.RequiresGrad ? null : v.Shape == g.Shape ? g : Tensor.SumTo(g, v.Shape);
 
     static Tensor? ReduceOwned(Variable v, Tensor g)
     {
-        using (g) return Reduce(v, g);
+        var r = Reduce(v, g);
+        if (!ReferenceEquals(r, g)) g.Dispose();
+        return r;
     }
 
     /// <summary>a + b (broadcasting)</summary>
@@ -136,11 +139,11 @@ public sealed partial class Variable
     }
 
     /// <summary>x + s</summary>
-    public static Variable operator +(Variable x, float s) => Record("add_scalar", x.Value + s, [x], g => [g.Clone()]);
+    public static Variable operator +(Variable x, float s) => Record("add_scalar", x.Value + s, [x], g => [g]);
     /// <summary>s + x</summary>
     public static Variable operator +(float s, Variable x) => x + s;
     /// <summary>x − s</summary>
-    public static Variable operator -(Variable x, float s) => Record("sub_scalar", x.Value - s, [x], g => [g.Clone()]);
+    public static Variable operator -(Variable x, float s) => Record("sub_scalar", x.Value - s, [x], g => [g]);
     /// <summary>s − x</summary>
     public static Variable operator -(float s, Variable x) => Record("rsub_scalar", s - x.Value, [x], g => [g.Neg()]);
     /// <summary>x · s</summary>

@@ -111,8 +111,17 @@ public sealed partial class Variable : IDisposable
                     continue;
                 }
                 var node = v.Creator;
-                Tensor?[] grads;
-                using (g) grads = node.Apply(g);
+                var grads = node.Apply(g);
+                // A rule may hand g itself to one input (add, reshape-free identities): then it is not freed here.
+                // Handed to several inputs, the later ones get copies, as each pending gradient is accumulated in place.
+                bool handedOn = false;
+                for (int k = 0; k < grads.Length; k++)
+                {
+                    if (!ReferenceEquals(grads[k], g)) continue;
+                    if (handedOn) grads[k] = g.Clone();
+                    handedOn = true;
+                }
+                if (!handedOn) g.Dispose();
                 for (int k = 0; k < node.Inputs.Length; k++)
                 {
                     var gi = grads[k];

@@ -77,16 +77,18 @@ public sealed partial class Tensor
         if (g.Shape == shape) return g.Clone();
         if (Broadcast.ResultShape("sum_to", g.Shape, shape) != g.Shape)
             throw new TensorShapeException("sum_to", $"{shape} does not broadcast to {g.Shape}");
-        var current = g.Clone();
+        // The first reduction reads g directly; later ones replace (and free) the previous partial sum.
+        Tensor? current = null;
         int lead = g.Rank - shape.Rank;
         for (int axis = 0; axis < g.Rank; axis++)
         {
             bool reduce = axis < lead || (shape[axis - lead] == 1 && g.Shape[axis] != 1);
             if (!reduce) continue;
-            var next = current.Sum(axis, keepDim: true);
-            current.Dispose();
+            var next = (current ?? g).Sum(axis, keepDim: true);
+            current?.Dispose();
             current = next;
         }
+        current ??= g.Clone();
         var result = current.Reshape(shape.Dims);
         current.Dispose();
         return result;
