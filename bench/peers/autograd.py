@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 torch.set_num_threads(2)
-B, W, RUNS = 256, 512, 40
+B, W, RUNS = 256, 512, 100
 x = torch.randn(B, W)
 t = torch.tensor([i * 7 % W for i in range(B)])
 w1 = (torch.randn(W, W) * 0.04).requires_grad_()
