@@ -90,6 +90,22 @@ public class ElementwiseTests
     }
 
     [Fact]
+    public void NaNPropagatesThroughEveryUnaryOpOnBothPaths()
+    {
+        // PyTorch's semantics: f(NaN) = NaN, relu included. 17 elements: the SIMD body and its tail.
+        var x = Enumerable.Repeat(float.NaN, 17).ToArray();
+        using var t = Tensor.FromArray(x);
+        static void Check<TOp>(Tensor t) where TOp : struct, IUnaryOp
+        {
+            Assert.True(float.IsNaN(TOp.Apply(float.NaN)), $"{TOp.Name}: scalar path turned NaN into a number");
+            using var y = t.Map<TOp>();
+            Assert.All(y.ToArray(), v => Assert.True(float.IsNaN(v), $"{TOp.Name}: vector path turned NaN into {v}"));
+        }
+        Check<Neg>(t); Check<Abs>(t); Check<Exp>(t); Check<Log>(t); Check<Sqrt>(t); Check<Rsqrt>(t);
+        Check<Tanh>(t); Check<Sigmoid>(t); Check<Relu>(t); Check<Gelu>(t);
+    }
+
+    [Fact]
     public void UnaryOnEmptyAndRankZero()
     {
         using var empty = Tensor.Zeros(new Shape(0, 3));

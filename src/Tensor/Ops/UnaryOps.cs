@@ -101,7 +101,7 @@ public readonly struct Relu : IUnaryOp
     /// <inheritdoc/>
     public static string Name => "relu";
     /// <inheritdoc/>
-    public static float Apply(float x) => x > 0f ? x : 0f;
+    public static float Apply(float x) => MathF.Max(x, 0f); // NaN propagates, as in the SIMD path and PyTorch
     /// <inheritdoc/>
     public static void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Max(x, 0f, y);
 }
