@@ -54,6 +54,9 @@ public sealed class Device
 
     internal IBackend Backend { get; }
 
+    /// <summary>Waits until every operation queued on this device has finished: call it before reading a clock.</summary>
+    public void Synchronize() => Backend.Synchronize();
+
     /// <summary>Parses a device name as used by <c>--device</c>.</summary>
     public static Device Parse(string name) => name switch
     {

@@ -145,6 +145,20 @@ public abstract class BackendConformance
     }
 
     [Fact]
+    public void MaximumAndMinimumPropagateNaN()
+    {
+        using var a = On([float.NaN, 1f, -2f, 3f], 4);
+        using var b = On([2f, float.NaN, -1f, 3f], 4);
+        using var max = Tensor.Maximum(a, b);
+        using var min = Tensor.Minimum(a, b);
+        var mx = max.ToArray();
+        var mn = min.ToArray();
+        Assert.True(float.IsNaN(mx[0]) && float.IsNaN(mx[1]) && float.IsNaN(mn[0]) && float.IsNaN(mn[1]), "NaN must propagate");
+        Assert.Equal([-1f, 3f], mx[2..]);
+        Assert.Equal([-2f, 3f], mn[2..]);
+    }
+
+    [Fact]
     public void InPlaceOpsAndGradientFunctorsMatchTheCpuBackend()
     {
         var a = Data.Uniform(48, 8, -3, 3);
