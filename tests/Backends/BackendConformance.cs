@@ -278,6 +278,7 @@ public abstract class BackendConformance
     [InlineData(4, 8, 12, 10, false, false, true, false)]
     [InlineData(2, 7, 5, 3, false, true, false, true)]
     [InlineData(1, 1, 1, 1, false, false, false, false)]
+    [InlineData(2, 70, 65, 40, true, false, false, false)]
     public void MatmulMatchesReference(int batch, int m, int n, int k, bool ta, bool tb, bool shareA, bool shareB)
     {
         int[] sa = ta ? [k, m] : [m, k], sb = tb ? [n, k] : [k, n];
