@@ -586,6 +586,29 @@ public sealed class IlgpuCpuConformance : BackendConformance
     protected override Device Device => Device.IlgpuCpu;
 }
 
+/// <summary>
+/// The same kernels on the CPU accelerator with groups of 16 threads (its widest) instead of its default of
+/// one: exercises the shared-memory reduction trees, the barriers and the multi-thread matmul tiles that
+/// a GPU runs.
+/// </summary>
+[Collection(nameof(IlgpuDeviceCollection))]
+public sealed class IlgpuCpuWideGroupConformance : BackendConformance, IDisposable
+{
+    readonly Engine.Ilgpu.IlgpuBackend _backend = (Engine.Ilgpu.IlgpuBackend)Device.IlgpuCpu.Backend;
+    readonly int _saved;
+
+    public IlgpuCpuWideGroupConformance()
+    {
+        _saved = _backend.GroupSize;
+        _backend.GroupSize = _backend.MaxGroupSize;
+        Assert.Equal(16, _backend.GroupSize);
+    }
+
+    protected override Device Device => Device.IlgpuCpu;
+
+    public void Dispose() => _backend.GroupSize = _saved;
+}
+
 /// <summary>ILGPU's kernels on a CUDA GPU; skipped, with the reason, where there is none.</summary>
 [Collection(nameof(IlgpuDeviceCollection))]
 public sealed class CudaConformance : BackendConformance

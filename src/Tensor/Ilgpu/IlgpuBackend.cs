@@ -19,11 +19,7 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
     readonly Context _context;
     readonly Accelerator _accelerator;
 
-    /// <summary>Threads per group of the element-wise and row kernels: a power of two.</summary>
-    readonly int _group;
-
-    /// <summary>The most groups a grid-stride launch uses: enough to fill the device a few times over.</summary>
-    readonly int _maxGroups;
+    int _group;
 
     readonly ConcurrentDictionary<Type, Delegate> _unary = new(), _binary = new();
     readonly Action<KernelConfig, ArrayView<float>, int, float> _fill;
@@ -40,9 +36,9 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         _context = context;
         _accelerator = accelerator;
         Pool = new BufferPool(accelerator, name);
-        _group = 1;
-        while (_group * 2 <= Math.Min(RowKernels.MaxGroup, accelerator.MaxNumThreadsPerGroup)) _group *= 2;
-        _maxGroups = Math.Max(1, accelerator.NumMultiprocessors * Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / _group) * 4);
+        // On the CPU accelerator every thread of a group is an OS thread and every barrier wakes them all;
+        // one-thread groups run the same kernels about a hundred times faster there.
+        GroupSize = accelerator.AcceleratorType == AcceleratorType.CPU ? 1 : MaxGroupSize;
 
         _fill = accelerator.LoadStreamKernel<ArrayView<float>, int, float>(ElementwiseKernels.Fill);
         _copy = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, CopyArgs>(ElementwiseKernels.CopyStrided);
@@ -68,6 +64,36 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
     public long AllocatedBytes => Pool.AllocatedBytes;
 
     internal BufferPool Pool { get; }
+
+    /// <summary>The largest power-of-two group the kernels can use on this accelerator.</summary>
+    internal int MaxGroupSize
+    {
+        get
+        {
+            int g = 1;
+            while (g * 2 <= Math.Min(RowKernels.MaxGroup, _accelerator.MaxNumThreadsPerGroup)) g *= 2;
+            return g;
+        }
+    }
+
+    /// <summary>
+    /// Threads per group of every kernel (a power of two; the matrix product uses the largest square group
+    /// that fits). Results depend on it only through the order of the row reductions' trees. Tests set it
+    /// to run the same kernels with wide groups on the CPU accelerator.
+    /// </summary>
+    internal int GroupSize
+    {
+        get => _group;
+        set
+        {
+            if (value < 1 || value > MaxGroupSize || (value & (value - 1)) != 0)
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"{Name}: group size must be a power of two in [1, {MaxGroupSize}]");
+            _group = value;
+        }
+    }
+
+    /// <summary>The most groups a grid-stride launch uses: enough to fill the device a few times over.</summary>
+    int MaxGroups => Math.Max(1, _accelerator.NumMultiprocessors * Math.Max(1, _accelerator.MaxNumThreadsPerMultiprocessor / _group) * 4);
 
     /// <summary>Frees the pooled buffers that no tensor uses.</summary>
     public void TrimPool() => Pool.Trim();
@@ -96,10 +122,10 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
     // ---- launch shapes --------------------------------------------------------------------------
 
     /// <summary>A grid-stride launch over <paramref name="n"/> items, one per thread.</summary>
-    KernelConfig Elements(long n) => new((int)Math.Clamp((n + _group - 1) / _group, 1, _maxGroups), _group);
+    KernelConfig Elements(long n) => new((int)Math.Clamp((n + _group - 1) / _group, 1, MaxGroups), _group);
 
     /// <summary>A launch of one group per row (grid-stride over rows).</summary>
-    KernelConfig Rows(int rows) => new(Math.Clamp(rows, 1, _maxGroups), _group);
+    KernelConfig Rows(int rows) => new(Math.Clamp(rows, 1, MaxGroups), _group);
 
     // ---- views and host-side checks -------------------------------------------------------------
 
@@ -318,5 +344,5 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
 
     /// <summary>The one place a product is dispatched: swap in a faster kernel here.</summary>
     void MatmulCore(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, MatmulPlan p, bool accumulate) =>
-        _matmul.Run(a, b, c, p, accumulate);
+        _matmul.Run(a, b, c, p, accumulate, _group);
 }

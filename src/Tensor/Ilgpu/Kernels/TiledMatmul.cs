@@ -29,26 +29,23 @@ sealed class TiledMatmul
     const int MaxSide = 16;
 
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, MatmulArgs> _kernel;
-    readonly int _side;
 
-    internal TiledMatmul(Accelerator accelerator)
-    {
+    internal TiledMatmul(Accelerator accelerator) =>
         _kernel = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, MatmulArgs>(Kernel);
-        _side = MaxSide;
-        while (_side * _side > accelerator.MaxNumThreadsPerGroup) _side /= 2;
-    }
 
-    /// <summary>c = op(a)·op(b) (or c += with accumulate) for every batch.</summary>
-    internal void Run(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, MatmulPlan p, bool accumulate)
+    /// <summary>c = op(a)·op(b) (or c += with accumulate) for every batch, with groups of at most <paramref name="maxThreads"/> threads.</summary>
+    internal void Run(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, MatmulPlan p, bool accumulate, int maxThreads)
     {
+        int side = MaxSide;
+        while (side > 1 && side * side > maxThreads) side /= 2;
         var args = new MatmulArgs
         {
             Batch = p.Batch, M = p.M, N = p.N, K = p.K, TransA = p.TransA ? 1 : 0, TransB = p.TransB ? 1 : 0,
             BatchStrideA = p.BatchStrideA, BatchStrideB = p.BatchStrideB, Accumulate = accumulate ? 1 : 0,
         };
-        int block = _side * R;
+        int block = side * R;
         var grid = new Index3D((p.N + block - 1) / block, (p.M + block - 1) / block, Math.Min(p.Batch, 65535));
-        _kernel(new KernelConfig(grid, new Index3D(_side, _side, 1)), a, b, c, args);
+        _kernel(new KernelConfig(grid, new Index3D(side, side, 1)), a, b, c, args);
     }
 
     static void Kernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, MatmulArgs p)
