@@ -45,7 +45,7 @@ public sealed partial class Tensor
         if (logits.Rank != 2 || targets.Shape != new Shape(logits.Shape[0]))
             throw new TensorShapeException(op, $"logits must be [N, V] and targets [N], got {logits.Shape} and {targets.Shape}");
         // Checked here, not in a backend: a device kernel indexing row r at column targets[r] has no bounds check.
-        var t = targets.ToInts();
+        var t = targets.HostInts();
         for (int i = 0; i < t.Length; i++)
             if (t[i] != ignoreIndex && (uint)t[i] >= (uint)logits.Shape[1])
                 throw new TensorShapeException(op, $"target {t[i]} at row {i} is outside [0, {logits.Shape[1]}) (logits {logits.Shape})");

@@ -536,6 +536,20 @@ public abstract class BackendConformance
         }
     }
 
+    [Fact]
+    public void IdsWrittenInPlaceAreCheckedAgain()
+    {
+        using var table = On(Data.Uniform(12, 37), 4, 3);
+        using var ids = Ints([0, 1, 2], 3);
+        using (var y = Tensor.Embedding(table, ids)) Assert.Equal(table.ToArray()[..9], y.ToArray());
+        using var bad = Ints([9], 1);
+        ids.WriteSlice(bad, 0, 1);
+        Assert.Equal([0, 9, 2], ids.ToInts());
+        Assert.Throws<TensorShapeException>(() => Tensor.Embedding(table, ids));
+        using var view = ids.Narrow(2, 1);
+        Assert.Equal([2], view.ToInts());
+    }
+
     // ---- end to end ---------------------------------------------------------------------------------
 
     [Fact]
