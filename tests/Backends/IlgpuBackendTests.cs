@@ -101,6 +101,34 @@ public sealed class IlgpuBackendTests
         Assert.Contains("another device", e.Message);
     }
 
+    [Fact]
+    public void ABackendDisposesItsMemoryAndLateFreesAreHarmless()
+    {
+        var backend = IlgpuBackend.CreateCpu();
+        var s = (IlgpuStorage)backend.Allocate(100);
+        backend.Write([1f, 2f, 3f], s, 97);
+        var back = new float[3];
+        backend.Read(s, 97, back);
+        Assert.Equal([1f, 2f, 3f], back);
+        Assert.True(backend.AllocatedBytes >= 400);
+        Assert.Throws<InvalidOperationException>(() => backend.Write([1f, 2f], s, 99));
+        backend.Dispose();
+        s.Release();
+        Assert.True(s.IsFreed);
+    }
+
+    [Fact]
+    public void OpKernelsAreCompiledOnceAndKeptInAField()
+    {
+        using var x = Tensor.FromArray([1f, -2f], Device.IlgpuCpu);
+        var cache = (System.Collections.Concurrent.ConcurrentDictionary<Type, Delegate>)typeof(IlgpuBackend)
+            .GetField("_unary", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(Backend)!;
+        using (x.Exp()) { }
+        var first = cache[typeof(Exp)];
+        using (x.Exp()) { }
+        Assert.Same(first, cache[typeof(Exp)]);
+    }
+
     /// <summary>Every kernel with every op functor, compiled by ILGPU's PTX backend for sm_80: catches what only the CUDA path would reject.</summary>
     [Fact]
     public void EveryKernelCompilesToPtx()

@@ -286,8 +286,26 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         Require(y.Numel >= n, TOp.Name, $"output {y.Shape} is smaller than input {x.Shape}");
         Bind();
         var kernel = (Action<KernelConfig, ArrayView<float>, ArrayView<float>, int>)_unary.GetOrAdd(typeof(TOp),
-            _ => _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.Unary<TOp>));
+            _ => Compile(TOp.Name, () => _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.Unary<TOp>)));
         kernel(Elements(n), View(x, n, TOp.Name), View(y, n, TOp.Name), n);
+    }
+
+    /// <summary>
+    /// Compiles an op's kernel on first use, naming the op if ILGPU rejects its Apply. Every built-in op
+    /// compiles (the PTX test checks each one); a failed compile can leave ILGPU's context unusable for
+    /// later compiles, so the error says so.
+    /// </summary>
+    Delegate Compile(string op, Func<Delegate> load)
+    {
+        try
+        {
+            return load();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidOperationException($"{Name}: the kernel of op '{op}' does not compile for {_accelerator.Name}: {e.Message}. " +
+                "ILGPU may not compile further kernels in this process.", e);
+        }
     }
 
     /// <inheritdoc/>
@@ -296,7 +314,7 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         int n = plan.Output.Numel;
         Bind();
         var kernel = (Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, BroadcastArgs>)_binary.GetOrAdd(typeof(TOp),
-            _ => _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, BroadcastArgs>(ElementwiseKernels.Binary<TOp>));
+            _ => Compile(TOp.Name, () => _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, BroadcastArgs>(ElementwiseKernels.Binary<TOp>)));
         kernel(Elements(n), View(a, Extent(plan, 0), TOp.Name), View(b, Extent(plan, 1), TOp.Name), View(y, n, TOp.Name), Args(plan));
     }
 
