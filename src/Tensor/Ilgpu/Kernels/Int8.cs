@@ -4,7 +4,7 @@ namespace Engine.Ilgpu.Kernels;
 /// Eight ints passed by value to a kernel (shapes and strides of up to eight dimensions): kernels take no
 /// arrays, so the dimensions travel as fields and are read through a switch.
 /// </summary>
-public struct Int8
+struct Int8
 {
     /// <summary>Element 0.</summary>
     public int E0;
@@ -50,7 +50,7 @@ public struct Int8
 }
 
 /// <summary>A strided n-d copy for <see cref="ElementwiseKernels.CopyStrided"/>.</summary>
-public struct CopyArgs
+struct CopyArgs
 {
     /// <summary>Number of dimensions.</summary>
     public int Rank;
@@ -69,7 +69,7 @@ public struct CopyArgs
 }
 
 /// <summary>Broadcast iteration for binary and ternary kernels: the output is contiguous, each input strided.</summary>
-public struct BroadcastArgs
+struct BroadcastArgs
 {
     /// <summary>Number of dimensions.</summary>
     public int Rank;
