@@ -129,7 +129,10 @@ public sealed class IlgpuBackendTests
         Assert.Same(first, cache[typeof(Exp)]);
     }
 
-    /// <summary>Every kernel with every op functor, compiled by ILGPU's PTX backend for sm_80: catches what only the CUDA path would reject.</summary>
+    /// <summary>
+    /// Every kernel with every op functor, compiled by ILGPU's PTX backend for sm_80: catches what only the
+    /// CUDA path would reject. With ENGINE_DUMP_PTX=DIR, each kernel's PTX is written there for inspection.
+    /// </summary>
     [Fact]
     public void EveryKernelCompilesToPtx()
     {
