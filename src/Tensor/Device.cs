@@ -1,4 +1,5 @@
 using Engine.Cpu;
+using Engine.Ilgpu;
 
 namespace Engine;
 
@@ -19,6 +20,8 @@ public enum DeviceKind
 public sealed class Device
 {
     static readonly Lazy<Device> s_cpu = new(() => new Device(DeviceKind.Cpu, "cpu", new CpuBackend()));
+    static readonly Lazy<Device> s_cuda = new(() => Ilgpu(IlgpuBackend.CreateCuda()));
+    static readonly Lazy<Device> s_ilgpuCpu = new(() => Ilgpu(IlgpuBackend.CreateCpu()));
 
     Device(DeviceKind kind, string name, IBackend backend)
     {
@@ -30,6 +33,19 @@ public sealed class Device
     /// <summary>The fast CPU backend, used when no device is named.</summary>
     public static Device Cpu => s_cpu.Value;
 
+    /// <summary>The first CUDA GPU, through ILGPU; created on first use, and an error naming the devices found if there is none.</summary>
+    public static Device Cuda => s_cuda.Value;
+
+    /// <summary>ILGPU's CPU accelerator, which runs the GPU kernels on the CPU (slowly): for tests.</summary>
+    public static Device IlgpuCpu => s_ilgpuCpu.Value;
+
+    /// <summary>Wraps an ILGPU backend, which is disposed when the process exits.</summary>
+    static Device Ilgpu(IlgpuBackend backend)
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => backend.Dispose();
+        return new Device(backend.Kind, backend.Name, backend);
+    }
+
     /// <summary>The device kind.</summary>
     public DeviceKind Kind { get; }
 
@@ -38,11 +54,16 @@ public sealed class Device
 
     internal IBackend Backend { get; }
 
+    /// <summary>Waits until every operation queued on this device has finished: call it before reading a clock.</summary>
+    public void Synchronize() => Backend.Synchronize();
+
     /// <summary>Parses a device name as used by <c>--device</c>.</summary>
     public static Device Parse(string name) => name switch
     {
         "cpu" => Cpu,
-        _ => throw new ArgumentException($"device: unknown or unavailable device '{name}'; available: cpu"),
+        "cuda" => Cuda,
+        "ilgpu-cpu" => IlgpuCpu,
+        _ => throw new ArgumentException($"device: unknown device '{name}'; expected cpu, cuda or ilgpu-cpu"),
     };
 
     /// <inheritdoc/>

@@ -21,6 +21,11 @@ public interface IBackend
     /// </summary>
     Storage AllocateUninitialized(int length) => Allocate(length);
 
+    /// <summary>Waits until every operation queued so far has finished (a no-op where ops run synchronously); for timing.</summary>
+    void Synchronize()
+    {
+    }
+
     /// <summary>Copies host data into <paramref name="dst"/> starting at element <paramref name="offset"/>.</summary>
     void Write(ReadOnlySpan<float> src, Storage dst, int offset);
 

@@ -41,8 +41,14 @@ public sealed partial class Tensor
         const string op = "cross_entropy_backward";
         logits.RequireDType(DType.Float32, op);
         targets.RequireDType(DType.Int32, op);
+        logits.RequireSameDevice(targets, op);
         if (logits.Rank != 2 || targets.Shape != new Shape(logits.Shape[0]))
             throw new TensorShapeException(op, $"logits must be [N, V] and targets [N], got {logits.Shape} and {targets.Shape}");
+        // Checked here, not in a backend: a device kernel indexing row r at column targets[r] has no bounds check.
+        var t = targets.HostInts();
+        for (int i = 0; i < t.Length; i++)
+            if (t[i] != ignoreIndex && (uint)t[i] >= (uint)logits.Shape[1])
+                throw new TensorShapeException(op, $"target {t[i]} at row {i} is outside [0, {logits.Shape[1]}) (logits {logits.Shape})");
         var d = logits.EmptyLike();
         if (d.Numel > 0) logits.Backend.CrossEntropyBackward(logits, targets, d, logits.Shape[0], logits.Shape[1], ignoreIndex, scale);
         return d;

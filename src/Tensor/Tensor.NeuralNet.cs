@@ -93,7 +93,7 @@ public sealed partial class Tensor
 
     static void CheckIds(Tensor ids, int vocab, string op, Shape other)
     {
-        var v = ids.ToInts();
+        var v = ids.HostInts();
         for (int i = 0; i < v.Length; i++)
             if ((uint)v[i] >= (uint)vocab)
                 throw new TensorShapeException(op, $"id {v[i]} at position {i} is outside [0, {vocab}) (ids {ids.Shape}, table {other})");
@@ -125,7 +125,7 @@ public sealed partial class Tensor
             throw new TensorShapeException(op, $"logits must be [N, V] and targets [N], got {logits.Shape} and {targets.Shape}");
         int v = logits.Shape[1];
         counted = 0;
-        var t = targets.ToInts();
+        var t = targets.HostInts();
         for (int i = 0; i < t.Length; i++)
         {
             if (t[i] == ignoreIndex) continue;

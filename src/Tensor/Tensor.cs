@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -107,6 +108,7 @@ public sealed partial class Tensor : IDisposable
         if (data.Length != shape.Numel) throw new TensorShapeException("from_ints", $"{data.Length} values do not fill shape {shape} ({shape.Numel} elements)");
         var t = Uninitialized(shape, device ?? Device.Cpu, DType.Int32);
         t.Backend.Write(MemoryMarshal.Cast<int, float>(data), t.Storage, 0);
+        if (t.Device.Kind != DeviceKind.Cpu) s_hostInts.AddOrUpdate(t.Storage, new IntsOnHost(t.Storage.Version, 0, data.ToArray()));
         return t;
     }
 
@@ -155,8 +157,28 @@ public sealed partial class Tensor : IDisposable
     public int[] ToInts()
     {
         RequireDType(DType.Int32, "to_ints");
+        return (int[])HostInts().Clone();
+    }
+
+    /// <summary>A host copy of an Int32 tensor on a device, valid while its storage's version and the view are unchanged.</summary>
+    sealed record IntsOnHost(int Version, int Offset, int[] Values);
+
+    /// <summary>
+    /// Ids and targets are checked on the host before every op that indexes with them, and a training step
+    /// uses each several times (forward, loss, backward). On a device each check would be a read that waits
+    /// for all queued work, so the host copy is kept beside the storage: FromInts seeds it, and a write to
+    /// the storage (which bumps its version) invalidates it.
+    /// </summary>
+    static readonly ConditionalWeakTable<Storage, IntsOnHost> s_hostInts = new();
+
+    /// <summary>The elements of an Int32 tensor on the host (read from a device at most once per storage version); callers must not modify it.</summary>
+    internal int[] HostInts()
+    {
+        var s = Storage;
+        if (s_hostInts.TryGetValue(s, out var h) && h.Version == s.Version && h.Offset == Offset && h.Values.Length == Numel) return h.Values;
         var a = new int[Numel];
-        Backend.Read(Storage, Offset, MemoryMarshal.Cast<int, float>(a.AsSpan()));
+        Backend.Read(s, Offset, MemoryMarshal.Cast<int, float>(a.AsSpan()));
+        if (Device.Kind != DeviceKind.Cpu) s_hostInts.AddOrUpdate(s, new IntsOnHost(s.Version, Offset, a));
         return a;
     }
 

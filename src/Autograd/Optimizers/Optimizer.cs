@@ -38,15 +38,22 @@ public abstract class Optimizer : IDisposable
     /// </summary>
     public float ClipGradNorm(float maxNorm)
     {
-        double total = 0;
+        // The squares are summed on the parameters' device and read back once: one host round trip, not one per parameter.
+        Tensor? total = null;
         foreach (var p in Parameters)
         {
             if (p.Grad is null) continue;
             using var sq = p.Grad * p.Grad;
-            using var s = sq.Sum();
-            total += s.ToScalar();
+            var s = sq.Sum();
+            if (total is null) total = s;
+            else
+            {
+                total.AddInPlace(s);
+                s.Dispose();
+            }
         }
-        float norm = (float)Math.Sqrt(total);
+        float norm = total is null ? 0f : MathF.Sqrt(total.ToScalar());
+        total?.Dispose();
         float factor = maxNorm / (norm + 1e-6f);
         if (factor < 1f)
             foreach (var p in Parameters) p.Grad?.MulInPlace(factor);

@@ -26,12 +26,13 @@ static class BenchCommand
         // Warm up until the JIT has settled (tiered compilation) and at least half a second has passed.
         var warm = Stopwatch.StartNew();
         for (int i = 0; i < 3 || warm.ElapsedMilliseconds < 500; i++) Tensor.Matmul(a, b, transA, transB).Dispose();
+        device.Synchronize();
 
         var times = new double[runs];
         for (int r = 0; r < runs; r++)
         {
             var sw = Stopwatch.StartNew();
-            Tensor.Matmul(a, b, transA, transB).Dispose();
+            using (Tensor.Matmul(a, b, transA, transB)) device.Synchronize();
             times[r] = sw.Elapsed.TotalSeconds;
             Console.WriteLine($"  run {r + 1,2}: {times[r] * 1e3,9:F3} ms  {flops / times[r] / 1e9,8:F1} GFLOP/s");
         }

@@ -67,7 +67,7 @@ public static class ArithmeticExperiment
             using var scope = TensorScope.Open();
             opt.LearningRate = schedule.At(s);
             opt.ZeroGrad();
-            var loss = Gpt.Loss(model.Forward(Tensor.FromInts(x, new Shape(batch, t))), Tensor.FromInts(y, new Shape(batch, t)));
+            var loss = Gpt.Loss(model.Forward(Tensor.FromInts(x, new Shape(batch, t), model.Device)), Tensor.FromInts(y, new Shape(batch, t), model.Device));
             loss.Backward();
             opt.ClipGradNorm(1f);
             opt.Step();

@@ -51,8 +51,9 @@ public readonly struct Maximum : IBinaryOp
 {
     /// <inheritdoc/>
     public static string Name => "maximum";
+    // The explicit NaN test keeps NaN propagating on GPUs too, where MathF.Max compiles to max.f32, which drops it.
     /// <inheritdoc/>
-    public static float Apply(float a, float b) => MathF.Max(a, b);
+    public static float Apply(float a, float b) => float.IsNaN(a) || float.IsNaN(b) ? a + b : MathF.Max(a, b);
     /// <inheritdoc/>
     public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
 }
@@ -62,8 +63,9 @@ public readonly struct Minimum : IBinaryOp
 {
     /// <inheritdoc/>
     public static string Name => "minimum";
+    // As in Maximum: min.f32 drops NaN.
     /// <inheritdoc/>
-    public static float Apply(float a, float b) => MathF.Min(a, b);
+    public static float Apply(float a, float b) => float.IsNaN(a) || float.IsNaN(b) ? a + b : MathF.Min(a, b);
     /// <inheritdoc/>
     public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
 }

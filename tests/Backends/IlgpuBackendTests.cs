@@ -1,0 +1,166 @@
+using System.Reflection;
+using Engine.Ilgpu;
+using Engine.Ilgpu.Kernels;
+using Engine.Ops;
+using Engine.Tests.Support;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+
+namespace Engine.Tests.Backends;
+
+/// <summary>What only the ILGPU backend has: device names, the buffer pool, out-of-memory errors, and PTX that compiles without a GPU.</summary>
+[Collection(nameof(IlgpuDeviceCollection))]
+public sealed class IlgpuBackendTests
+{
+    static IlgpuBackend Backend => (IlgpuBackend)Device.IlgpuCpu.Backend;
+
+    [Fact]
+    public void DevicesParseByName()
+    {
+        Assert.Same(Device.Cpu, Device.Parse("cpu"));
+        Assert.Same(Device.IlgpuCpu, Device.Parse("ilgpu-cpu"));
+        Assert.Equal(DeviceKind.IlgpuCpu, Device.IlgpuCpu.Kind);
+        Assert.Equal("ilgpu-cpu", Device.IlgpuCpu.ToString());
+        var e = Assert.Throws<ArgumentException>(() => Device.Parse("tpu"));
+        Assert.Contains("cpu, cuda or ilgpu-cpu", e.Message);
+    }
+
+    [Fact]
+    public void CudaIsTheFirstGpuOrAnErrorListingTheDevicesFound()
+    {
+        Device cuda;
+        try
+        {
+            cuda = Device.Parse("cuda");
+        }
+        catch (InvalidOperationException e)
+        {
+            Assert.Contains("no CUDA GPU found", e.Message);
+            Assert.Contains("ILGPU sees:", e.Message);
+            Assert.Contains("CPU", e.Message);
+            return;
+        }
+        Assert.Equal(DeviceKind.Cuda, cuda.Kind);
+        Assert.Same(cuda, Device.Cuda);
+    }
+
+    [Fact]
+    public void FreedBuffersAreReusedBySizeClass()
+    {
+        var pool = Backend.Pool;
+        Device.IlgpuCpu.Synchronize();
+        Tensor.Zeros(new Shape(1000), Device.IlgpuCpu).Dispose();
+        long before = pool.AllocatedBytes;
+        // 1000 and 700 elements share the 1024-element class: the second allocation takes the freed buffer.
+        using (var t = Tensor.Zeros(new Shape(700), Device.IlgpuCpu))
+        {
+            Assert.Equal(before, pool.AllocatedBytes);
+            Assert.All(t.ToArray(), v => Assert.Equal(0f, v));
+        }
+        Assert.Equal(1024, BufferPool.SizeClass(1000));
+        Assert.Equal(BufferPool.MinElements, BufferPool.SizeClass(0));
+        Backend.TrimPool();
+        Assert.Equal(0, pool.PooledBytes);
+    }
+
+    [Fact]
+    public void OutOfMemoryTrimsThePoolRetriesAndThenNamesTheRequest()
+    {
+        var pool = Backend.Pool;
+        Backend.TrimPool();
+        long live = pool.AllocatedBytes;
+        try
+        {
+            pool.LimitBytes = live + 8 * 4096;
+            // A freed 4096-element buffer stays pooled; a request of another class only fits once it is trimmed.
+            Tensor.Zeros(new Shape(4096), Device.IlgpuCpu).Dispose();
+            Assert.True(pool.PooledBytes >= 4096 * 4);
+            using (var big = Tensor.Zeros(new Shape(8 * 1024 - 100), Device.IlgpuCpu)) Assert.Equal(0, pool.PooledBytes);
+            var e = Assert.Throws<OutOfMemoryException>(() => Tensor.Zeros(new Shape(1 << 20), Device.IlgpuCpu));
+            Assert.Contains("4,194,304 bytes", e.Message);
+            Assert.Contains("ilgpu-cpu", e.Message);
+            Assert.Contains("CPUAccelerator", e.Message);
+        }
+        finally
+        {
+            pool.LimitBytes = null;
+            Backend.TrimPool();
+        }
+        using var ok = Tensor.Zeros(new Shape(1 << 20), Device.IlgpuCpu);
+    }
+
+    [Fact]
+    public void StorageOfAnotherDeviceIsRejectedBeforeAnyLaunch()
+    {
+        using var host = Tensor.FromArray([1f, 2f]);
+        var e = Assert.Throws<InvalidOperationException>(() => Backend.Fill(host, 1f));
+        Assert.Contains("another device", e.Message);
+    }
+
+    [Fact]
+    public void ABackendDisposesItsMemoryAndLateFreesAreHarmless()
+    {
+        var backend = IlgpuBackend.CreateCpu();
+        var s = (IlgpuStorage)backend.Allocate(100);
+        backend.Write([1f, 2f, 3f], s, 97);
+        var back = new float[3];
+        backend.Read(s, 97, back);
+        Assert.Equal([1f, 2f, 3f], back);
+        Assert.True(backend.AllocatedBytes >= 400);
+        Assert.Throws<InvalidOperationException>(() => backend.Write([1f, 2f], s, 99));
+        backend.Dispose();
+        s.Release();
+        Assert.True(s.IsFreed);
+    }
+
+    [Fact]
+    public void OpKernelsAreCompiledOnceAndKeptInAField()
+    {
+        using var x = Tensor.FromArray([1f, -2f], Device.IlgpuCpu);
+        var cache = (System.Collections.Concurrent.ConcurrentDictionary<Type, Delegate>)typeof(IlgpuBackend)
+            .GetField("_unary", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(Backend)!;
+        using (x.Exp()) { }
+        var first = cache[typeof(Exp)];
+        using (x.Exp()) { }
+        Assert.Same(first, cache[typeof(Exp)]);
+    }
+
+    /// <summary>
+    /// Every kernel with every op functor, compiled by ILGPU's PTX backend for sm_80: catches what only the
+    /// CUDA path would reject. With ENGINE_DUMP_PTX=DIR, each kernel's PTX is written there for inspection.
+    /// </summary>
+    [Fact]
+    public void EveryKernelCompilesToPtx()
+    {
+        using var context = Context.Create(b => b.EnableAlgorithms());
+        using var backend = new PTXBackend(context, CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, nvvmAPI: null!);
+        var kernels = new List<MethodInfo>();
+        foreach (var type in new[] { typeof(ElementwiseKernels), typeof(RowKernels), typeof(TiledMatmul) })
+        {
+            foreach (var m in type.GetMethods(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.DeclaredOnly))
+            {
+                if (m.ReturnType != typeof(void) || m.GetParameters().Length == 0 || !m.GetParameters()[0].ParameterType.Name.StartsWith("ArrayView", StringComparison.Ordinal)) continue;
+                if (!m.IsGenericMethodDefinition)
+                {
+                    kernels.Add(m);
+                    continue;
+                }
+                var iface = m.GetGenericArguments()[0].GetGenericParameterConstraints().Single(c => c.IsInterface);
+                foreach (var op in typeof(IUnaryOp).Assembly.GetTypes().Where(t => t.IsValueType && iface.IsAssignableFrom(t)))
+                    kernels.Add(m.MakeGenericMethod(op));
+            }
+        }
+        Assert.True(kernels.Count >= 40, $"only {kernels.Count} kernels found");
+        foreach (var k in kernels)
+        {
+            var entry = EntryPointDescription.FromExplicitlyGroupedKernel(k);
+            var compiled = (PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty);
+            Assert.Contains(".entry", compiled.PTXAssembly);
+            if (Environment.GetEnvironmentVariable("ENGINE_DUMP_PTX") is { } dir) File.WriteAllText(Path.Combine(dir, k.Name + (k.IsGenericMethod ? "_" + k.GetGenericArguments()[0].Name : "") + ".ptx"), compiled.PTXAssembly);
+        }
+    }
+}
