@@ -21,7 +21,11 @@ public static class IlgpuCpuFixture
 
     static readonly Lazy<Engine.Ilgpu.Kernels.GemmKernels> s_gemm = new(() => new(Accelerator));
 
+    static readonly Lazy<Engine.Ilgpu.Kernels.AttentionKernels> s_attention = new(() => new(Accelerator));
+
     public static Engine.Ilgpu.Kernels.GemmKernels Gemm => s_gemm.Value;
+
+    public static Engine.Ilgpu.Kernels.AttentionKernels Attention => s_attention.Value;
 
     /// <summary>Copies host data into a fresh device buffer.</summary>
     public static MemoryBuffer1D<float, Stride1D.Dense> Upload(float[] data)

@@ -1,0 +1,121 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Engine.Ilgpu.Kernels;
+
+/// <summary>
+/// Host side of the fused attention kernels (<see cref="AttentionFlash"/>) for one accelerator: loads each
+/// kernel once, validates every extent before launching, and launches on the default stream without
+/// synchronising. Views start at their tensor's first element and are dense.
+/// </summary>
+public sealed class AttentionKernels
+{
+    /// <summary>The largest head size (D and Dv) the fused kernels support.</summary>
+    public const int MaxHead = AttentionFlash.MaxHead;
+
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> _forward;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _rowDot;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> _queryGradient;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> _keyValueGradient;
+
+    /// <summary>Loads (compiles) the four kernels.</summary>
+    public AttentionKernels(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        if (accelerator.MaxNumThreadsPerGroup < AttentionFlash.ForwardRows)
+            throw new NotSupportedException($"attention: the accelerator allows {accelerator.MaxNumThreadsPerGroup} threads per group; the kernels need {AttentionFlash.ForwardRows}");
+        _forward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(AttentionFlash.Forward);
+        _rowDot = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(AttentionFlash.RowDot);
+        _queryGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(AttentionFlash.QueryGradient);
+        _keyValueGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(AttentionFlash.KeyValueGradient);
+    }
+
+    /// <summary>True when the fused kernels handle this shape (head sizes up to <see cref="MaxHead"/>).</summary>
+    public static bool Supports(AttentionShape shape) => shape.D is > 0 and <= MaxHead && shape.Dv is > 0 and <= MaxHead;
+
+    /// <summary>
+    /// o = softmax(scale·q·kᵀ + mask [+ causal −∞]) · v, and lse = the per-row logsumexp of those scores
+    /// (what the backward pass needs instead of the probabilities). <paramref name="mask"/> is null for no mask.
+    /// </summary>
+    public void Forward(ArrayView1D<float, Stride1D.Dense> q, ArrayView1D<float, Stride1D.Dense> k, ArrayView1D<float, Stride1D.Dense> v,
+        ArrayView1D<float, Stride1D.Dense>? mask, ArrayView1D<float, Stride1D.Dense> o, ArrayView1D<float, Stride1D.Dense> lse, AttentionShape shape)
+    {
+        var args = Validate(shape, mask);
+        Require("q", q, (long)shape.BatchHeads * shape.T * shape.D);
+        Require("k", k, (long)shape.BatchHeads * shape.S * shape.D);
+        Require("v", v, (long)shape.BatchHeads * shape.S * shape.Dv);
+        Require("o", o, (long)shape.BatchHeads * shape.T * shape.Dv);
+        Require("lse", lse, (long)shape.BatchHeads * shape.T);
+        if (shape.BatchHeads == 0 || shape.T == 0) return;
+        var config = new KernelConfig(new Index2D(Ceil(shape.T, AttentionFlash.ForwardRows), shape.BatchHeads), new Index2D(AttentionFlash.ForwardRows, 1));
+        _forward(config, q, k, v, MaskView(mask), o, lse, args);
+    }
+
+    /// <summary>
+    /// dq, dk and dv (overwritten) from the upstream gradient dO, recomputing the probabilities from q, k and
+    /// the forward pass's lse. <paramref name="delta"/> is scratch of BatchHeads·T elements (it receives
+    /// rowsum(dO ⊙ O)).
+    /// </summary>
+    public void Backward(ArrayView1D<float, Stride1D.Dense> q, ArrayView1D<float, Stride1D.Dense> k, ArrayView1D<float, Stride1D.Dense> v,
+        ArrayView1D<float, Stride1D.Dense>? mask, ArrayView1D<float, Stride1D.Dense> o, ArrayView1D<float, Stride1D.Dense> lse,
+        ArrayView1D<float, Stride1D.Dense> dO, ArrayView1D<float, Stride1D.Dense> dq, ArrayView1D<float, Stride1D.Dense> dk,
+        ArrayView1D<float, Stride1D.Dense> dv, ArrayView1D<float, Stride1D.Dense> delta, AttentionShape shape)
+    {
+        var args = Validate(shape, mask);
+        long qSize = (long)shape.BatchHeads * shape.T * shape.D, kSize = (long)shape.BatchHeads * shape.S * shape.D;
+        long vSize = (long)shape.BatchHeads * shape.S * shape.Dv, oSize = (long)shape.BatchHeads * shape.T * shape.Dv;
+        long rows = (long)shape.BatchHeads * shape.T;
+        Require("q", q, qSize);
+        Require("k", k, kSize);
+        Require("v", v, vSize);
+        Require("o", o, oSize);
+        Require("lse", lse, rows);
+        Require("dO", dO, oSize);
+        Require("dq", dq, qSize);
+        Require("dk", dk, kSize);
+        Require("dv", dv, vSize);
+        Require("delta", delta, rows);
+        if (shape.BatchHeads == 0) return;
+        if (shape.T == 0)
+        {
+            if (kSize > 0) dk.SubView(0, kSize).MemSetToZero();
+            if (vSize > 0) dv.SubView(0, vSize).MemSetToZero();
+            return;
+        }
+        var maskView = MaskView(mask);
+        _rowDot((int)rows, dO, o, delta, shape.Dv);
+        var rowsConfig = new KernelConfig(new Index2D(Ceil(shape.T, AttentionFlash.BackwardRows), shape.BatchHeads), new Index2D(AttentionFlash.BackwardRows, 1));
+        _queryGradient(rowsConfig, q, k, v, maskView, lse, delta, dO, dq, args);
+        if (shape.S == 0) return;
+        var keysConfig = new KernelConfig(new Index2D(Ceil(shape.S, AttentionFlash.BackwardRows), shape.BatchHeads), new Index2D(AttentionFlash.BackwardRows, 1));
+        _keyValueGradient(keysConfig, q, k, v, maskView, lse, delta, dO, dk, dv, args);
+    }
+
+    static int Ceil(int x, int tile) => (x + tile - 1) / tile;
+
+    static ArrayView<float> MaskView(ArrayView1D<float, Stride1D.Dense>? mask) => mask is { } m ? m : ArrayView<float>.Empty;
+
+    static AttentionArgs Validate(AttentionShape s, ArrayView1D<float, Stride1D.Dense>? mask)
+    {
+        if (s.BatchHeads < 0 || s.T < 0 || s.S < 0 || s.Heads <= 0 || s.MaskBatchStride < 0 || s.MaskHeadStride < 0)
+            throw new ArgumentException($"attention: invalid shape {s}");
+        if (!Supports(s)) throw new NotSupportedException($"attention: head sizes D = {s.D}, Dv = {s.Dv} must be in 1…{MaxHead}");
+        if (s.Causal && s.S < s.T) throw new ArgumentException($"attention: causal attention needs S ≥ T, got {s}");
+        if (s.BatchHeads % s.Heads != 0) throw new ArgumentException($"attention: {s.BatchHeads} batch-heads are not a multiple of {s.Heads} heads");
+        if (mask is { } m && s.BatchHeads > 0)
+        {
+            int last = s.BatchHeads - 1;
+            long need = (long)(last / s.Heads) * s.MaskBatchStride + (long)(last % s.Heads) * s.MaskHeadStride + (long)s.T * s.S;
+            Require("mask", m, need);
+        }
+        if ((long)s.BatchHeads * Math.Max(s.T, s.S) * Math.Max(Math.Max(s.D, s.Dv), s.S) > int.MaxValue)
+            throw new ArgumentException($"attention: {s} exceeds 2³¹ elements");
+        return new AttentionArgs(s.BatchHeads, s.T, s.S, s.D, s.Dv, s.Causal ? 1 : 0, s.Scale,
+            s.Heads, s.MaskBatchStride, s.MaskHeadStride, mask is null ? 0 : 1);
+    }
+
+    static void Require(string name, ArrayView1D<float, Stride1D.Dense> view, long length)
+    {
+        if (view.Length < length) throw new ArgumentException($"attention: {name} has {view.Length} elements, needs {length}");
+    }
+}
