@@ -43,9 +43,9 @@ public sealed class AttentionKernelTests
         ov.Backward(gt);
 
         // The fused kernels.
-        var shape = new AttentionShape(bh, t, s, d, dv, causal, 1f / MathF.Sqrt(d), heads,
-            MaskBatchStride: maskShape is { Length: 4 } && maskShape[0] > 1 ? maskShape[1] * t * s : 0,
-            MaskHeadStride: maskShape is { Length: 4 } && maskShape[1] > 1 ? t * s : 0);
+        // The plan comes from the Tensor layer's policy, as it will on an ILGPU device.
+        var shape = Engine.Tensor.PlanAttention(qv.Shape, kv.Shape, vv.Shape, mt?.Shape, causal)
+            ?? throw new InvalidOperationException("mask not plannable");
         using var dq_ = IlgpuCpuFixture.Upload(q);
         using var dk_ = IlgpuCpuFixture.Upload(k);
         using var dv_ = IlgpuCpuFixture.Upload(v);
@@ -71,7 +71,7 @@ public sealed class AttentionKernelTests
     }
 
     /// <summary>lse[bh, i] = ln Σ_j e^(scale·q_i·k_j + mask_ij) over the visible keys, in float64.</summary>
-    static double[] LogSumExp(float[] q, float[] k, float[]? mask, AttentionShape p)
+    static double[] LogSumExp(float[] q, float[] k, float[]? mask, AttentionPlan p)
     {
         var r = new double[p.BatchHeads * p.T];
         for (int z = 0; z < p.BatchHeads; z++)
@@ -107,6 +107,36 @@ public sealed class AttentionKernelTests
     [Fact]
     public void SharedMaskWithCausalLimit() => Check(2, 1, 33, 33, 32, 32, causal: true, maskShape: [33, 33]);
 
+    [Theory]
+    [InlineData(new[] { 7, 9 }, 0, 0)]
+    [InlineData(new[] { 3, 7, 9 }, 0, 63)]
+    [InlineData(new[] { 1, 3, 7, 9 }, 0, 63)]
+    [InlineData(new[] { 2, 1, 7, 9 }, 63, 0)]
+    [InlineData(new[] { 2, 3, 7, 9 }, 189, 63)]
+    [InlineData(new[] { 1, 1, 7, 9 }, 0, 0)]
+    public void PlanMapsWholeBlockMaskBroadcastsToStrides(int[] mask, int batchStride, int headStride)
+    {
+        var plan = Engine.Tensor.PlanAttention(new Shape(2, 3, 7, 4), new Shape(2, 3, 9, 4), new Shape(2, 3, 9, 5), new Shape(mask), causal: true);
+        Assert.Equal(new AttentionPlan(6, 7, 9, 4, 5, true, 0.5f, 3, batchStride, headStride), plan);
+    }
+
+    [Theory]
+    [InlineData(new[] { 7, 1 })]
+    [InlineData(new[] { 1, 9 })]
+    [InlineData(new[] { 2, 2, 7, 9 })]
+    [InlineData(new[] { 4, 2, 3, 7, 9 })]
+    public void PlanDeclinesMasksThatBroadcastWithinABlock(int[] mask) =>
+        Assert.Null(Engine.Tensor.PlanAttention(new Shape(2, 3, 7, 4), new Shape(2, 3, 9, 4), new Shape(2, 3, 9, 4), new Shape(mask), causal: false));
+
+    [Fact]
+    public void CpuBackendKeepsTheComposition()
+    {
+        using var q = Data.Tensor([1, 4, 8], 1);
+        Assert.False(Engine.Tensor.TryFusedAttention(q, q, q, null, causal: true, out var o, out var lse));
+        Assert.Null(o);
+        Assert.Null(lse);
+    }
+
     [Fact]
     public void RowThatSeesNoKeyGivesZerosNotNaN()
     {
@@ -115,7 +145,7 @@ public sealed class AttentionKernelTests
         float[] q = [1, 0, 0, 1], k = [1, 1, 0, 1, 1, 0], v = [1, 2, 3, 4, 5, 6], g = [1, 1, 1, 1];
         float ninf = float.NegativeInfinity;
         float[] mask = [0, 0, 0, ninf, ninf, ninf];
-        var shape = new AttentionShape(1, t, s, d, d, Causal: false, Scale: 1f);
+        var shape = new AttentionPlan(1, t, s, d, d, Causal: false, Scale: 1f);
         using var bq = IlgpuCpuFixture.Upload(q);
         using var bk = IlgpuCpuFixture.Upload(k);
         using var bv = IlgpuCpuFixture.Upload(v);
@@ -143,7 +173,7 @@ public sealed class AttentionKernelTests
     public void RejectsHeadsLargerThanTheKernelsHold()
     {
         using var b = IlgpuCpuFixture.Upload(new float[65 * 2]);
-        var shape = new AttentionShape(1, 1, 1, 65, 65, Causal: true, Scale: 1f);
+        var shape = new AttentionPlan(1, 1, 1, 65, 65, Causal: true, Scale: 1f);
         Assert.Throws<NotSupportedException>(() => IlgpuCpuFixture.Attention.Forward(b.View, b.View, b.View, null, b.View, b.View, shape));
     }
 }

@@ -31,14 +31,14 @@ public sealed class AttentionKernels
     }
 
     /// <summary>True when the fused kernels handle this shape (head sizes up to <see cref="MaxHead"/>).</summary>
-    public static bool Supports(AttentionShape shape) => shape.D is > 0 and <= MaxHead && shape.Dv is > 0 and <= MaxHead;
+    public static bool Supports(AttentionPlan shape) => shape.D is > 0 and <= MaxHead && shape.Dv is > 0 and <= MaxHead;
 
     /// <summary>
     /// o = softmax(scale·q·kᵀ + mask [+ causal −∞]) · v, and lse = the per-row logsumexp of those scores
     /// (what the backward pass needs instead of the probabilities). <paramref name="mask"/> is null for no mask.
     /// </summary>
     public void Forward(ArrayView1D<float, Stride1D.Dense> q, ArrayView1D<float, Stride1D.Dense> k, ArrayView1D<float, Stride1D.Dense> v,
-        ArrayView1D<float, Stride1D.Dense>? mask, ArrayView1D<float, Stride1D.Dense> o, ArrayView1D<float, Stride1D.Dense> lse, AttentionShape shape)
+        ArrayView1D<float, Stride1D.Dense>? mask, ArrayView1D<float, Stride1D.Dense> o, ArrayView1D<float, Stride1D.Dense> lse, AttentionPlan shape)
     {
         var args = Validate(shape, mask);
         Require("q", q, (long)shape.BatchHeads * shape.T * shape.D);
@@ -59,7 +59,7 @@ public sealed class AttentionKernels
     public void Backward(ArrayView1D<float, Stride1D.Dense> q, ArrayView1D<float, Stride1D.Dense> k, ArrayView1D<float, Stride1D.Dense> v,
         ArrayView1D<float, Stride1D.Dense>? mask, ArrayView1D<float, Stride1D.Dense> o, ArrayView1D<float, Stride1D.Dense> lse,
         ArrayView1D<float, Stride1D.Dense> dO, ArrayView1D<float, Stride1D.Dense> dq, ArrayView1D<float, Stride1D.Dense> dk,
-        ArrayView1D<float, Stride1D.Dense> dv, ArrayView1D<float, Stride1D.Dense> delta, AttentionShape shape)
+        ArrayView1D<float, Stride1D.Dense> dv, ArrayView1D<float, Stride1D.Dense> delta, AttentionPlan shape)
     {
         var args = Validate(shape, mask);
         long qSize = (long)shape.BatchHeads * shape.T * shape.D, kSize = (long)shape.BatchHeads * shape.S * shape.D;
@@ -95,7 +95,7 @@ public sealed class AttentionKernels
 
     static ArrayView<float> MaskView(ArrayView1D<float, Stride1D.Dense>? mask) => mask is { } m ? m : ArrayView<float>.Empty;
 
-    static AttentionArgs Validate(AttentionShape s, ArrayView1D<float, Stride1D.Dense>? mask)
+    static AttentionArgs Validate(AttentionPlan s, ArrayView1D<float, Stride1D.Dense>? mask)
     {
         if (s.BatchHeads < 0 || s.T < 0 || s.S < 0 || s.Heads <= 0 || s.MaskBatchStride < 0 || s.MaskHeadStride < 0)
             throw new ArgumentException($"attention: invalid shape {s}");
