@@ -20,7 +20,7 @@ public sealed class PtxTests
     /// <summary>The PTX of one explicitly grouped kernel. Each call uses a fresh context (a failed compile can poison one).</summary>
     public static string Compile(Type type, string method)
     {
-        using var context = Context.Create(b => b.Cuda());
+        using var context = Context.Create(b => b.Cuda().EnableAlgorithms());
         var architecture = CudaArchitecture.SM_80;
         using var backend = new PTXBackend(context, new CudaCapabilityContext(architecture), architecture, CudaInstructionSet.ISA_80, nvvmAPI: null);
         var info = type.GetMethod(method, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)
@@ -62,5 +62,19 @@ public sealed class PtxTests
         foreach (Match m in Regex.Matches(ptx, @"\.local \.align \d+ \.b8 \w+\[(\d+)\]"))
             Assert.Equal("4", m.Groups[1].Value);
         Assert.DoesNotMatch(@"st\.local\.\w+\s+\[[^]]*\],\s*tc\d", ptx);
+    }
+
+    [Theory]
+    [InlineData(nameof(AttentionFlash.Forward))]
+    [InlineData(nameof(AttentionFlash.QueryGradient))]
+    [InlineData(nameof(AttentionFlash.KeyValueGradient))]
+    public void AttentionKernelsCompileWithoutCallsOrLocalMemory(string kernel)
+    {
+        var ptx = Compile(typeof(AttentionFlash), kernel);
+        Assert.DoesNotContain(".extern", ptx);
+        Assert.DoesNotContain("call", ptx);
+        Assert.DoesNotContain(".local", ptx);
+        Assert.Contains("ex2.approx", ptx);
+        Assert.Contains("bar.sync", ptx);
     }
 }

@@ -6,7 +6,8 @@ namespace Engine.Ilgpu.Kernels;
 /// <summary>
 /// Host side of the fused attention kernels (<see cref="AttentionFlash"/>) for one accelerator: loads each
 /// kernel once, validates every extent before launching, and launches on the default stream without
-/// synchronising. Views start at their tensor's first element and are dense.
+/// synchronising. Views start at their tensor's first element and are dense. The accelerator's context
+/// must be created with <c>EnableAlgorithms()</c> (ILGPU.Algorithms supplies exp and log for PTX).
 /// </summary>
 public sealed class AttentionKernels
 {
