@@ -7,8 +7,9 @@ namespace Engine.Ilgpu.Kernels;
 /// SGEMM on CUDA cores. A group of 256 threads (16 × 16) computes a 128 × 128 tile of c; each thread owns an
 /// 8 × 8 register block made of four 4 × 4 quadrants at rows (ty·4, 64 + ty·4) and columns (tx·4, 64 + tx·4),
 /// so that its shared-memory reads are 128-bit and conflict-free. K advances in slabs of 8: the group stages
-/// an 8 × 128 slab of op(a) and op(b) in shared memory (k-major, 4 KB each) with 128-bit global loads where
-/// the operand is aligned, then every thread runs 8 hand-unrolled rank-1 updates of 64 fused multiply-adds.
+/// an 8 × 128 slab of op(a) and op(b) in shared memory (k-major, 4 KB each) from registers that were filled
+/// (with 128-bit global loads where the operand is aligned) while the previous slab was being multiplied;
+/// then every thread runs 8 hand-unrolled rank-1 updates of 64 multiply-adds (contracted to FMA by ptxas).
 /// Each c element is the sum over k in increasing order, so results do not depend on the launch.
 /// Ragged edges are zero-padded in shared memory and masked on store.
 /// </summary>
@@ -42,14 +43,21 @@ internal static class GemmSimt
         long baseA = (long)batch * p.BatchStrideA, baseB = (long)batch * p.BatchStrideB;
         long baseC = (long)batch * p.M * p.N;
 
+        // The next slab is fetched into registers while the current one is multiplied, hiding global latency.
+        bool deepA = p.TransA == 0, deepB = p.TransB != 0;
+        var nextA = Fetch(a, baseA, p.M, row0, 0, p.K, p.VectorA, tid, deepA);
+        var nextB = Fetch(b, baseB, p.N, col0, 0, p.K, p.VectorB, tid, deepB);
         var acc = default(Block);
         for (int k0 = 0; k0 < p.K; k0 += Depth)
         {
-            if (p.TransA != 0) LoadWide(a, sa, baseA, p.M, row0, k0, p.K, p.VectorA, tid);
-            else LoadDeep(a, sa, baseA, p.M, row0, k0, p.K, p.VectorA, tid);
-            if (p.TransB != 0) LoadDeep(b, sb, baseB, p.N, col0, k0, p.K, p.VectorB, tid);
-            else LoadWide(b, sb, baseB, p.N, col0, k0, p.K, p.VectorB, tid);
+            Put(sa, nextA, tid, deepA);
+            Put(sb, nextB, tid, deepB);
             Group.Barrier();
+            if (k0 + Depth < p.K)
+            {
+                nextA = Fetch(a, baseA, p.M, row0, k0 + Depth, p.K, p.VectorA, tid, deepA);
+                nextB = Fetch(b, baseB, p.N, col0, k0 + Depth, p.K, p.VectorB, tid, deepB);
+            }
 
             Step(ref acc, sa4, sb4, 0, tx, ty);
             Step(ref acc, sa4, sb4, 1, tx, ty);
@@ -92,59 +100,50 @@ internal static class GemmSimt
     }
 
     /// <summary>
-    /// Stages an operand stored k-major (element (w, k) at k·wide + w: aᵀ or b) into s[k][w]:
-    /// each thread copies 4 consecutive w of one k row (one 128-bit load when aligned and in range).
+    /// This thread's 4 elements of one 128 × 8 slab of op(x), zero outside the matrix. With
+    /// <paramref name="deep"/> the operand is stored w-major (element (w, k) at w·depth + k: a, or b transposed)
+    /// and the thread reads 4 consecutive k of row w = tid / 2; otherwise it is stored k-major (element (w, k)
+    /// at k·wide + w: a transposed, or b) and the thread reads 4 consecutive w of row k = tid / 32. Either way
+    /// one 128-bit load when the operand is aligned and the 4 elements are in range.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void LoadWide(ArrayView<float> x, ArrayView<float> s, long xBase, int wide, int w0, int k0, int depth, int vector, int tid)
+    static Float4 Fetch(ArrayView<float> x, long xBase, int wide, int w0, int k0, int depth, int vector, int tid, bool deep)
     {
-        int k = tid / 32, w = (tid % 32) * 4;
-        int gk = k0 + k, gw = w0 + w;
-        long at = xBase + (long)gk * wide + gw;
-        var dst = s.SubView(k * Tile + w, 4);
-        if (gk < depth && gw + 3 < wide && vector != 0)
-        {
-            var v = x.Cast<Float4>()[at / 4];
-            dst[0] = v.X; dst[1] = v.Y; dst[2] = v.Z; dst[3] = v.W;
-        }
-        else
-        {
-            bool rowIn = gk < depth;
-            dst[0] = rowIn && gw < wide ? x[at] : 0f;
-            dst[1] = rowIn && gw + 1 < wide ? x[at + 1] : 0f;
-            dst[2] = rowIn && gw + 2 < wide ? x[at + 2] : 0f;
-            dst[3] = rowIn && gw + 3 < wide ? x[at + 3] : 0f;
-        }
+        int w = deep ? tid / 2 : (tid % 32) * 4, k = deep ? (tid % 2) * 4 : tid / 32;
+        int gw = w0 + w, gk = k0 + k;
+        long at = xBase + (deep ? (long)gw * depth + gk : (long)gk * wide + gw);
+        // In range along the row the 4 elements run along, and the row itself in range.
+        int run = deep ? gk : gw, runEnd = deep ? depth : wide;
+        bool rowIn = deep ? gw < wide : gk < depth;
+        if (rowIn && run + 3 < runEnd && vector != 0) return x.Cast<Float4>()[at / 4];
+        return new Float4(
+            rowIn && run < runEnd ? x[at] : 0f,
+            rowIn && run + 1 < runEnd ? x[at + 1] : 0f,
+            rowIn && run + 2 < runEnd ? x[at + 2] : 0f,
+            rowIn && run + 3 < runEnd ? x[at + 3] : 0f);
     }
 
-    /// <summary>
-    /// Stages an operand stored w-major (element (w, k) at w·depth + k: a or bᵀ) into s[k][w], transposing:
-    /// each thread copies 4 consecutive k of one w row.
-    /// </summary>
+    /// <summary>Stores what <see cref="Fetch"/> returned into the k-major slab s[k][w] (transposing when <paramref name="deep"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void LoadDeep(ArrayView<float> x, ArrayView<float> s, long xBase, int wide, int w0, int k0, int depth, int vector, int tid)
+    static void Put(ArrayView<float> s, Float4 v, int tid, bool deep)
     {
-        int w = tid / 2, k = (tid % 2) * 4;
-        int gw = w0 + w, gk = k0 + k;
-        long at = xBase + (long)gw * depth + gk;
-        float v0, v1, v2, v3;
-        if (gw < wide && gk + 3 < depth && vector != 0)
+        if (deep)
         {
-            var v = x.Cast<Float4>()[at / 4];
-            v0 = v.X; v1 = v.Y; v2 = v.Z; v3 = v.W;
+            int w = tid / 2, k = (tid % 2) * 4;
+            s[k * Tile + w] = v.X;
+            s[(k + 1) * Tile + w] = v.Y;
+            s[(k + 2) * Tile + w] = v.Z;
+            s[(k + 3) * Tile + w] = v.W;
         }
         else
         {
-            bool rowIn = gw < wide;
-            v0 = rowIn && gk < depth ? x[at] : 0f;
-            v1 = rowIn && gk + 1 < depth ? x[at + 1] : 0f;
-            v2 = rowIn && gk + 2 < depth ? x[at + 2] : 0f;
-            v3 = rowIn && gk + 3 < depth ? x[at + 3] : 0f;
+            int k = tid / 32, w = (tid % 32) * 4;
+            int at = k * Tile + w;
+            s[at] = v.X;
+            s[at + 1] = v.Y;
+            s[at + 2] = v.Z;
+            s[at + 3] = v.W;
         }
-        s[k * Tile + w] = v0;
-        s[(k + 1) * Tile + w] = v1;
-        s[(k + 2) * Tile + w] = v2;
-        s[(k + 3) * Tile + w] = v3;
     }
 
     /// <summary>Writes (or adds) 4 consecutive columns of one row of c, masked at the edges.</summary>
