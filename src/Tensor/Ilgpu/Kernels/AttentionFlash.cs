@@ -7,13 +7,18 @@ namespace Engine.Ilgpu.Kernels;
 /// Fused scaled-dot-product attention in the manner of FlashAttention-2, for head sizes up to
 /// <see cref="MaxHead"/>. One thread owns one query row (forward, dQ) or one key row (dK, dV), so every
 /// output element is a sum in a fixed order and the kernels need no atomics: results are bit-reproducible.
-/// Per-row vectors (q, accumulators) sit in shared memory laid out [column][row], so that the threads of a
-/// warp touch consecutive banks; the key/value (or query/dO) tile being streamed is shared by the group.
+/// The key/value (or query/dO) tile being streamed is shared by the group.
 /// <para>
-/// Forward: an online softmax over key tiles of <see cref="KeyTile"/> keeps the running max m and sum l,
-/// rescaling the output accumulator by e^(m_old − m_new); it writes O and the per-row logsumexp
-/// m + ln l. Causal groups stop at the last key tile any of their rows can see. Masked scores of −∞ are
-/// skipped; a row that sees no key at all gets O = 0 and lse = −∞ (the composition would give NaN).
+/// Forward: the thread's scaled q row and output accumulator live in registers (<see cref="HeadRow"/>,
+/// zero-padded to 64), and each key of a <see cref="ForwardKeys"/> tile is read from shared memory as
+/// 128-bit broadcasts. An online softmax keeps the running max m and sum l, rescaling the accumulator by
+/// e^(m_old − m_new) only when m grows; it writes O and the per-row logsumexp m + ln l. Causal groups stop
+/// at the last key tile any of their rows can see. Masked scores of −∞ are skipped; a row that sees no key
+/// at all gets O = 0 and lse = −∞ (the composition would give NaN).
+/// </para>
+/// <para>
+/// In the backward kernels the per-row vectors (q, dO, accumulators) sit in shared memory laid out
+/// [column][row], so that the threads of a warp touch consecutive banks.
 /// </para>
 /// <para>
 /// Backward, with D = rowsum(dO ⊙ O) precomputed by <see cref="RowDot"/>: P = e^(s − lse) is recomputed tile
@@ -32,78 +37,61 @@ internal static class AttentionFlash
     /// <summary>Query or key rows per group in the backward passes.</summary>
     public const int BackwardRows = 32;
 
-    /// <summary>Keys (forward, dQ) or queries (dK/dV) streamed through shared memory per step.</summary>
+    /// <summary>Keys streamed through shared memory per step of the forward pass.</summary>
+    public const int ForwardKeys = 32;
+
+    /// <summary>Keys (dQ) or queries (dK/dV) streamed through shared memory per step of the backward passes.</summary>
     public const int KeyTile = 16;
 
     /// <summary>Forward: grid (⌈T/64⌉, BatchHeads), groups of 64.</summary>
     public static void Forward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> mask,
         ArrayView<float> o, ArrayView<float> lse, AttentionArgs p)
     {
-        const int rows = ForwardRows;
-        var qs = SharedMemory.Allocate<float>(MaxHead * rows);
-        var acc = SharedMemory.Allocate<float>(MaxHead * rows);
-        var scores = SharedMemory.Allocate<float>(KeyTile * rows);
-        var ks = SharedMemory.Allocate<float>(KeyTile * MaxHead);
-        var vs = SharedMemory.Allocate<float>(KeyTile * MaxHead);
+        const int rows = ForwardRows, words = MaxHead / 4;
+        var ks = SharedMemory.Allocate<Float4>(ForwardKeys * words);
+        var vs = SharedMemory.Allocate<Float4>(ForwardKeys * words);
 
         int tid = Group.IdxX, bh = Grid.IdxY, row0 = Grid.IdxX * rows, i = row0 + tid;
         bool active = i < p.T;
         long qBase = ((long)bh * p.T + i) * p.D, oBase = ((long)bh * p.T + i) * p.Dv;
         long kvBase = (long)bh * p.S, maskRow = p.MaskBase(bh) + (long)i * p.S;
-        for (int c = 0; c < p.D; c++) qs[c * rows + tid] = active ? q[qBase + c] * p.Scale : 0f;
-        for (int c = 0; c < p.Dv; c++) acc[c * rows + tid] = 0f;
+        var qr = active ? HeadRow.Load(q, qBase, p.D, p.Scale) : default;
+        var acc = default(HeadRow);
 
         float m = float.NegativeInfinity, l = 0f;
         int lastKey = p.LastKey(i), keyEnd = Math.Min(p.S, p.LastKey(Math.Min(row0 + rows, p.T) - 1) + 1);
-        for (int j0 = 0; j0 < keyEnd; j0 += KeyTile)
+        for (int j0 = 0; j0 < keyEnd; j0 += ForwardKeys)
         {
-            int count = Math.Min(KeyTile, p.S - j0);
-            LoadRows(k, ks, (kvBase + j0) * p.D, count, p.D, tid, rows);
-            LoadRows(v, vs, (kvBase + j0) * p.Dv, count, p.Dv, tid, rows);
+            int count = Math.Min(ForwardKeys, p.S - j0);
+            LoadPadded(k, ks.Cast<float>(), (kvBase + j0) * p.D, count, p.D, tid, rows, ForwardKeys);
+            LoadPadded(v, vs.Cast<float>(), (kvBase + j0) * p.Dv, count, p.Dv, tid, rows, ForwardKeys);
             Group.Barrier();
             if (active)
             {
-                float tileMax = float.NegativeInfinity;
                 for (int jj = 0; jj < count; jj++)
                 {
                     int j = j0 + jj;
-                    float s = float.NegativeInfinity;
-                    if (j <= lastKey)
+                    if (j > lastKey) break;
+                    float s = HeadRow.Dot(ref qr, ks, jj * words);
+                    if (p.HasMask != 0) s += mask[maskRow + j];
+                    if (s == float.NegativeInfinity) continue;
+                    // Online softmax, one key at a time: rescale only when the running max grows.
+                    float alpha = 1f, e;
+                    if (s > m)
                     {
-                        s = 0f;
-                        for (int c = 0; c < p.D; c++) s += qs[c * rows + tid] * ks[jj * MaxHead + c];
-                        if (p.HasMask != 0) s += mask[maskRow + j];
+                        alpha = m == float.NegativeInfinity ? 0f : MathF.Exp(m - s);
+                        m = s;
+                        e = 1f;
                     }
-                    scores[jj * rows + tid] = s;
-                    tileMax = Math.Max(tileMax, s);
-                }
-                float mNew = Math.Max(m, tileMax);
-                if (mNew != float.NegativeInfinity)
-                {
-                    float alpha = m == float.NegativeInfinity ? 0f : MathF.Exp(m - mNew);
-                    float sum = 0f;
-                    for (int jj = 0; jj < count; jj++)
-                    {
-                        float s = scores[jj * rows + tid];
-                        float e = s == float.NegativeInfinity ? 0f : MathF.Exp(s - mNew);
-                        scores[jj * rows + tid] = e;
-                        sum += e;
-                    }
-                    l = l * alpha + sum;
-                    m = mNew;
-                    for (int c = 0; c < p.Dv; c++)
-                    {
-                        float x = acc[c * rows + tid] * alpha;
-                        for (int jj = 0; jj < count; jj++) x += scores[jj * rows + tid] * vs[jj * MaxHead + c];
-                        acc[c * rows + tid] = x;
-                    }
+                    else e = MathF.Exp(s - m);
+                    l = l * alpha + e;
+                    HeadRow.ScaleAdd(ref acc, alpha, e, vs, jj * words);
                 }
             }
             Group.Barrier();
         }
         if (!active) return;
-        float inv = l > 0f ? 1f / l : 0f;
-        for (int c = 0; c < p.Dv; c++) o[oBase + c] = acc[c * rows + tid] * inv;
+        HeadRow.Store(ref acc, o, oBase, p.Dv, l > 0f ? 1f / l : 0f);
         lse[(long)bh * p.T + i] = l > 0f ? m + MathF.Log(l) : float.NegativeInfinity;
     }
 
@@ -248,6 +236,20 @@ internal static class AttentionFlash
         if (!active) return;
         for (int c = 0; c < p.D; c++) dk[kBase + c] = dka[c * rows + tid];
         for (int c = 0; c < p.Dv; c++) dv[vBase + c] = dva[c * rows + tid];
+    }
+
+    /// <summary>
+    /// Copies <paramref name="count"/> rows of <paramref name="cols"/> floats from x into s[row·MaxHead + c]
+    /// and zero-fills the rest of the <paramref name="tileRows"/> × MaxHead tile, cooperatively.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void LoadPadded(ArrayView<float> x, ArrayView<float> s, long xBase, int count, int cols, int tid, int threads, int tileRows)
+    {
+        for (int e = tid; e < tileRows * MaxHead; e += threads)
+        {
+            int r = e / MaxHead, c = e % MaxHead;
+            s[e] = r < count && c < cols ? x[xBase + (long)r * cols + c] : 0f;
+        }
     }
 
     /// <summary>Copies <paramref name="count"/> rows of <paramref name="cols"/> floats from x (starting at xBase) into s[row·MaxHead + c], cooperatively.</summary>
