@@ -17,8 +17,9 @@ namespace Engine.Ilgpu.Kernels;
 /// at all gets O = 0 and lse = −∞ (the composition would give NaN).
 /// </para>
 /// <para>
-/// In the backward kernels the per-row vectors (q, dO, accumulators) sit in shared memory laid out
-/// [column][row], so that the threads of a warp touch consecutive banks.
+/// The backward kernels hold their thread's rows in registers the same way (dQ: q, dO and the dQ
+/// accumulator; dK/dV: k, v and the dV accumulator), except dK's accumulator, which sits in shared memory
+/// laid out [column][row] (so that a warp touches consecutive banks) to keep registers under ~200.
 /// </para>
 /// <para>
 /// Backward, with D = rowsum(dO ⊙ O) precomputed by <see cref="RowDot"/>: P = e^(s − lse) is recomputed tile
@@ -104,28 +105,21 @@ internal static class AttentionFlash
         delta[r] = sum;
     }
 
-    /// <summary>dQ: grid (⌈T/32⌉, BatchHeads), groups of 32; one thread per query row.</summary>
+    /// <summary>dQ: grid (⌈T/32⌉, BatchHeads), groups of 32; one thread per query row, q, dO and dQ in registers.</summary>
     public static void QueryGradient(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> mask,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dO, ArrayView<float> dq, AttentionArgs p)
     {
-        const int rows = BackwardRows;
-        var qs = SharedMemory.Allocate<float>(MaxHead * rows);
-        var dos = SharedMemory.Allocate<float>(MaxHead * rows);
-        var acc = SharedMemory.Allocate<float>(MaxHead * rows);
-        var ds = SharedMemory.Allocate<float>(KeyTile * rows);
-        var ks = SharedMemory.Allocate<float>(KeyTile * MaxHead);
-        var vs = SharedMemory.Allocate<float>(KeyTile * MaxHead);
+        const int rows = BackwardRows, words = MaxHead / 4;
+        var ks = SharedMemory.Allocate<Float4>(KeyTile * words);
+        var vs = SharedMemory.Allocate<Float4>(KeyTile * words);
 
         int tid = Group.IdxX, bh = Grid.IdxY, row0 = Grid.IdxX * rows, i = row0 + tid;
         bool active = i < p.T;
         long qBase = ((long)bh * p.T + i) * p.D, oBase = ((long)bh * p.T + i) * p.Dv;
         long kvBase = (long)bh * p.S, maskRow = p.MaskBase(bh) + (long)i * p.S;
-        for (int c = 0; c < p.D; c++)
-        {
-            qs[c * rows + tid] = active ? q[qBase + c] * p.Scale : 0f;
-            acc[c * rows + tid] = 0f;
-        }
-        for (int c = 0; c < p.Dv; c++) dos[c * rows + tid] = active ? dO[oBase + c] : 0f;
+        var qr = active ? HeadRow.Load(q, qBase, p.D, p.Scale) : default;
+        var dor = active ? HeadRow.Load(dO, oBase, p.Dv, 1f) : default;
+        var acc = default(HeadRow);
         float rowLse = active ? lse[(long)bh * p.T + i] : float.NegativeInfinity;
         float rowDelta = active ? delta[(long)bh * p.T + i] : 0f;
 
@@ -133,75 +127,58 @@ internal static class AttentionFlash
         for (int j0 = 0; j0 < keyEnd; j0 += KeyTile)
         {
             int count = Math.Min(KeyTile, p.S - j0);
-            LoadRows(k, ks, (kvBase + j0) * p.D, count, p.D, tid, rows);
-            LoadRows(v, vs, (kvBase + j0) * p.Dv, count, p.Dv, tid, rows);
+            LoadPadded(k, ks.Cast<float>(), (kvBase + j0) * p.D, count, p.D, tid, rows, KeyTile);
+            LoadPadded(v, vs.Cast<float>(), (kvBase + j0) * p.Dv, count, p.Dv, tid, rows, KeyTile);
             Group.Barrier();
-            if (active)
+            if (active && rowLse != float.NegativeInfinity)
             {
                 for (int jj = 0; jj < count; jj++)
                 {
                     int j = j0 + jj;
-                    float g = 0f;
-                    if (j <= lastKey && rowLse != float.NegativeInfinity)
-                    {
-                        float s = 0f, dp = 0f;
-                        for (int c = 0; c < p.D; c++) s += qs[c * rows + tid] * ks[jj * MaxHead + c];
-                        if (p.HasMask != 0) s += mask[maskRow + j];
-                        for (int c = 0; c < p.Dv; c++) dp += dos[c * rows + tid] * vs[jj * MaxHead + c];
-                        float prob = s == float.NegativeInfinity ? 0f : MathF.Exp(s - rowLse);
-                        g = prob * (dp - rowDelta);
-                    }
-                    ds[jj * rows + tid] = g;
-                }
-                for (int c = 0; c < p.D; c++)
-                {
-                    float x = acc[c * rows + tid];
-                    for (int jj = 0; jj < count; jj++) x += ds[jj * rows + tid] * ks[jj * MaxHead + c];
-                    acc[c * rows + tid] = x;
+                    if (j > lastKey) break;
+                    float s = HeadRow.Dot(ref qr, ks, jj * words);
+                    if (p.HasMask != 0) s += mask[maskRow + j];
+                    if (s == float.NegativeInfinity) continue;
+                    float dp = HeadRow.Dot(ref dor, vs, jj * words);
+                    HeadRow.Axpy(ref acc, MathF.Exp(s - rowLse) * (dp - rowDelta), ks, jj * words);
                 }
             }
             Group.Barrier();
         }
-        if (!active) return;
-        for (int c = 0; c < p.D; c++) dq[qBase + c] = acc[c * rows + tid] * p.Scale;
+        if (active) HeadRow.Store(ref acc, dq, qBase, p.D, p.Scale);
     }
 
-    /// <summary>dK and dV: grid (⌈S/32⌉, BatchHeads), groups of 32; one thread per key row.</summary>
+    /// <summary>
+    /// dK and dV: grid (⌈S/32⌉, BatchHeads), groups of 32; one thread per key row, with k, v and dV in
+    /// registers and dK in shared memory ([column][row]).
+    /// </summary>
     public static void KeyValueGradient(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> mask,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dO, ArrayView<float> dk, ArrayView<float> dv, AttentionArgs p)
     {
-        const int rows = BackwardRows;
-        var kr = SharedMemory.Allocate<float>(MaxHead * rows);
-        var vr = SharedMemory.Allocate<float>(MaxHead * rows);
+        const int rows = BackwardRows, words = MaxHead / 4;
         var dka = SharedMemory.Allocate<float>(MaxHead * rows);
-        var dva = SharedMemory.Allocate<float>(MaxHead * rows);
-        var qt = SharedMemory.Allocate<float>(KeyTile * MaxHead);
-        var dot = SharedMemory.Allocate<float>(KeyTile * MaxHead);
+        var qt = SharedMemory.Allocate<Float4>(KeyTile * words);
+        var dot = SharedMemory.Allocate<Float4>(KeyTile * words);
         var lt = SharedMemory.Allocate<float>(KeyTile);
         var dt = SharedMemory.Allocate<float>(KeyTile);
+        var qf = qt.Cast<float>();
 
         int tid = Group.IdxX, bh = Grid.IdxY, key0 = Grid.IdxX * rows, j = key0 + tid;
         bool active = j < p.S;
         long kBase = ((long)bh * p.S + j) * p.D, vBase = ((long)bh * p.S + j) * p.Dv;
         long qRows = (long)bh * p.T, maskBase = p.MaskBase(bh);
-        for (int c = 0; c < p.D; c++)
-        {
-            kr[c * rows + tid] = active ? k[kBase + c] : 0f;
-            dka[c * rows + tid] = 0f;
-        }
-        for (int c = 0; c < p.Dv; c++)
-        {
-            vr[c * rows + tid] = active ? v[vBase + c] : 0f;
-            dva[c * rows + tid] = 0f;
-        }
+        var kr = active ? HeadRow.Load(k, kBase, p.D, p.Scale) : default;
+        var vr = active ? HeadRow.Load(v, vBase, p.Dv, 1f) : default;
+        var dva = default(HeadRow);
+        for (int c = 0; c < p.D; c++) dka[c * rows + tid] = 0f;
 
         // Query i sees key j when j ≤ i + S − T: the first query that sees this group's first key.
         int firstQuery = p.Causal != 0 ? Math.Max(0, key0 - (p.S - p.T)) : 0;
         for (int i0 = firstQuery - firstQuery % KeyTile; i0 < p.T; i0 += KeyTile)
         {
             int count = Math.Min(KeyTile, p.T - i0);
-            LoadRows(q, qt, (qRows + i0) * p.D, count, p.D, tid, rows);
-            LoadRows(dO, dot, (qRows + i0) * p.Dv, count, p.Dv, tid, rows);
+            LoadPadded(q, qf, (qRows + i0) * p.D, count, p.D, tid, rows, KeyTile);
+            LoadPadded(dO, dot.Cast<float>(), (qRows + i0) * p.Dv, count, p.Dv, tid, rows, KeyTile);
             if (tid < count)
             {
                 lt[tid] = lse[qRows + i0 + tid];
@@ -215,27 +192,21 @@ internal static class AttentionFlash
                     int i = i0 + ii;
                     float rowLse = lt[ii];
                     if (j > p.LastKey(i) || rowLse == float.NegativeInfinity) continue;
-                    float s = 0f, dp = 0f;
-                    for (int c = 0; c < p.D; c++) s += qt[ii * MaxHead + c] * kr[c * rows + tid];
-                    s *= p.Scale;
+                    float s = HeadRow.Dot(ref kr, qt, ii * words);
                     if (p.HasMask != 0) s += mask[maskBase + (long)i * p.S + j];
                     if (s == float.NegativeInfinity) continue;
                     float prob = MathF.Exp(s - rowLse);
-                    for (int c = 0; c < p.Dv; c++)
-                    {
-                        float g = dot[ii * MaxHead + c];
-                        dp += g * vr[c * rows + tid];
-                        dva[c * rows + tid] += prob * g;
-                    }
+                    float dp = HeadRow.Dot(ref vr, dot, ii * words);
+                    HeadRow.Axpy(ref dva, prob, dot, ii * words);
                     float gs = prob * (dp - dt[ii]) * p.Scale;
-                    for (int c = 0; c < p.D; c++) dka[c * rows + tid] += gs * qt[ii * MaxHead + c];
+                    for (int c = 0; c < p.D; c++) dka[c * rows + tid] += gs * qf[ii * MaxHead + c];
                 }
             }
             Group.Barrier();
         }
         if (!active) return;
         for (int c = 0; c < p.D; c++) dk[kBase + c] = dka[c * rows + tid];
-        for (int c = 0; c < p.Dv; c++) dv[vBase + c] = dva[c * rows + tid];
+        HeadRow.Store(ref dva, dv, vBase, p.Dv, 1f);
     }
 
     /// <summary>
@@ -249,18 +220,6 @@ internal static class AttentionFlash
         {
             int r = e / MaxHead, c = e % MaxHead;
             s[e] = r < count && c < cols ? x[xBase + (long)r * cols + c] : 0f;
-        }
-    }
-
-    /// <summary>Copies <paramref name="count"/> rows of <paramref name="cols"/> floats from x (starting at xBase) into s[row·MaxHead + c], cooperatively.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void LoadRows(ArrayView<float> x, ArrayView<float> s, long xBase, int count, int cols, int tid, int threads)
-    {
-        int total = count * cols;
-        for (int e = tid; e < total; e += threads)
-        {
-            int r = e / cols, c = e - r * cols;
-            s[r * MaxHead + c] = x[xBase + e];
         }
     }
 }

@@ -42,6 +42,20 @@ internal struct HeadRow
         r.C14 = Mix(r.C14, alpha, p, s[at + 14]); r.C15 = Mix(r.C15, alpha, p, s[at + 15]);
     }
 
+    /// <summary>row += p · s[at…], with s a shared row of 16 words.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Axpy(ref HeadRow r, float p, ArrayView<Float4> s, int at)
+    {
+        r.C0 = Float4.Fma(p, s[at], r.C0); r.C1 = Float4.Fma(p, s[at + 1], r.C1);
+        r.C2 = Float4.Fma(p, s[at + 2], r.C2); r.C3 = Float4.Fma(p, s[at + 3], r.C3);
+        r.C4 = Float4.Fma(p, s[at + 4], r.C4); r.C5 = Float4.Fma(p, s[at + 5], r.C5);
+        r.C6 = Float4.Fma(p, s[at + 6], r.C6); r.C7 = Float4.Fma(p, s[at + 7], r.C7);
+        r.C8 = Float4.Fma(p, s[at + 8], r.C8); r.C9 = Float4.Fma(p, s[at + 9], r.C9);
+        r.C10 = Float4.Fma(p, s[at + 10], r.C10); r.C11 = Float4.Fma(p, s[at + 11], r.C11);
+        r.C12 = Float4.Fma(p, s[at + 12], r.C12); r.C13 = Float4.Fma(p, s[at + 13], r.C13);
+        r.C14 = Float4.Fma(p, s[at + 14], r.C14); r.C15 = Float4.Fma(p, s[at + 15], r.C15);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Float4 Mix(Float4 acc, float alpha, float p, Float4 v) =>
         new(acc.X * alpha + p * v.X, acc.Y * alpha + p * v.Y, acc.Z * alpha + p * v.Z, acc.W * alpha + p * v.W);
