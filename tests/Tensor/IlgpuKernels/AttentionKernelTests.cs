@@ -26,7 +26,7 @@ public sealed class AttentionKernelTests
         return m;
     }
 
-    static void Check(int batch, int heads, int t, int s, int d, int dv, bool causal, int[]? maskShape)
+    static void Check(KernelHost host, int batch, int heads, int t, int s, int d, int dv, bool causal, int[]? maskShape)
     {
         int bh = batch * heads, seed = bh * 131 + t * 17 + s * 7 + d;
         float[] q = Data.Uniform(bh * t * d, seed), k = Data.Uniform(bh * s * d, seed + 1), v = Data.Uniform(bh * s * dv, seed + 2);
@@ -46,28 +46,28 @@ public sealed class AttentionKernelTests
         // The plan comes from the Tensor layer's policy, as it will on an ILGPU device.
         var shape = Engine.Tensor.PlanAttention(qv.Shape, kv.Shape, vv.Shape, mt?.Shape, causal)
             ?? throw new InvalidOperationException("mask not plannable");
-        using var dq_ = IlgpuCpuFixture.Upload(q);
-        using var dk_ = IlgpuCpuFixture.Upload(k);
-        using var dv_ = IlgpuCpuFixture.Upload(v);
-        using var dm = IlgpuCpuFixture.Upload(mask ?? []);
-        using var dO = IlgpuCpuFixture.Upload(g);
-        using var o = IlgpuCpuFixture.Upload(new float[bh * t * dv]);
-        using var lse = IlgpuCpuFixture.Upload(new float[bh * t]);
-        using var delta = IlgpuCpuFixture.Upload(new float[bh * t]);
-        using var gq = IlgpuCpuFixture.Upload(Data.Uniform(q.Length, 1));
-        using var gk = IlgpuCpuFixture.Upload(Data.Uniform(k.Length, 2));
-        using var gv = IlgpuCpuFixture.Upload(Data.Uniform(v.Length, 3));
+        using var dq_ = host.Upload(q);
+        using var dk_ = host.Upload(k);
+        using var dv_ = host.Upload(v);
+        using var dm = host.Upload(mask ?? []);
+        using var dO = host.Upload(g);
+        using var o = host.Upload(new float[bh * t * dv]);
+        using var lse = host.Upload(new float[bh * t]);
+        using var delta = host.Upload(new float[bh * t]);
+        using var gq = host.Upload(Data.Uniform(q.Length, 1));
+        using var gk = host.Upload(Data.Uniform(k.Length, 2));
+        using var gv = host.Upload(Data.Uniform(v.Length, 3));
         ILGPU.Runtime.ArrayView1D<float, ILGPU.Stride1D.Dense>? maskView = mask is null ? null : dm.View.SubView(0, mask.Length);
-        var attention = IlgpuCpuFixture.Attention;
+        var attention = host.Attention;
         attention.Forward(dq_.View, dk_.View, dv_.View, maskView, o.View, lse.View, shape);
         attention.Backward(dq_.View, dk_.View, dv_.View, maskView, o.View, lse.View, dO.View, gq.View, gk.View, gv.View, delta.View, shape);
 
         string what = $"attention b={batch} h={heads} t={t} s={s} d={d} dv={dv} causal={causal} mask={(maskShape is null ? "none" : string.Join('x', maskShape))}";
-        Tolerance.AssertClose(IlgpuCpuFixture.Download(o.View, o.View.IntLength), ov.Value.ToArray(), Atol, Rtol, what + " O");
-        Tolerance.AssertClose(IlgpuCpuFixture.Download(lse.View, lse.View.IntLength), LogSumExp(q, k, mask, shape), Atol, Rtol, what + " lse");
-        Tolerance.AssertClose(IlgpuCpuFixture.Download(gq.View, q.Length), qv.Grad!.ToArray(), Atol, Rtol, what + " dQ");
-        Tolerance.AssertClose(IlgpuCpuFixture.Download(gk.View, k.Length), kv.Grad!.ToArray(), Atol, Rtol, what + " dK");
-        Tolerance.AssertClose(IlgpuCpuFixture.Download(gv.View, v.Length), vv.Grad!.ToArray(), Atol, Rtol, what + " dV");
+        Tolerance.AssertClose(host.Download(o.View, o.View.IntLength), ov.Value.ToArray(), Atol, Rtol, what + " O");
+        Tolerance.AssertClose(host.Download(lse.View, lse.View.IntLength), LogSumExp(q, k, mask, shape), Atol, Rtol, what + " lse");
+        Tolerance.AssertClose(host.Download(gq.View, q.Length), qv.Grad!.ToArray(), Atol, Rtol, what + " dQ");
+        Tolerance.AssertClose(host.Download(gk.View, k.Length), kv.Grad!.ToArray(), Atol, Rtol, what + " dK");
+        Tolerance.AssertClose(host.Download(gv.View, v.Length), vv.Grad!.ToArray(), Atol, Rtol, what + " dV");
     }
 
     /// <summary>lse[bh, i] = ln Σ_j e^(scale·q_i·k_j + mask_ij) over the visible keys, in float64.</summary>
@@ -93,19 +93,19 @@ public sealed class AttentionKernelTests
     }
 
     [Fact]
-    public void CausalSelfAttentionWithRaggedTiles() => Check(1, 3, 37, 37, 16, 16, causal: true, maskShape: null);
+    public void CausalSelfAttentionWithRaggedTiles() => Check(KernelHost.Cpu, 1, 3, 37, 37, 16, 16, causal: true, maskShape: null);
 
     [Fact]
-    public void CausalWithMoreKeysThanQueriesAndWiderValues() => Check(2, 1, 5, 40, 8, 12, causal: true, maskShape: null);
+    public void CausalWithMoreKeysThanQueriesAndWiderValues() => Check(KernelHost.Cpu, 2, 1, 5, 40, 8, 12, causal: true, maskShape: null);
 
     [Fact]
-    public void PerBatchHeadMaskWithoutCausalLimit() => Check(2, 2, 9, 20, 64, 64, causal: false, maskShape: [2, 2, 9, 20]);
+    public void PerBatchHeadMaskWithoutCausalLimit() => Check(KernelHost.Cpu, 2, 2, 9, 20, 64, 64, causal: false, maskShape: [2, 2, 9, 20]);
 
     [Fact]
-    public void PerBatchMaskSharedAcrossHeads() => Check(2, 2, 6, 17, 4, 4, causal: false, maskShape: [2, 1, 6, 17]);
+    public void PerBatchMaskSharedAcrossHeads() => Check(KernelHost.Cpu, 2, 2, 6, 17, 4, 4, causal: false, maskShape: [2, 1, 6, 17]);
 
     [Fact]
-    public void SharedMaskWithCausalLimit() => Check(2, 1, 33, 33, 32, 32, causal: true, maskShape: [33, 33]);
+    public void SharedMaskWithCausalLimit() => Check(KernelHost.Cpu, 2, 1, 33, 33, 32, 32, causal: true, maskShape: [33, 33]);
 
     [Theory]
     [InlineData(new[] { 7, 9 }, 0, 0)]
@@ -140,40 +140,51 @@ public sealed class AttentionKernelTests
     [Fact]
     public void RowThatSeesNoKeyGivesZerosNotNaN()
     {
+        var host = KernelHost.Cpu;
         // Query 1's only keys are masked out: O and every gradient it touches must stay finite (0 for its row).
         const int t = 2, s = 3, d = 2;
         float[] q = [1, 0, 0, 1], k = [1, 1, 0, 1, 1, 0], v = [1, 2, 3, 4, 5, 6], g = [1, 1, 1, 1];
         float ninf = float.NegativeInfinity;
         float[] mask = [0, 0, 0, ninf, ninf, ninf];
         var shape = new AttentionPlan(1, t, s, d, d, Causal: false, Scale: 1f);
-        using var bq = IlgpuCpuFixture.Upload(q);
-        using var bk = IlgpuCpuFixture.Upload(k);
-        using var bv = IlgpuCpuFixture.Upload(v);
-        using var bm = IlgpuCpuFixture.Upload(mask);
-        using var bg = IlgpuCpuFixture.Upload(g);
-        using var o = IlgpuCpuFixture.Upload(new float[t * d]);
-        using var lse = IlgpuCpuFixture.Upload(new float[t]);
-        using var delta = IlgpuCpuFixture.Upload(new float[t]);
-        using var gq = IlgpuCpuFixture.Upload(new float[q.Length]);
-        using var gk = IlgpuCpuFixture.Upload(new float[k.Length]);
-        using var gv = IlgpuCpuFixture.Upload(new float[v.Length]);
-        IlgpuCpuFixture.Attention.Forward(bq.View, bk.View, bv.View, bm.View, o.View, lse.View, shape);
-        IlgpuCpuFixture.Attention.Backward(bq.View, bk.View, bv.View, bm.View, o.View, lse.View, bg.View, gq.View, gk.View, gv.View, delta.View, shape);
-        var out_ = IlgpuCpuFixture.Download(o.View, t * d);
+        using var bq = host.Upload(q);
+        using var bk = host.Upload(k);
+        using var bv = host.Upload(v);
+        using var bm = host.Upload(mask);
+        using var bg = host.Upload(g);
+        using var o = host.Upload(new float[t * d]);
+        using var lse = host.Upload(new float[t]);
+        using var delta = host.Upload(new float[t]);
+        using var gq = host.Upload(new float[q.Length]);
+        using var gk = host.Upload(new float[k.Length]);
+        using var gv = host.Upload(new float[v.Length]);
+        host.Attention.Forward(bq.View, bk.View, bv.View, bm.View, o.View, lse.View, shape);
+        host.Attention.Backward(bq.View, bk.View, bv.View, bm.View, o.View, lse.View, bg.View, gq.View, gk.View, gv.View, delta.View, shape);
+        var out_ = host.Download(o.View, t * d);
         // Row 0: scores (1, 0, 1) → softmax (e, 1, e)/(2e + 1); O = Σ p_j v_j.
         double e = Math.E, z = 2 * e + 1;
         Tolerance.AssertClose(out_, new[] { (e * 1 + 3 + e * 5) / z, (e * 2 + 4 + e * 6) / z, 0, 0 }, 1e-6, 1e-6, "O");
-        Assert.Equal(float.NegativeInfinity, IlgpuCpuFixture.Download(lse.View, t)[1]);
+        Assert.Equal(float.NegativeInfinity, host.Download(lse.View, t)[1]);
         foreach (var grad in new[] { gq, gk, gv })
-            Assert.All(IlgpuCpuFixture.Download(grad.View, grad.View.IntLength), x => Assert.True(float.IsFinite(x)));
-        Assert.Equal([0f, 0f], IlgpuCpuFixture.Download(gq.View, q.Length)[2..]);
+            Assert.All(host.Download(grad.View, grad.View.IntLength), x => Assert.True(float.IsFinite(x)));
+        Assert.Equal([0f, 0f], host.Download(gq.View, q.Length)[2..]);
     }
 
     [Fact]
     public void RejectsHeadsLargerThanTheKernelsHold()
     {
-        using var b = IlgpuCpuFixture.Upload(new float[65 * 2]);
+        var host = KernelHost.Cpu;
+        using var b = host.Upload(new float[65 * 2]);
         var shape = new AttentionPlan(1, 1, 1, 65, 65, Causal: true, Scale: 1f);
-        Assert.Throws<NotSupportedException>(() => IlgpuCpuFixture.Attention.Forward(b.View, b.View, b.View, null, b.View, b.View, shape));
+        Assert.Throws<NotSupportedException>(() => host.Attention.Forward(b.View, b.View, b.View, null, b.View, b.View, shape));
+    }
+
+    [Fact]
+    public void CudaMatchesComposition()
+    {
+        var host = KernelHost.Cuda;
+        Check(host, 2, 3, 200, 200, 64, 64, causal: true, maskShape: null);
+        Check(host, 1, 2, 70, 300, 40, 24, causal: true, maskShape: [1, 2, 70, 300]);
+        Check(host, 2, 2, 65, 129, 64, 64, causal: false, maskShape: [65, 129]);
     }
 }

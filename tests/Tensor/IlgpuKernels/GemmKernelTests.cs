@@ -41,22 +41,22 @@ public sealed class GemmKernelTests
 
     static float Bf16(float x) => BitConverter.UInt32BitsToSingle(GemmTensorCore.RoundBf16(x) << 16);
 
-    static float[] Run(GemmPrecision precision, float[] a, float[] b, float[] c, MatmulPlan plan, bool accumulate)
+    static float[] Run(KernelHost host, GemmPrecision precision, float[] a, float[] b, float[] c, MatmulPlan plan, bool accumulate)
     {
-        using var da = IlgpuCpuFixture.Upload(a);
-        using var db = IlgpuCpuFixture.Upload(b);
-        using var dc = IlgpuCpuFixture.Upload(c);
-        IlgpuCpuFixture.Gemm.Matmul(da.View.SubView(0, a.Length), db.View.SubView(0, b.Length), dc.View.SubView(0, c.Length), plan, accumulate, precision);
-        return IlgpuCpuFixture.Download(dc.View, c.Length);
+        using var da = host.Upload(a);
+        using var db = host.Upload(b);
+        using var dc = host.Upload(c);
+        host.Gemm.Matmul(da.View.SubView(0, a.Length), db.View.SubView(0, b.Length), dc.View.SubView(0, c.Length), plan, accumulate, precision);
+        return host.Download(dc.View, c.Length);
     }
 
-    static void Check(GemmPrecision precision, int batch, int m, int n, int k, bool transA, bool transB, bool accumulate, bool broadcastA = false, bool broadcastB = false)
+    static void Check(KernelHost host, GemmPrecision precision, int batch, int m, int n, int k, bool transA, bool transB, bool accumulate, bool broadcastA = false, bool broadcastB = false)
     {
         int seed = m * 7919 + n * 104729 + k * 31 + batch * 3 + (transA ? 1 : 0) + (transB ? 2 : 0);
         var plan = new MatmulPlan(batch, m, n, k, transA, transB, broadcastA ? 0 : m * k, broadcastB ? 0 : k * n);
         float[] a = Data.Uniform((broadcastA ? 1 : batch) * m * k, seed), b = Data.Uniform((broadcastB ? 1 : batch) * k * n, seed + 1);
         float[] c = Data.Uniform(batch * m * n, seed + 2);
-        var actual = Run(precision, a, b, c, plan, accumulate);
+        var actual = Run(host, precision, a, b, c, plan, accumulate);
         string what = $"{precision} gemm b={batch} {m}x{n}x{k} tA={transA} tB={transB} acc={accumulate}";
         Func<float, float> round = precision switch { GemmPrecision.Tf32 => Tf32, GemmPrecision.Bf16 => Bf16, _ => x => x };
         Tolerance.AssertClose(actual, Reference(a, b, c, plan, accumulate, round), Atol(k), 1e-5, what + " (rounded inputs)");
@@ -78,7 +78,7 @@ public sealed class GemmKernelTests
     {
         foreach (bool transA in new[] { false, true })
             foreach (bool transB in new[] { false, true })
-                Check(GemmPrecision.Float32, 1, m, n, k, transA, transB, accumulate: (m + n + k + (transA ? 1 : 0)) % 2 == 0);
+                Check(KernelHost.Cpu, GemmPrecision.Float32, 1, m, n, k, transA, transB, accumulate: (m + n + k + (transA ? 1 : 0)) % 2 == 0);
     }
 
     [Theory]
@@ -87,21 +87,22 @@ public sealed class GemmKernelTests
     [InlineData(false, true)]
     public void SimtBatchesWithBroadcastAndAccumulate(bool broadcastA, bool broadcastB)
     {
-        Check(GemmPrecision.Float32, 3, 12, 20, 8, false, true, accumulate: true, broadcastA, broadcastB);
-        Check(GemmPrecision.Float32, 2, 9, 7, 13, true, false, accumulate: false, broadcastA, broadcastB);
+        Check(KernelHost.Cpu, GemmPrecision.Float32, 3, 12, 20, 8, false, true, accumulate: true, broadcastA, broadcastB);
+        Check(KernelHost.Cpu, GemmPrecision.Float32, 2, 9, 7, 13, true, false, accumulate: false, broadcastA, broadcastB);
     }
 
     [Fact]
     public void SimtUsesScalarPathOnMisalignedViews()
     {
+        var host = KernelHost.Cpu;
         // Views starting at element 1: the 128-bit path must be refused, and results stay exact.
         float[] a = Data.Uniform(1 + 8 * 12, 5), b = Data.Uniform(1 + 12 * 16, 6), c = new float[1 + 8 * 16];
-        using var da = IlgpuCpuFixture.Upload(a);
-        using var db = IlgpuCpuFixture.Upload(b);
-        using var dc = IlgpuCpuFixture.Upload(c);
+        using var da = host.Upload(a);
+        using var db = host.Upload(b);
+        using var dc = host.Upload(c);
         var plan = new MatmulPlan(1, 8, 16, 12, false, false, 0, 0);
-        IlgpuCpuFixture.Gemm.Matmul(da.View.SubView(1, 96), db.View.SubView(1, 192), dc.View.SubView(1, 128), plan, false);
-        var actual = IlgpuCpuFixture.Download(dc.View, c.Length);
+        host.Gemm.Matmul(da.View.SubView(1, 96), db.View.SubView(1, 192), dc.View.SubView(1, 128), plan, false);
+        var actual = host.Download(dc.View, c.Length);
         Assert.Equal(0f, actual[0]);
         Tolerance.AssertClose(actual.AsSpan(1), Reference(a[1..], b[1..], c[1..], plan, false, x => x), Atol(12), 1e-5, "misaligned gemm");
     }
@@ -109,9 +110,10 @@ public sealed class GemmKernelTests
     [Fact]
     public void RejectsViewsTooShortForThePlan()
     {
-        using var buffer = IlgpuCpuFixture.Upload(new float[16]);
+        var host = KernelHost.Cpu;
+        using var buffer = host.Upload(new float[16]);
         var plan = new MatmulPlan(2, 4, 4, 4, false, false, 16, 16);
-        var ex = Assert.Throws<ArgumentException>(() => IlgpuCpuFixture.Gemm.Matmul(buffer.View, buffer.View, buffer.View, plan, false));
+        var ex = Assert.Throws<ArgumentException>(() => host.Gemm.Matmul(buffer.View, buffer.View, buffer.View, plan, false));
         Assert.Contains("too short", ex.Message);
     }
 
@@ -123,9 +125,24 @@ public sealed class GemmKernelTests
         // Each emulated mma costs dozens of warp barriers on the CPU accelerator: a few slabs cover every warp,
         // both k steps of a slab, ragged edges, all transposes, accumulate and a broadcast batch.
         int k = precision == GemmPrecision.Tf32 ? 20 : 40;
-        Check(precision, 1, 40, 36, k, false, false, accumulate: false);
-        Check(precision, 1, 17, 9, 13, true, true, accumulate: true);
-        Check(precision, 2, 9, 17, 7, false, true, accumulate: false, broadcastA: true);
-        Check(precision, 1, 3, 5, 11, true, false, accumulate: true);
+        Check(KernelHost.Cpu, precision, 1, 40, 36, k, false, false, accumulate: false);
+        Check(KernelHost.Cpu, precision, 1, 17, 9, 13, true, true, accumulate: true);
+        Check(KernelHost.Cpu, precision, 2, 9, 17, 7, false, true, accumulate: false, broadcastA: true);
+        Check(KernelHost.Cpu, precision, 1, 3, 5, 11, true, false, accumulate: true);
+    }
+
+    // ---- on a CUDA device, when there is one: larger ragged shapes, and the real mma.sync ----------------
+
+    [Theory]
+    [InlineData(GemmPrecision.Float32)]
+    [InlineData(GemmPrecision.Tf32)]
+    [InlineData(GemmPrecision.Bf16)]
+    public void CudaMatchesReference(GemmPrecision precision)
+    {
+        var host = KernelHost.Cuda;
+        Check(host, precision, 1, 300, 260, 200, false, false, accumulate: false);
+        Check(host, precision, 2, 129, 257, 97, true, false, accumulate: true, broadcastB: true);
+        Check(host, precision, 3, 64, 130, 67, false, true, accumulate: false);
+        Check(host, precision, 1, 255, 33, 513, true, true, accumulate: true);
     }
 }
