@@ -7,15 +7,17 @@ namespace Engine.Ilgpu.Kernels;
 /// <summary>
 /// GEMM on tensor cores through inline PTX <c>mma.sync</c>, float32 accumulation. A group of 128 threads
 /// (4 warps, 2 × 2) computes a 64 × 64 tile of c; each warp a 32 × 32 sub-tile as 2 × 4 <c>mma</c> tiles of
-/// 16 × 8, whose 32 accumulators per thread live in PTX registers declared by the kernel itself
-/// (<c>tc0…tc31</c>), so that no accumulator passes through <c>.local</c> memory. Each slab of op(a) and op(b)
-/// (64 rows × 16 words, padded to 20 words per row so fragment reads are bank-conflict-free) is converted once
-/// while it is staged: tf32 stores one rounded float per word and a slab is 16 deep (two <c>m16n8k8</c>
-/// steps); bf16 packs two values per word (<c>cvt.rn.bf16x2.f32</c>) and a slab is 32 deep (two
-/// <c>m16n8k16</c> steps). Both then read fragments with the same word indexing.
+/// 16 × 8. The group stages slabs of op(a) and op(b) as float32 in shared memory (64 rows × k, k contiguous,
+/// rows padded so that fragment reads hit distinct banks): 16 deep for tf32 (two <c>m16n8k8</c> steps), 32
+/// deep for bf16 (two <c>m16n8k16</c> steps). At each step a thread reads its A and B fragments and converts
+/// them with <c>cvt.rna.tf32.f32</c> or <c>cvt.rn.bf16x2.f32</c> straight into PTX registers that the kernel
+/// declares itself (<c>fa0…fa7</c>, <c>fb0…fb7</c>), which the 8 <c>mma</c>s read; the 32 accumulators per
+/// thread are declared registers too (<c>tc0…tc31</c>) and are read out once after the loop. No operand
+/// or accumulator passes through an <c>out</c> argument, which ILGPU would route through <c>.local</c> memory.
 /// <para>
 /// On any accelerator but CUDA, <see cref="CudaAsm.IsSupported"/> is false and each <c>mma</c> is emulated by
-/// <see cref="MmaEmulated"/> with warp shuffles, reproducing the PTX fragment layout exactly (needs a warp of
+/// <see cref="MmaEmulated"/> with warp shuffles, reproducing the PTX fragment layout exactly, and the inputs
+/// are rounded as the <c>cvt</c>s round them (<see cref="RoundTf32"/>, <see cref="RoundBf16"/>; needs a warp of
 /// 32): the CPU accelerator thereby tests the staging, fragment and epilogue logic of this very kernel. The
 /// emulation sums each tile's products in increasing k in float32; the hardware's internal order and
 /// rounding may differ in the last bits.
@@ -29,11 +31,11 @@ internal static class GemmTensorCore
     /// <summary>Threads per group (4 warps).</summary>
     public const int Threads = 128;
 
-    /// <summary>32-bit words of k per slab row (16 tf32 values or 32 bf16 values).</summary>
-    const int Words = 16;
+    /// <summary>Row pitch (floats) of a staged tf32 slab: 16 k + 4 padding, so g·20 + t hits 32 distinct banks.</summary>
+    const int PitchTf32 = 20;
 
-    /// <summary>Row pitch of a staged slab in words (padding against bank conflicts).</summary>
-    const int Pitch = Words + 4;
+    /// <summary>Row pitch (floats) of a staged bf16 slab: 32 k + 8 padding, so pairs at g·40 + 2t fill 2 wavefronts exactly.</summary>
+    const int PitchBf16 = 40;
 
     /// <summary>The 2 × 4 accumulator fragments of one thread (emulation path; CUDA keeps them in registers).</summary>
     struct Fragments
@@ -50,30 +52,40 @@ internal static class GemmTensorCore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Body(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs p, bool bf16)
     {
-        var sa = SharedMemory.Allocate<uint>(Tile * Pitch);
-        var sb = SharedMemory.Allocate<uint>(Tile * Pitch);
+        var sa = SharedMemory.Allocate<float>(Tile * PitchBf16);
+        var sb = SharedMemory.Allocate<float>(Tile * PitchBf16);
         int tid = Group.IdxX, lane = tid % 32, warp = tid / 32;
         int g = lane / 4, t = lane % 4;
         int warpRow = (warp / 2) * 32, warpCol = (warp % 2) * 32;
         int col0 = Grid.IdxX * Tile, row0 = Grid.IdxY * Tile, batch = Grid.IdxZ;
         long baseA = (long)batch * p.BatchStrideA, baseB = (long)batch * p.BatchStrideB;
         long baseC = (long)batch * p.M * p.N;
-        int depth = bf16 ? 2 * Words : Words;
+        int depth = bf16 ? 32 : 16, pitch = bf16 ? PitchBf16 : PitchTf32;
 
         var acc = default(Fragments);
         if (CudaAsm.IsSupported)
         {
             CudaAsm.Emit(".reg .f32 tc<32>;");
+            CudaAsm.Emit(".reg .b32 fa<8>;");
+            CudaAsm.Emit(".reg .b32 fb<8>;");
             CudaAsm.Emit("mov.b32 tc0, 0f00000000; mov.b32 tc1, 0f00000000; mov.b32 tc2, 0f00000000; mov.b32 tc3, 0f00000000; mov.b32 tc4, 0f00000000; mov.b32 tc5, 0f00000000; mov.b32 tc6, 0f00000000; mov.b32 tc7, 0f00000000; mov.b32 tc8, 0f00000000; mov.b32 tc9, 0f00000000; mov.b32 tc10, 0f00000000; mov.b32 tc11, 0f00000000; mov.b32 tc12, 0f00000000; mov.b32 tc13, 0f00000000; mov.b32 tc14, 0f00000000; mov.b32 tc15, 0f00000000; mov.b32 tc16, 0f00000000; mov.b32 tc17, 0f00000000; mov.b32 tc18, 0f00000000; mov.b32 tc19, 0f00000000; mov.b32 tc20, 0f00000000; mov.b32 tc21, 0f00000000; mov.b32 tc22, 0f00000000; mov.b32 tc23, 0f00000000; mov.b32 tc24, 0f00000000; mov.b32 tc25, 0f00000000; mov.b32 tc26, 0f00000000; mov.b32 tc27, 0f00000000; mov.b32 tc28, 0f00000000; mov.b32 tc29, 0f00000000; mov.b32 tc30, 0f00000000; mov.b32 tc31, 0f00000000;");
         }
 
         for (int k0 = 0; k0 < p.K; k0 += depth)
         {
-            Stage(a, sa, baseA, p.M, row0, k0, p.K, p.TransA == 0, bf16, tid);
-            Stage(b, sb, baseB, p.N, col0, k0, p.K, p.TransB != 0, bf16, tid);
+            Stage(a, sa, baseA, p.M, row0, k0, p.K, p.TransA == 0, depth, pitch, tid);
+            Stage(b, sb, baseB, p.N, col0, k0, p.K, p.TransB != 0, depth, pitch, tid);
             Group.Barrier();
-            Step(sa, sb, ref acc, warpRow, warpCol, g, t, 0, bf16);
-            Step(sa, sb, ref acc, warpRow, warpCol, g, t, Words / 2, bf16);
+            if (bf16)
+            {
+                StepBf16(sa, sb, ref acc, warpRow, warpCol, g, t, 0);
+                StepBf16(sa, sb, ref acc, warpRow, warpCol, g, t, 16);
+            }
+            else
+            {
+                StepTf32(sa, sb, ref acc, warpRow, warpCol, g, t, 0);
+                StepTf32(sa, sb, ref acc, warpRow, warpCol, g, t, 8);
+            }
             Group.Barrier();
         }
 
@@ -151,103 +163,121 @@ internal static class GemmTensorCore
         StoreFragment(c, baseC, p, row0 + warpRow + 16, col0 + warpCol + 24, acc.T13);
     }
 
-    /// <summary>One k step (8 for tf32, 16 for bf16) of the warp's 2 × 4 tiles, starting at word <paramref name="w0"/> of the slab.</summary>
+    /// <summary>One k8 step of the warp's 2 × 4 tf32 tiles, from column <paramref name="k"/> of the slab.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Step(ArrayView<uint> sa, ArrayView<uint> sb, ref Fragments acc, int warpRow, int warpCol, int g, int t, int w0, bool bf16)
+    static void StepTf32(ArrayView<float> sa, ArrayView<float> sb, ref Fragments acc, int warpRow, int warpCol, int g, int t, int k)
     {
-        int ra = (warpRow + g) * Pitch + w0 + t, rb = (warpCol + g) * Pitch + w0 + t;
-        uint a00 = sa[ra], a01 = sa[ra + 8 * Pitch], a02 = sa[ra + 4], a03 = sa[ra + 8 * Pitch + 4];
-        uint a10 = sa[ra + 16 * Pitch], a11 = sa[ra + 24 * Pitch], a12 = sa[ra + 16 * Pitch + 4], a13 = sa[ra + 24 * Pitch + 4];
-        uint b00 = sb[rb], b01 = sb[rb + 4];
-        uint b10 = sb[rb + 8 * Pitch], b11 = sb[rb + 8 * Pitch + 4];
-        uint b20 = sb[rb + 16 * Pitch], b21 = sb[rb + 16 * Pitch + 4];
-        uint b30 = sb[rb + 24 * Pitch], b31 = sb[rb + 24 * Pitch + 4];
-            if (CudaAsm.IsSupported)
-            {
-                if (bf16) CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc0,tc1,tc2,tc3}, {%0,%1,%2,%3}, {%4,%5}, {tc0,tc1,tc2,tc3};", a00, a01, a02, a03, b00, b01);
-                else CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc0,tc1,tc2,tc3}, {%0,%1,%2,%3}, {%4,%5}, {tc0,tc1,tc2,tc3};", a00, a01, a02, a03, b00, b01);
-            }
-            else acc.T00 = MmaEmulated(acc.T00, a00, a01, a02, a03, b00, b01, bf16);
-            if (CudaAsm.IsSupported)
-            {
-                if (bf16) CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc4,tc5,tc6,tc7}, {%0,%1,%2,%3}, {%4,%5}, {tc4,tc5,tc6,tc7};", a00, a01, a02, a03, b10, b11);
-                else CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc4,tc5,tc6,tc7}, {%0,%1,%2,%3}, {%4,%5}, {tc4,tc5,tc6,tc7};", a00, a01, a02, a03, b10, b11);
-            }
-            else acc.T01 = MmaEmulated(acc.T01, a00, a01, a02, a03, b10, b11, bf16);
-            if (CudaAsm.IsSupported)
-            {
-                if (bf16) CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc8,tc9,tc10,tc11}, {%0,%1,%2,%3}, {%4,%5}, {tc8,tc9,tc10,tc11};", a00, a01, a02, a03, b20, b21);
-                else CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc8,tc9,tc10,tc11}, {%0,%1,%2,%3}, {%4,%5}, {tc8,tc9,tc10,tc11};", a00, a01, a02, a03, b20, b21);
-            }
-            else acc.T02 = MmaEmulated(acc.T02, a00, a01, a02, a03, b20, b21, bf16);
-            if (CudaAsm.IsSupported)
-            {
-                if (bf16) CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc12,tc13,tc14,tc15}, {%0,%1,%2,%3}, {%4,%5}, {tc12,tc13,tc14,tc15};", a00, a01, a02, a03, b30, b31);
-                else CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc12,tc13,tc14,tc15}, {%0,%1,%2,%3}, {%4,%5}, {tc12,tc13,tc14,tc15};", a00, a01, a02, a03, b30, b31);
-            }
-            else acc.T03 = MmaEmulated(acc.T03, a00, a01, a02, a03, b30, b31, bf16);
-            if (CudaAsm.IsSupported)
-            {
-                if (bf16) CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc16,tc17,tc18,tc19}, {%0,%1,%2,%3}, {%4,%5}, {tc16,tc17,tc18,tc19};", a10, a11, a12, a13, b00, b01);
-                else CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc16,tc17,tc18,tc19}, {%0,%1,%2,%3}, {%4,%5}, {tc16,tc17,tc18,tc19};", a10, a11, a12, a13, b00, b01);
-            }
-            else acc.T10 = MmaEmulated(acc.T10, a10, a11, a12, a13, b00, b01, bf16);
-            if (CudaAsm.IsSupported)
-            {
-                if (bf16) CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc20,tc21,tc22,tc23}, {%0,%1,%2,%3}, {%4,%5}, {tc20,tc21,tc22,tc23};", a10, a11, a12, a13, b10, b11);
-                else CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc20,tc21,tc22,tc23}, {%0,%1,%2,%3}, {%4,%5}, {tc20,tc21,tc22,tc23};", a10, a11, a12, a13, b10, b11);
-            }
-            else acc.T11 = MmaEmulated(acc.T11, a10, a11, a12, a13, b10, b11, bf16);
-            if (CudaAsm.IsSupported)
-            {
-                if (bf16) CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc24,tc25,tc26,tc27}, {%0,%1,%2,%3}, {%4,%5}, {tc24,tc25,tc26,tc27};", a10, a11, a12, a13, b20, b21);
-                else CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc24,tc25,tc26,tc27}, {%0,%1,%2,%3}, {%4,%5}, {tc24,tc25,tc26,tc27};", a10, a11, a12, a13, b20, b21);
-            }
-            else acc.T12 = MmaEmulated(acc.T12, a10, a11, a12, a13, b20, b21, bf16);
-            if (CudaAsm.IsSupported)
-            {
-                if (bf16) CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc28,tc29,tc30,tc31}, {%0,%1,%2,%3}, {%4,%5}, {tc28,tc29,tc30,tc31};", a10, a11, a12, a13, b30, b31);
-                else CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc28,tc29,tc30,tc31}, {%0,%1,%2,%3}, {%4,%5}, {tc28,tc29,tc30,tc31};", a10, a11, a12, a13, b30, b31);
-            }
-            else acc.T13 = MmaEmulated(acc.T13, a10, a11, a12, a13, b30, b31, bf16);
-    }
-
-    /// <summary>
-    /// Converts one slab (64 rows of op(x) × 16 words of k) into shared memory. <paramref name="deepRows"/>
-    /// means element (w, k) is at w·depth + k (a, or b transposed), else at k·wide + w; threads walk the
-    /// contiguous direction so that global loads coalesce.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Stage(ArrayView<float> x, ArrayView<uint> s, long xBase, int wide, int w0, int k0, int depth, bool deepRows, bool bf16, int tid)
-    {
-        for (int e = tid; e < Tile * Words; e += Threads)
+        const int P = PitchTf32;
+        int ra = (warpRow + g) * P + k + t, rb = (warpCol + g) * P + k + t;
+        // A: a0 = (g, t), a1 = (g + 8, t), a2 = (g, t + 4), a3 = (g + 8, t + 4); B: b0 = (k t, n g), b1 = (t + 4, g).
+        float x00 = sa[ra], x01 = sa[ra + 8 * P], x02 = sa[ra + 4], x03 = sa[ra + 8 * P + 4];
+        float x10 = sa[ra + 16 * P], x11 = sa[ra + 24 * P], x12 = sa[ra + 16 * P + 4], x13 = sa[ra + 24 * P + 4];
+        float y00 = sb[rb], y01 = sb[rb + 4], y10 = sb[rb + 8 * P], y11 = sb[rb + 8 * P + 4];
+        float y20 = sb[rb + 16 * P], y21 = sb[rb + 16 * P + 4], y30 = sb[rb + 24 * P], y31 = sb[rb + 24 * P + 4];
+        if (CudaAsm.IsSupported)
         {
-            int w = deepRows ? e / Words : e % Tile;
-            int word = deepRows ? e % Words : e / Tile;
-            int gw = w0 + w;
-            uint packed;
-            if (bf16)
-            {
-                int gk = k0 + 2 * word;
-                float lo = Load(x, xBase, wide, depth, gw, gk, deepRows), hi = Load(x, xBase, wide, depth, gw, gk + 1, deepRows);
-                if (CudaAsm.IsSupported) CudaAsm.Emit("cvt.rn.bf16x2.f32 %0, %1, %2;", out packed, hi, lo);
-                else packed = (RoundBf16(hi) << 16) | RoundBf16(lo);
-            }
-            else
-            {
-                float v = Load(x, xBase, wide, depth, gw, k0 + word, deepRows);
-                if (CudaAsm.IsSupported) CudaAsm.Emit("cvt.rna.tf32.f32 %0, %1;", out packed, v);
-                else packed = RoundTf32(v);
-            }
-            s[w * Pitch + word] = packed;
+            CudaAsm.Emit("cvt.rna.tf32.f32 fa0, %0; cvt.rna.tf32.f32 fa1, %1; cvt.rna.tf32.f32 fa2, %2; cvt.rna.tf32.f32 fa3, %3; cvt.rna.tf32.f32 fa4, %4; cvt.rna.tf32.f32 fa5, %5; cvt.rna.tf32.f32 fa6, %6; cvt.rna.tf32.f32 fa7, %7;",
+                x00, x01, x02, x03, x10, x11, x12, x13);
+            CudaAsm.Emit("cvt.rna.tf32.f32 fb0, %0; cvt.rna.tf32.f32 fb1, %1; cvt.rna.tf32.f32 fb2, %2; cvt.rna.tf32.f32 fb3, %3; cvt.rna.tf32.f32 fb4, %4; cvt.rna.tf32.f32 fb5, %5; cvt.rna.tf32.f32 fb6, %6; cvt.rna.tf32.f32 fb7, %7;",
+                y00, y01, y10, y11, y20, y21, y30, y31);
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc0,tc1,tc2,tc3}, {fa0,fa1,fa2,fa3}, {fb0,fb1}, {tc0,tc1,tc2,tc3};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc4,tc5,tc6,tc7}, {fa0,fa1,fa2,fa3}, {fb2,fb3}, {tc4,tc5,tc6,tc7};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc8,tc9,tc10,tc11}, {fa0,fa1,fa2,fa3}, {fb4,fb5}, {tc8,tc9,tc10,tc11};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc12,tc13,tc14,tc15}, {fa0,fa1,fa2,fa3}, {fb6,fb7}, {tc12,tc13,tc14,tc15};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc16,tc17,tc18,tc19}, {fa4,fa5,fa6,fa7}, {fb0,fb1}, {tc16,tc17,tc18,tc19};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc20,tc21,tc22,tc23}, {fa4,fa5,fa6,fa7}, {fb2,fb3}, {tc20,tc21,tc22,tc23};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc24,tc25,tc26,tc27}, {fa4,fa5,fa6,fa7}, {fb4,fb5}, {tc24,tc25,tc26,tc27};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc28,tc29,tc30,tc31}, {fa4,fa5,fa6,fa7}, {fb6,fb7}, {tc28,tc29,tc30,tc31};");
+        }
+        else
+        {
+            uint a00 = RoundTf32(x00), a01 = RoundTf32(x01), a02 = RoundTf32(x02), a03 = RoundTf32(x03);
+            uint a10 = RoundTf32(x10), a11 = RoundTf32(x11), a12 = RoundTf32(x12), a13 = RoundTf32(x13);
+            uint b00 = RoundTf32(y00), b01 = RoundTf32(y01), b10 = RoundTf32(y10), b11 = RoundTf32(y11);
+            uint b20 = RoundTf32(y20), b21 = RoundTf32(y21), b30 = RoundTf32(y30), b31 = RoundTf32(y31);
+            const bool bf16 = false;
+            acc.T00 = MmaEmulated(acc.T00, a00, a01, a02, a03, b00, b01, bf16);
+            acc.T01 = MmaEmulated(acc.T01, a00, a01, a02, a03, b10, b11, bf16);
+            acc.T02 = MmaEmulated(acc.T02, a00, a01, a02, a03, b20, b21, bf16);
+            acc.T03 = MmaEmulated(acc.T03, a00, a01, a02, a03, b30, b31, bf16);
+            acc.T10 = MmaEmulated(acc.T10, a10, a11, a12, a13, b00, b01, bf16);
+            acc.T11 = MmaEmulated(acc.T11, a10, a11, a12, a13, b10, b11, bf16);
+            acc.T12 = MmaEmulated(acc.T12, a10, a11, a12, a13, b20, b21, bf16);
+            acc.T13 = MmaEmulated(acc.T13, a10, a11, a12, a13, b30, b31, bf16);
         }
     }
 
+    /// <summary>One k16 step of the warp's 2 × 4 bf16 tiles, from column <paramref name="k"/> of the slab.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Load(ArrayView<float> x, long xBase, int wide, int depth, int w, int k, bool deepRows)
+    static void StepBf16(ArrayView<float> sa, ArrayView<float> sb, ref Fragments acc, int warpRow, int warpCol, int g, int t, int k)
     {
-        if (w >= wide || k >= depth) return 0f;
-        return x[xBase + (deepRows ? (long)w * depth + k : (long)k * wide + w)];
+        const int P = PitchBf16;
+        int ra = (warpRow + g) * P + k + 2 * t, rb = (warpCol + g) * P + k + 2 * t;
+        // Each register holds the pair (k, k + 1), the lower k in the low half. A: a0 = (g, 2t…), a1 = (g + 8, 2t…),
+        // a2 = (g, 2t + 8…), a3 = (g + 8, 2t + 8…); B: b0 = (k 2t…, n g), b1 = (2t + 8…, g).
+        float x00 = sa[ra], x00h = sa[ra + 1], x01 = sa[ra + 8 * P], x01h = sa[ra + 8 * P + 1];
+        float x02 = sa[ra + 8], x02h = sa[ra + 9], x03 = sa[ra + 8 * P + 8], x03h = sa[ra + 8 * P + 9];
+        float x10 = sa[ra + 16 * P], x10h = sa[ra + 16 * P + 1], x11 = sa[ra + 24 * P], x11h = sa[ra + 24 * P + 1];
+        float x12 = sa[ra + 16 * P + 8], x12h = sa[ra + 16 * P + 9], x13 = sa[ra + 24 * P + 8], x13h = sa[ra + 24 * P + 9];
+        float y00 = sb[rb], y00h = sb[rb + 1], y01 = sb[rb + 8], y01h = sb[rb + 9];
+        float y10 = sb[rb + 8 * P], y10h = sb[rb + 8 * P + 1], y11 = sb[rb + 8 * P + 8], y11h = sb[rb + 8 * P + 9];
+        float y20 = sb[rb + 16 * P], y20h = sb[rb + 16 * P + 1], y21 = sb[rb + 16 * P + 8], y21h = sb[rb + 16 * P + 9];
+        float y30 = sb[rb + 24 * P], y30h = sb[rb + 24 * P + 1], y31 = sb[rb + 24 * P + 8], y31h = sb[rb + 24 * P + 9];
+        if (CudaAsm.IsSupported)
+        {
+            // cvt.rn.bf16x2.f32 d, hi, lo puts hi in the upper half.
+            CudaAsm.Emit("cvt.rn.bf16x2.f32 fa0, %1, %0; cvt.rn.bf16x2.f32 fa1, %3, %2; cvt.rn.bf16x2.f32 fa2, %5, %4; cvt.rn.bf16x2.f32 fa3, %7, %6;",
+                x00, x00h, x01, x01h, x02, x02h, x03, x03h);
+            CudaAsm.Emit("cvt.rn.bf16x2.f32 fa4, %1, %0; cvt.rn.bf16x2.f32 fa5, %3, %2; cvt.rn.bf16x2.f32 fa6, %5, %4; cvt.rn.bf16x2.f32 fa7, %7, %6;",
+                x10, x10h, x11, x11h, x12, x12h, x13, x13h);
+            CudaAsm.Emit("cvt.rn.bf16x2.f32 fb0, %1, %0; cvt.rn.bf16x2.f32 fb1, %3, %2; cvt.rn.bf16x2.f32 fb2, %5, %4; cvt.rn.bf16x2.f32 fb3, %7, %6;",
+                y00, y00h, y01, y01h, y10, y10h, y11, y11h);
+            CudaAsm.Emit("cvt.rn.bf16x2.f32 fb4, %1, %0; cvt.rn.bf16x2.f32 fb5, %3, %2; cvt.rn.bf16x2.f32 fb6, %5, %4; cvt.rn.bf16x2.f32 fb7, %7, %6;",
+                y20, y20h, y21, y21h, y30, y30h, y31, y31h);
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc0,tc1,tc2,tc3}, {fa0,fa1,fa2,fa3}, {fb0,fb1}, {tc0,tc1,tc2,tc3};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc4,tc5,tc6,tc7}, {fa0,fa1,fa2,fa3}, {fb2,fb3}, {tc4,tc5,tc6,tc7};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc8,tc9,tc10,tc11}, {fa0,fa1,fa2,fa3}, {fb4,fb5}, {tc8,tc9,tc10,tc11};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc12,tc13,tc14,tc15}, {fa0,fa1,fa2,fa3}, {fb6,fb7}, {tc12,tc13,tc14,tc15};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc16,tc17,tc18,tc19}, {fa4,fa5,fa6,fa7}, {fb0,fb1}, {tc16,tc17,tc18,tc19};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc20,tc21,tc22,tc23}, {fa4,fa5,fa6,fa7}, {fb2,fb3}, {tc20,tc21,tc22,tc23};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc24,tc25,tc26,tc27}, {fa4,fa5,fa6,fa7}, {fb4,fb5}, {tc24,tc25,tc26,tc27};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc28,tc29,tc30,tc31}, {fa4,fa5,fa6,fa7}, {fb6,fb7}, {tc28,tc29,tc30,tc31};");
+        }
+        else
+        {
+            uint a00 = Pack(x00, x00h), a01 = Pack(x01, x01h), a02 = Pack(x02, x02h), a03 = Pack(x03, x03h);
+            uint a10 = Pack(x10, x10h), a11 = Pack(x11, x11h), a12 = Pack(x12, x12h), a13 = Pack(x13, x13h);
+            uint b00 = Pack(y00, y00h), b01 = Pack(y01, y01h), b10 = Pack(y10, y10h), b11 = Pack(y11, y11h);
+            uint b20 = Pack(y20, y20h), b21 = Pack(y21, y21h), b30 = Pack(y30, y30h), b31 = Pack(y31, y31h);
+            const bool bf16 = true;
+            acc.T00 = MmaEmulated(acc.T00, a00, a01, a02, a03, b00, b01, bf16);
+            acc.T01 = MmaEmulated(acc.T01, a00, a01, a02, a03, b10, b11, bf16);
+            acc.T02 = MmaEmulated(acc.T02, a00, a01, a02, a03, b20, b21, bf16);
+            acc.T03 = MmaEmulated(acc.T03, a00, a01, a02, a03, b30, b31, bf16);
+            acc.T10 = MmaEmulated(acc.T10, a10, a11, a12, a13, b00, b01, bf16);
+            acc.T11 = MmaEmulated(acc.T11, a10, a11, a12, a13, b10, b11, bf16);
+            acc.T12 = MmaEmulated(acc.T12, a10, a11, a12, a13, b20, b21, bf16);
+            acc.T13 = MmaEmulated(acc.T13, a10, a11, a12, a13, b30, b31, bf16);
+        }
+    }
+
+    /// <summary>
+    /// Copies one slab (64 rows of op(x) × <paramref name="depth"/> k) into shared memory as float32, zero outside
+    /// the matrix. <paramref name="deepRows"/> means element (w, k) is at w·K + k (a, or b transposed), else at
+    /// k·wide + w; threads walk the contiguous direction so that global loads coalesce.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Stage(ArrayView<float> x, ArrayView<float> s, long xBase, int wide, int w0, int k0, int kTotal, bool deepRows, int depth, int pitch, int tid)
+    {
+        for (int e = tid; e < Tile * depth; e += Threads)
+        {
+            int w = deepRows ? e / depth : e % Tile;
+            int kk = deepRows ? e % depth : e / Tile;
+            int gw = w0 + w, gk = k0 + kk;
+            s[w * pitch + kk] = gw < wide && gk < kTotal
+                ? x[xBase + (deepRows ? (long)gw * kTotal + gk : (long)gk * wide + gw)]
+                : 0f;
+        }
     }
 
     /// <summary>What <c>cvt.rna.tf32.f32</c> computes for finite x: round to nearest, ties away from zero, to 10 mantissa bits.</summary>
@@ -259,6 +289,9 @@ internal static class GemmTensorCore
         uint bits = Interop.FloatAsInt(x);
         return (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
     }
+
+    /// <summary>What <c>cvt.rn.bf16x2.f32 d, hi, lo</c> computes: both rounded to bf16, hi in the upper half.</summary>
+    static uint Pack(float lo, float hi) => (RoundBf16(hi) << 16) | RoundBf16(lo);
 
     /// <summary>
     /// One warp-wide <c>mma.sync</c> (m16n8k8 tf32, or m16n8k16 bf16; row-major A, column-major B) emulated
