@@ -19,10 +19,13 @@ public sealed class AttentionKernels
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> _queryGradient;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> _keyValueGradient;
 
+    readonly Accelerator _accelerator;
+
     /// <summary>Loads (compiles) the four kernels.</summary>
     public AttentionKernels(Accelerator accelerator)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
+        _accelerator = accelerator;
         if (accelerator.MaxNumThreadsPerGroup < AttentionFlash.ForwardRows)
             throw new NotSupportedException($"attention: the accelerator allows {accelerator.MaxNumThreadsPerGroup} threads per group; the kernels need {AttentionFlash.ForwardRows}");
         _forward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(AttentionFlash.Forward);
@@ -48,8 +51,7 @@ public sealed class AttentionKernels
         Require("o", o, (long)shape.BatchHeads * shape.T * shape.Dv);
         Require("lse", lse, (long)shape.BatchHeads * shape.T);
         if (shape.BatchHeads == 0 || shape.T == 0) return;
-        var config = new KernelConfig(new Index2D(Ceil(shape.T, AttentionFlash.ForwardRows), shape.BatchHeads), new Index2D(AttentionFlash.ForwardRows, 1));
-        _forward(config, q, k, v, MaskView(mask), o, lse, args);
+        _forward(Config(shape.T, shape.BatchHeads, AttentionFlash.ForwardRows), q, k, v, MaskView(mask), o, lse, args);
     }
 
     /// <summary>
@@ -85,14 +87,22 @@ public sealed class AttentionKernels
         }
         var maskView = MaskView(mask);
         _rowDot((int)rows, dO, o, delta, shape.Dv);
-        var rowsConfig = new KernelConfig(new Index2D(Ceil(shape.T, AttentionFlash.BackwardRows), shape.BatchHeads), new Index2D(AttentionFlash.BackwardRows, 1));
+        var rowsConfig = Config(shape.T, shape.BatchHeads, AttentionFlash.BackwardRows);
         _queryGradient(rowsConfig, q, k, v, maskView, lse, delta, dO, dq, args);
         if (shape.S == 0) return;
-        var keysConfig = new KernelConfig(new Index2D(Ceil(shape.S, AttentionFlash.BackwardRows), shape.BatchHeads), new Index2D(AttentionFlash.BackwardRows, 1));
+        var keysConfig = Config(shape.S, shape.BatchHeads, AttentionFlash.BackwardRows);
         _keyValueGradient(keysConfig, q, k, v, maskView, lse, delta, dO, dk, dv, args);
     }
 
-    static int Ceil(int x, int tile) => (x + tile - 1) / tile;
+    /// <summary>Grid (⌈rows/threads⌉, batch-heads) of groups of <paramref name="threads"/>, checked against the device's grid limits.</summary>
+    KernelConfig Config(int rows, int batchHeads, int threads)
+    {
+        var grid = new Index2D((rows + threads - 1) / threads, batchHeads);
+        var max = _accelerator.MaxGridSize;
+        if (grid.X > max.X || grid.Y > max.Y)
+            throw new NotSupportedException($"attention: {rows} rows × {batchHeads} batch-heads need a grid of {grid} groups; the device allows {max}");
+        return new KernelConfig(grid, new Index2D(threads, 1));
+    }
 
     static ArrayView<float> MaskView(ArrayView1D<float, Stride1D.Dense>? mask) => mask is { } m ? m : ArrayView<float>.Empty;
 

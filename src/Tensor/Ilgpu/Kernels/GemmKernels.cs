@@ -81,12 +81,12 @@ public sealed class GemmKernels
         switch (precision)
         {
             case GemmPrecision.Float32:
-                _simt(new KernelConfig(new Index3D(Ceil(plan.N, GemmSimt.Tile), Ceil(plan.M, GemmSimt.Tile), plan.Batch), new Index3D(GemmSimt.Threads, 1, 1)), a, b, c, args);
+                _simt(Config(plan, GemmSimt.Tile, GemmSimt.Threads), a, b, c, args);
                 break;
             case GemmPrecision.Tf32 or GemmPrecision.Bf16:
                 if (!SupportsTensorCores) throw new NotSupportedException($"gemm: {precision} needs tensor cores (CUDA sm_80+) or a CPU accelerator with a warp of 32");
                 var kernel = precision == GemmPrecision.Tf32 ? _tf32.Value : _bf16.Value;
-                kernel(new KernelConfig(new Index3D(Ceil(plan.N, GemmTensorCore.Tile), Ceil(plan.M, GemmTensorCore.Tile), plan.Batch), new Index3D(GemmTensorCore.Threads, 1, 1)), a, b, c, args);
+                kernel(Config(plan, GemmTensorCore.Tile, GemmTensorCore.Threads), a, b, c, args);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(precision), precision, "gemm: unknown precision");
@@ -94,6 +94,16 @@ public sealed class GemmKernels
     }
 
     static int Ceil(int x, int tile) => (x + tile - 1) / tile;
+
+    /// <summary>Grid (⌈N/tile⌉, ⌈M/tile⌉, batch) of groups of <paramref name="threads"/>, checked against the device's grid limits.</summary>
+    KernelConfig Config(MatmulPlan plan, int tile, int threads)
+    {
+        var grid = new Index3D(Ceil(plan.N, tile), Ceil(plan.M, tile), plan.Batch);
+        var max = _accelerator.MaxGridSize;
+        if (grid.X > max.X || grid.Y > max.Y || grid.Z > max.Z)
+            throw new NotSupportedException($"gemm: {plan} needs a grid of {grid} groups; the device allows {max}");
+        return new KernelConfig(grid, new Index3D(threads, 1, 1));
+    }
 
     static GemmArgs Validate(ArrayView1D<float, Stride1D.Dense> a, ArrayView1D<float, Stride1D.Dense> b, ArrayView1D<float, Stride1D.Dense> c, MatmulPlan p, bool accumulate)
     {
