@@ -55,7 +55,13 @@ public sealed class PtxTests
         Assert.Contains(cvt, ptx);
         Assert.DoesNotContain(".extern", ptx);
         // Operands and accumulators are PTX registers the kernel declares: every mma reads fa/fb and tc only.
-        Assert.Contains(".reg .f32 tc<32>;", ptx);
+        // ptxas needs each name declared before its first use in the text (ILGPU may place blocks in any order).
+        foreach (var (declaration, use) in new[] { (".reg .f32 tc<32>;", "tc0"), (".reg .b32 fa<8>;", "fa0"), (".reg .b32 fb<8>;", "fb0") })
+        {
+            int at = ptx.IndexOf(declaration, StringComparison.Ordinal);
+            Assert.True(at >= 0, $"{declaration} missing");
+            Assert.True(at < Regex.Match(ptx, $@"\b{use}\b").Index, $"{use} used before {declaration}");
+        }
         Assert.Equal(16, Count(ptx, Regex.Escape(mma) + @" \{tc\d+,tc\d+,tc\d+,tc\d+\}, \{fa\d,fa\d,fa\d,fa\d\}, \{fb\d,fb\d\}, \{tc\d+,tc\d+,tc\d+,tc\d+\};"));
         // .local serves only the 32 one-time read-outs of the accumulators after the loop: each `out` of
         // CudaAsm.Emit gets a 4-byte slot, zeroed at entry, written from tcN once and read once.
@@ -63,7 +69,7 @@ public sealed class PtxTests
             Assert.Equal("4", m.Groups[1].Value);
         Assert.Equal(32, Count(ptx, @"ld\.local"));
         Assert.Equal(32, Count(ptx, @"st\.local\.f32\s+\[%rd\d+\], 0f00000000;"));
-        Assert.Equal(32, Count(ptx, @"mov\.b32 \t?%f\d+, tc\d+;\s*\n\s*st\.local"));
+        Assert.Equal(32, Count(ptx, @"mov\.f32 \t?%f\d+, tc\d+;\s*\n\s*st\.local"));
         Assert.Equal(64, Count(ptx, @"st\.local"));
     }
 

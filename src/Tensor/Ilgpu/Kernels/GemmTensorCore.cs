@@ -68,7 +68,7 @@ internal static class GemmTensorCore
             CudaAsm.Emit(".reg .f32 tc<32>;");
             CudaAsm.Emit(".reg .b32 fa<8>;");
             CudaAsm.Emit(".reg .b32 fb<8>;");
-            CudaAsm.Emit("mov.b32 tc0, 0f00000000; mov.b32 tc1, 0f00000000; mov.b32 tc2, 0f00000000; mov.b32 tc3, 0f00000000; mov.b32 tc4, 0f00000000; mov.b32 tc5, 0f00000000; mov.b32 tc6, 0f00000000; mov.b32 tc7, 0f00000000; mov.b32 tc8, 0f00000000; mov.b32 tc9, 0f00000000; mov.b32 tc10, 0f00000000; mov.b32 tc11, 0f00000000; mov.b32 tc12, 0f00000000; mov.b32 tc13, 0f00000000; mov.b32 tc14, 0f00000000; mov.b32 tc15, 0f00000000; mov.b32 tc16, 0f00000000; mov.b32 tc17, 0f00000000; mov.b32 tc18, 0f00000000; mov.b32 tc19, 0f00000000; mov.b32 tc20, 0f00000000; mov.b32 tc21, 0f00000000; mov.b32 tc22, 0f00000000; mov.b32 tc23, 0f00000000; mov.b32 tc24, 0f00000000; mov.b32 tc25, 0f00000000; mov.b32 tc26, 0f00000000; mov.b32 tc27, 0f00000000; mov.b32 tc28, 0f00000000; mov.b32 tc29, 0f00000000; mov.b32 tc30, 0f00000000; mov.b32 tc31, 0f00000000;");
+            CudaAsm.Emit("mov.f32 tc0, 0f00000000; mov.f32 tc1, 0f00000000; mov.f32 tc2, 0f00000000; mov.f32 tc3, 0f00000000; mov.f32 tc4, 0f00000000; mov.f32 tc5, 0f00000000; mov.f32 tc6, 0f00000000; mov.f32 tc7, 0f00000000; mov.f32 tc8, 0f00000000; mov.f32 tc9, 0f00000000; mov.f32 tc10, 0f00000000; mov.f32 tc11, 0f00000000; mov.f32 tc12, 0f00000000; mov.f32 tc13, 0f00000000; mov.f32 tc14, 0f00000000; mov.f32 tc15, 0f00000000; mov.f32 tc16, 0f00000000; mov.f32 tc17, 0f00000000; mov.f32 tc18, 0f00000000; mov.f32 tc19, 0f00000000; mov.f32 tc20, 0f00000000; mov.f32 tc21, 0f00000000; mov.f32 tc22, 0f00000000; mov.f32 tc23, 0f00000000; mov.f32 tc24, 0f00000000; mov.f32 tc25, 0f00000000; mov.f32 tc26, 0f00000000; mov.f32 tc27, 0f00000000; mov.f32 tc28, 0f00000000; mov.f32 tc29, 0f00000000; mov.f32 tc30, 0f00000000; mov.f32 tc31, 0f00000000;");
         }
 
         for (int k0 = 0; k0 < p.K; k0 += depth)
@@ -91,73 +91,73 @@ internal static class GemmTensorCore
 
         if (CudaAsm.IsSupported)
         {
-            CudaAsm.Emit("mov.b32 %0, tc0;", out float x0);
-            CudaAsm.Emit("mov.b32 %0, tc1;", out float y0);
-            CudaAsm.Emit("mov.b32 %0, tc2;", out float z0);
-            CudaAsm.Emit("mov.b32 %0, tc3;", out float w0);
+            CudaAsm.Emit("mov.f32 %0, tc0;", out float x0);
+            CudaAsm.Emit("mov.f32 %0, tc1;", out float y0);
+            CudaAsm.Emit("mov.f32 %0, tc2;", out float z0);
+            CudaAsm.Emit("mov.f32 %0, tc3;", out float w0);
             acc.T00 = new Float4(x0, y0, z0, w0);
         }
         StoreFragment(c, baseC, p, row0 + warpRow + 0, col0 + warpCol + 0, acc.T00);
         if (CudaAsm.IsSupported)
         {
-            CudaAsm.Emit("mov.b32 %0, tc4;", out float x1);
-            CudaAsm.Emit("mov.b32 %0, tc5;", out float y1);
-            CudaAsm.Emit("mov.b32 %0, tc6;", out float z1);
-            CudaAsm.Emit("mov.b32 %0, tc7;", out float w1);
+            CudaAsm.Emit("mov.f32 %0, tc4;", out float x1);
+            CudaAsm.Emit("mov.f32 %0, tc5;", out float y1);
+            CudaAsm.Emit("mov.f32 %0, tc6;", out float z1);
+            CudaAsm.Emit("mov.f32 %0, tc7;", out float w1);
             acc.T01 = new Float4(x1, y1, z1, w1);
         }
         StoreFragment(c, baseC, p, row0 + warpRow + 0, col0 + warpCol + 8, acc.T01);
         if (CudaAsm.IsSupported)
         {
-            CudaAsm.Emit("mov.b32 %0, tc8;", out float x2);
-            CudaAsm.Emit("mov.b32 %0, tc9;", out float y2);
-            CudaAsm.Emit("mov.b32 %0, tc10;", out float z2);
-            CudaAsm.Emit("mov.b32 %0, tc11;", out float w2);
+            CudaAsm.Emit("mov.f32 %0, tc8;", out float x2);
+            CudaAsm.Emit("mov.f32 %0, tc9;", out float y2);
+            CudaAsm.Emit("mov.f32 %0, tc10;", out float z2);
+            CudaAsm.Emit("mov.f32 %0, tc11;", out float w2);
             acc.T02 = new Float4(x2, y2, z2, w2);
         }
         StoreFragment(c, baseC, p, row0 + warpRow + 0, col0 + warpCol + 16, acc.T02);
         if (CudaAsm.IsSupported)
         {
-            CudaAsm.Emit("mov.b32 %0, tc12;", out float x3);
-            CudaAsm.Emit("mov.b32 %0, tc13;", out float y3);
-            CudaAsm.Emit("mov.b32 %0, tc14;", out float z3);
-            CudaAsm.Emit("mov.b32 %0, tc15;", out float w3);
+            CudaAsm.Emit("mov.f32 %0, tc12;", out float x3);
+            CudaAsm.Emit("mov.f32 %0, tc13;", out float y3);
+            CudaAsm.Emit("mov.f32 %0, tc14;", out float z3);
+            CudaAsm.Emit("mov.f32 %0, tc15;", out float w3);
             acc.T03 = new Float4(x3, y3, z3, w3);
         }
         StoreFragment(c, baseC, p, row0 + warpRow + 0, col0 + warpCol + 24, acc.T03);
         if (CudaAsm.IsSupported)
         {
-            CudaAsm.Emit("mov.b32 %0, tc16;", out float x4);
-            CudaAsm.Emit("mov.b32 %0, tc17;", out float y4);
-            CudaAsm.Emit("mov.b32 %0, tc18;", out float z4);
-            CudaAsm.Emit("mov.b32 %0, tc19;", out float w4);
+            CudaAsm.Emit("mov.f32 %0, tc16;", out float x4);
+            CudaAsm.Emit("mov.f32 %0, tc17;", out float y4);
+            CudaAsm.Emit("mov.f32 %0, tc18;", out float z4);
+            CudaAsm.Emit("mov.f32 %0, tc19;", out float w4);
             acc.T10 = new Float4(x4, y4, z4, w4);
         }
         StoreFragment(c, baseC, p, row0 + warpRow + 16, col0 + warpCol + 0, acc.T10);
         if (CudaAsm.IsSupported)
         {
-            CudaAsm.Emit("mov.b32 %0, tc20;", out float x5);
-            CudaAsm.Emit("mov.b32 %0, tc21;", out float y5);
-            CudaAsm.Emit("mov.b32 %0, tc22;", out float z5);
-            CudaAsm.Emit("mov.b32 %0, tc23;", out float w5);
+            CudaAsm.Emit("mov.f32 %0, tc20;", out float x5);
+            CudaAsm.Emit("mov.f32 %0, tc21;", out float y5);
+            CudaAsm.Emit("mov.f32 %0, tc22;", out float z5);
+            CudaAsm.Emit("mov.f32 %0, tc23;", out float w5);
             acc.T11 = new Float4(x5, y5, z5, w5);
         }
         StoreFragment(c, baseC, p, row0 + warpRow + 16, col0 + warpCol + 8, acc.T11);
         if (CudaAsm.IsSupported)
         {
-            CudaAsm.Emit("mov.b32 %0, tc24;", out float x6);
-            CudaAsm.Emit("mov.b32 %0, tc25;", out float y6);
-            CudaAsm.Emit("mov.b32 %0, tc26;", out float z6);
-            CudaAsm.Emit("mov.b32 %0, tc27;", out float w6);
+            CudaAsm.Emit("mov.f32 %0, tc24;", out float x6);
+            CudaAsm.Emit("mov.f32 %0, tc25;", out float y6);
+            CudaAsm.Emit("mov.f32 %0, tc26;", out float z6);
+            CudaAsm.Emit("mov.f32 %0, tc27;", out float w6);
             acc.T12 = new Float4(x6, y6, z6, w6);
         }
         StoreFragment(c, baseC, p, row0 + warpRow + 16, col0 + warpCol + 16, acc.T12);
         if (CudaAsm.IsSupported)
         {
-            CudaAsm.Emit("mov.b32 %0, tc28;", out float x7);
-            CudaAsm.Emit("mov.b32 %0, tc29;", out float y7);
-            CudaAsm.Emit("mov.b32 %0, tc30;", out float z7);
-            CudaAsm.Emit("mov.b32 %0, tc31;", out float w7);
+            CudaAsm.Emit("mov.f32 %0, tc28;", out float x7);
+            CudaAsm.Emit("mov.f32 %0, tc29;", out float y7);
+            CudaAsm.Emit("mov.f32 %0, tc30;", out float z7);
+            CudaAsm.Emit("mov.f32 %0, tc31;", out float w7);
             acc.T13 = new Float4(x7, y7, z7, w7);
         }
         StoreFragment(c, baseC, p, row0 + warpRow + 16, col0 + warpCol + 24, acc.T13);
