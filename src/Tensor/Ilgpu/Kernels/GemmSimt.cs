@@ -7,7 +7,7 @@ namespace Engine.Ilgpu.Kernels;
 /// SGEMM on CUDA cores. A group of 256 threads (16 × 16) computes a 128 × 128 tile of c; each thread owns an
 /// 8 × 8 register block made of four 4 × 4 quadrants at rows (ty·4, 64 + ty·4) and columns (tx·4, 64 + tx·4),
 /// so that its shared-memory reads are 128-bit and conflict-free. K advances in slabs of 8: the group stages
-/// an 8 × 128 slab of op(a) and op(b) in shared memory (k-major, 4 KB each) from registers that were filled
+/// an 8 × 128 slab of op(a) and op(b) in shared memory (k-major, rows padded to 132 floats, 4 KB each) from registers that were filled
 /// (with 128-bit global loads where the operand is aligned) while the previous slab was being multiplied;
 /// then every thread runs 8 hand-unrolled rank-1 updates of 64 multiply-adds (contracted to FMA by ptxas).
 /// Each c element is the sum over k in increasing order, so results do not depend on the launch.
@@ -24,6 +24,12 @@ internal static class GemmSimt
     /// <summary>Threads per group.</summary>
     public const int Threads = 256;
 
+    /// <summary>
+    /// Floats per k row of a staged slab: 4 of padding put the two k rows that a warp's transposing stores
+    /// (<see cref="Put"/> with deep = true) write into different banks; rows stay 16-byte aligned.
+    /// </summary>
+    const int Pitch = Tile + 4;
+
     /// <summary>The 8 × 8 accumulators of one thread: row i, left (L, columns tx·4…) or right (R, 64 + tx·4…) half.</summary>
     struct Block
     {
@@ -33,8 +39,8 @@ internal static class GemmSimt
     /// <summary>The kernel: grid (⌈N/128⌉, ⌈M/128⌉, batch), groups of 256.</summary>
     public static void Kernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs p)
     {
-        var sa4 = SharedMemory.Allocate<Float4>(Depth * Tile / 4);
-        var sb4 = SharedMemory.Allocate<Float4>(Depth * Tile / 4);
+        var sa4 = SharedMemory.Allocate<Float4>(Depth * Pitch / 4);
+        var sb4 = SharedMemory.Allocate<Float4>(Depth * Pitch / 4);
         var sa = sa4.Cast<float>();
         var sb = sb4.Cast<float>();
 
@@ -85,10 +91,10 @@ internal static class GemmSimt
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Step(ref Block acc, ArrayView<Float4> sa4, ArrayView<Float4> sb4, int k, int tx, int ty)
     {
-        var a0 = sa4[k * (Tile / 4) + ty];
-        var a1 = sa4[k * (Tile / 4) + 16 + ty];
-        var b0 = sb4[k * (Tile / 4) + tx];
-        var b1 = sb4[k * (Tile / 4) + 16 + tx];
+        var a0 = sa4[k * (Pitch / 4) + ty];
+        var a1 = sa4[k * (Pitch / 4) + 16 + ty];
+        var b0 = sb4[k * (Pitch / 4) + tx];
+        var b1 = sb4[k * (Pitch / 4) + 16 + tx];
         acc.R0L = Float4.Fma(a0.X, b0, acc.R0L); acc.R0R = Float4.Fma(a0.X, b1, acc.R0R);
         acc.R1L = Float4.Fma(a0.Y, b0, acc.R1L); acc.R1R = Float4.Fma(a0.Y, b1, acc.R1R);
         acc.R2L = Float4.Fma(a0.Z, b0, acc.R2L); acc.R2R = Float4.Fma(a0.Z, b1, acc.R2R);
@@ -130,15 +136,15 @@ internal static class GemmSimt
         if (deep)
         {
             int w = tid / 2, k = (tid % 2) * 4;
-            s[k * Tile + w] = v.X;
-            s[(k + 1) * Tile + w] = v.Y;
-            s[(k + 2) * Tile + w] = v.Z;
-            s[(k + 3) * Tile + w] = v.W;
+            s[k * Pitch + w] = v.X;
+            s[(k + 1) * Pitch + w] = v.Y;
+            s[(k + 2) * Pitch + w] = v.Z;
+            s[(k + 3) * Pitch + w] = v.W;
         }
         else
         {
             int k = tid / 32, w = (tid % 32) * 4;
-            int at = k * Tile + w;
+            int at = k * Pitch + w;
             s[at] = v.X;
             s[at + 1] = v.Y;
             s[at + 2] = v.Z;
