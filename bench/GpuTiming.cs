@@ -13,7 +13,8 @@ namespace Engine.Bench;
 /// <summary>
 /// `bench -- gpu [--device cuda|ilgpu-cpu] [--small]`: times the ILGPU kernels (GEMM in float32 / tf32 / bf16,
 /// fused causal attention forward and forward + backward) and the accelerator's copy and element-wise
-/// bandwidth, printing the key=value lines of bench/gpu/peers.py for bench/compare-gpu.sh. It makes its
+/// bandwidth, printing the key=value lines of bench/gpu/peers.py for bench/compare-gpu.sh. Each kernel is
+/// checked against a float64 reference on sampled outputs before it is timed (exit code 3 if wrong). It makes its
 /// own ILGPU context. On ilgpu-cpu (ILGPU's CPU accelerator) it runs tiny shapes once: a smoke test of the
 /// harness, not a measurement.
 /// </summary>
@@ -73,9 +74,12 @@ static class GpuTiming
                 using var b = Random(accelerator, k * n, 2);
                 using var c = accelerator.Allocate1D<float>((long)m * n);
                 var plan = new MatmulPlan(1, m, n, k, false, false, 0, 0);
+                float[] hostA = Download(accelerator, a), hostB = Download(accelerator, b);
                 foreach (var (name, precision) in new[] { ("fp32", GemmPrecision.Float32), ("tf32", GemmPrecision.Tf32), ("bf16", GemmPrecision.Bf16) })
                 {
                     if (precision != GemmPrecision.Float32 && !gemm.SupportsTensorCores) continue;
+                    gemm.Matmul(a.View, b.View, c.View, plan, false, precision);
+                    if (!CheckGemm($"gemm_{name}_{m}x{n}x{k}", hostA, hostB, Download(accelerator, c), m, n, k, precision)) return 3;
                     int iters = cpu ? 1 : (long)m * n * k >= 1L << 30 ? 20 : 200;
                     double sec = Time(accelerator, () => gemm.Matmul(a.View, b.View, c.View, plan, false, precision), iters, reps);
                     Print($"gemm_{name}_{m}x{n}x{k}_tflops", 2.0 * m * n * k / sec / 1e12, "G6");
@@ -109,6 +113,8 @@ static class GpuTiming
                 using var dk = accelerator.Allocate1D<float>(size);
                 using var dv = accelerator.Allocate1D<float>(size);
                 void Forward() => attention.Forward(q.View, k.View, v.View, null, o.View, lse.View, shape);
+                Forward();
+                if (!CheckAttention($"attention_bh{bh}_t{t}_d{d}", Download(accelerator, q), Download(accelerator, k), Download(accelerator, v), Download(accelerator, o), shape)) return 3;
                 double fwd = Time(accelerator, Forward, cpu ? 1 : 50, reps);
                 double both = Time(accelerator, () =>
                 {
@@ -120,6 +126,73 @@ static class GpuTiming
             }
         }
         return 0;
+    }
+
+    static float[] Download(Accelerator accelerator, MemoryBuffer1D<float, Stride1D.Dense> buffer)
+    {
+        accelerator.Synchronize();
+        return buffer.GetAsArray1D();
+    }
+
+    /// <summary>
+    /// Validates before timing: 64 sampled entries of c against float64 dot products. The bound is the input
+    /// rounding of the precision (fp32 exact, tf32 2⁻¹¹, bf16 2⁻⁸ per factor) times Σ|a||b|, plus float32
+    /// accumulation. Prints the worst error as a comment line; false (and a message) past the bound.
+    /// </summary>
+    static bool CheckGemm(string what, float[] a, float[] b, float[] c, int m, int n, int k, GemmPrecision precision)
+    {
+        double unit = precision switch { GemmPrecision.Tf32 => 2 * Math.Pow(2, -11), GemmPrecision.Bf16 => 2 * Math.Pow(2, -8), _ => 0 };
+        var r = new System.Random(11);
+        double worst = 0;
+        for (int s = 0; s < 64; s++)
+        {
+            int i = r.Next(m), j = r.Next(n);
+            double exact = 0, magnitude = 0;
+            for (int p = 0; p < k; p++)
+            {
+                double x = (double)a[(long)i * k + p] * b[(long)p * n + j];
+                exact += x;
+                magnitude += Math.Abs(x);
+            }
+            double bound = unit * magnitude + 1e-6 * k * Math.Max(1, magnitude / k) + 1e-5;
+            worst = Math.Max(worst, Math.Abs(c[(long)i * n + j] - exact) / bound);
+        }
+        Console.WriteLine($"# check {what}: worst error / bound = {worst.ToString("G3", CultureInfo.InvariantCulture)}");
+        if (worst <= 1) return true;
+        Console.Error.WriteLine($"gpu: {what} is wrong (error {worst:G3}× its bound); not timing it");
+        return false;
+    }
+
+    /// <summary>Validates 16 sampled rows of the causal attention output against a float64 softmax.</summary>
+    static bool CheckAttention(string what, float[] q, float[] k, float[] v, float[] o, AttentionPlan p)
+    {
+        var r = new System.Random(12);
+        double worst = 0;
+        for (int s = 0; s < 16; s++)
+        {
+            int bh = r.Next(p.BatchHeads), i = r.Next(p.T);
+            int keys = i + p.S - p.T + 1;
+            var scores = new double[keys];
+            double max = double.NegativeInfinity, sum = 0;
+            for (int j = 0; j < keys; j++)
+            {
+                double dot = 0;
+                for (int c = 0; c < p.D; c++) dot += (double)q[((long)bh * p.T + i) * p.D + c] * k[((long)bh * p.S + j) * p.D + c];
+                scores[j] = dot * p.Scale;
+                max = Math.Max(max, scores[j]);
+            }
+            for (int j = 0; j < keys; j++) sum += scores[j] = Math.Exp(scores[j] - max);
+            for (int c = 0; c < p.Dv; c++)
+            {
+                double exact = 0;
+                for (int j = 0; j < keys; j++) exact += scores[j] / sum * v[((long)bh * p.S + j) * p.Dv + c];
+                worst = Math.Max(worst, Math.Abs(o[((long)bh * p.T + i) * p.Dv + c] - exact));
+            }
+        }
+        Console.WriteLine($"# check {what}: worst |error| = {worst.ToString("G3", CultureInfo.InvariantCulture)}");
+        if (worst <= 1e-4) return true;
+        Console.Error.WriteLine($"gpu: {what} is wrong (|error| {worst:G3} > 1e-4); not timing it");
+        return false;
     }
 
     static void ScaleKernel(Index1D i, ArrayView<float> x, ArrayView<float> y) => y[i] = 2f * x[i];
