@@ -35,23 +35,23 @@ public sealed class AttentionKernels
     }
 
     /// <summary>True when the fused kernels handle this shape (head sizes up to <see cref="MaxHead"/>).</summary>
-    public static bool Supports(AttentionPlan shape) => shape.D is > 0 and <= MaxHead && shape.Dv is > 0 and <= MaxHead;
+    public static bool Supports(AttentionPlan plan) => plan.D is > 0 and <= MaxHead && plan.Dv is > 0 and <= MaxHead;
 
     /// <summary>
     /// o = softmax(scale·q·kᵀ + mask [+ causal −∞]) · v, and lse = the per-row logsumexp of those scores
     /// (what the backward pass needs instead of the probabilities). <paramref name="mask"/> is null for no mask.
     /// </summary>
     public void Forward(ArrayView1D<float, Stride1D.Dense> q, ArrayView1D<float, Stride1D.Dense> k, ArrayView1D<float, Stride1D.Dense> v,
-        ArrayView1D<float, Stride1D.Dense>? mask, ArrayView1D<float, Stride1D.Dense> o, ArrayView1D<float, Stride1D.Dense> lse, AttentionPlan shape)
+        ArrayView1D<float, Stride1D.Dense>? mask, ArrayView1D<float, Stride1D.Dense> o, ArrayView1D<float, Stride1D.Dense> lse, AttentionPlan plan)
     {
-        var args = Validate(shape, mask);
-        Require("q", q, (long)shape.BatchHeads * shape.T * shape.D);
-        Require("k", k, (long)shape.BatchHeads * shape.S * shape.D);
-        Require("v", v, (long)shape.BatchHeads * shape.S * shape.Dv);
-        Require("o", o, (long)shape.BatchHeads * shape.T * shape.Dv);
-        Require("lse", lse, (long)shape.BatchHeads * shape.T);
-        if (shape.BatchHeads == 0 || shape.T == 0) return;
-        _forward(Config(shape.T, shape.BatchHeads, AttentionFlash.ForwardRows), q, k, v, MaskView(mask), o, lse, args);
+        var args = Validate(plan, mask);
+        Require("q", q, (long)plan.BatchHeads * plan.T * plan.D);
+        Require("k", k, (long)plan.BatchHeads * plan.S * plan.D);
+        Require("v", v, (long)plan.BatchHeads * plan.S * plan.Dv);
+        Require("o", o, (long)plan.BatchHeads * plan.T * plan.Dv);
+        Require("lse", lse, (long)plan.BatchHeads * plan.T);
+        if (plan.BatchHeads == 0 || plan.T == 0) return;
+        _forward(Config(plan.T, plan.BatchHeads, AttentionFlash.ForwardRows), q, k, v, MaskView(mask), o, lse, args);
     }
 
     /// <summary>
@@ -62,12 +62,12 @@ public sealed class AttentionKernels
     public void Backward(ArrayView1D<float, Stride1D.Dense> q, ArrayView1D<float, Stride1D.Dense> k, ArrayView1D<float, Stride1D.Dense> v,
         ArrayView1D<float, Stride1D.Dense>? mask, ArrayView1D<float, Stride1D.Dense> o, ArrayView1D<float, Stride1D.Dense> lse,
         ArrayView1D<float, Stride1D.Dense> dO, ArrayView1D<float, Stride1D.Dense> dq, ArrayView1D<float, Stride1D.Dense> dk,
-        ArrayView1D<float, Stride1D.Dense> dv, ArrayView1D<float, Stride1D.Dense> delta, AttentionPlan shape)
+        ArrayView1D<float, Stride1D.Dense> dv, ArrayView1D<float, Stride1D.Dense> delta, AttentionPlan plan)
     {
-        var args = Validate(shape, mask);
-        long qSize = (long)shape.BatchHeads * shape.T * shape.D, kSize = (long)shape.BatchHeads * shape.S * shape.D;
-        long vSize = (long)shape.BatchHeads * shape.S * shape.Dv, oSize = (long)shape.BatchHeads * shape.T * shape.Dv;
-        long rows = (long)shape.BatchHeads * shape.T;
+        var args = Validate(plan, mask);
+        long qSize = (long)plan.BatchHeads * plan.T * plan.D, kSize = (long)plan.BatchHeads * plan.S * plan.D;
+        long vSize = (long)plan.BatchHeads * plan.S * plan.Dv, oSize = (long)plan.BatchHeads * plan.T * plan.Dv;
+        long rows = (long)plan.BatchHeads * plan.T;
         Require("q", q, qSize);
         Require("k", k, kSize);
         Require("v", v, vSize);
@@ -78,19 +78,19 @@ public sealed class AttentionKernels
         Require("dk", dk, kSize);
         Require("dv", dv, vSize);
         Require("delta", delta, rows);
-        if (shape.BatchHeads == 0) return;
-        if (shape.T == 0)
+        if (plan.BatchHeads == 0) return;
+        if (plan.T == 0)
         {
             if (kSize > 0) dk.SubView(0, kSize).MemSetToZero();
             if (vSize > 0) dv.SubView(0, vSize).MemSetToZero();
             return;
         }
         var maskView = MaskView(mask);
-        _rowDot((int)rows, dO, o, delta, shape.Dv);
-        var rowsConfig = Config(shape.T, shape.BatchHeads, AttentionFlash.BackwardRows);
+        _rowDot((int)rows, dO, o, delta, plan.Dv);
+        var rowsConfig = Config(plan.T, plan.BatchHeads, AttentionFlash.BackwardRows);
         _queryGradient(rowsConfig, q, k, v, maskView, lse, delta, dO, dq, args);
-        if (shape.S == 0) return;
-        var keysConfig = Config(shape.S, shape.BatchHeads, AttentionFlash.BackwardRows);
+        if (plan.S == 0) return;
+        var keysConfig = Config(plan.S, plan.BatchHeads, AttentionFlash.BackwardRows);
         _keyValueGradient(keysConfig, q, k, v, maskView, lse, delta, dO, dk, dv, args);
     }
 
