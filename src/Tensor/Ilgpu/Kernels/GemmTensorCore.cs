@@ -9,7 +9,8 @@ namespace Engine.Ilgpu.Kernels;
 /// (4 warps, 2 × 2) computes a 64 × 64 tile of c; each warp a 32 × 32 sub-tile as 2 × 4 <c>mma</c> tiles of
 /// 16 × 8. The group stages slabs of op(a) and op(b) as float32 in shared memory (64 rows × k, k contiguous,
 /// rows padded so that fragment reads hit distinct banks): 16 deep for tf32 (two <c>m16n8k8</c> steps), 32
-/// deep for bf16 (two <c>m16n8k16</c> steps). At each step a thread reads its A and B fragments and converts
+/// deep for bf16 (two <c>m16n8k16</c> steps); each slab is loaded into registers while the previous one
+/// is being multiplied. At each step a thread reads its A and B fragments and converts
 /// them with <c>cvt.rna.tf32.f32</c> or <c>cvt.rn.bf16x2.f32</c> straight into PTX registers that the kernel
 /// declares itself (<c>fa0…fa7</c>, <c>fb0…fb7</c>), which the 8 <c>mma</c>s read; the 32 accumulators per
 /// thread are declared registers too (<c>tc0…tc31</c>) and are read out once after the loop. No operand
@@ -71,11 +72,20 @@ internal static class GemmTensorCore
             CudaAsm.Emit("mov.f32 tc0, 0f00000000; mov.f32 tc1, 0f00000000; mov.f32 tc2, 0f00000000; mov.f32 tc3, 0f00000000; mov.f32 tc4, 0f00000000; mov.f32 tc5, 0f00000000; mov.f32 tc6, 0f00000000; mov.f32 tc7, 0f00000000; mov.f32 tc8, 0f00000000; mov.f32 tc9, 0f00000000; mov.f32 tc10, 0f00000000; mov.f32 tc11, 0f00000000; mov.f32 tc12, 0f00000000; mov.f32 tc13, 0f00000000; mov.f32 tc14, 0f00000000; mov.f32 tc15, 0f00000000; mov.f32 tc16, 0f00000000; mov.f32 tc17, 0f00000000; mov.f32 tc18, 0f00000000; mov.f32 tc19, 0f00000000; mov.f32 tc20, 0f00000000; mov.f32 tc21, 0f00000000; mov.f32 tc22, 0f00000000; mov.f32 tc23, 0f00000000; mov.f32 tc24, 0f00000000; mov.f32 tc25, 0f00000000; mov.f32 tc26, 0f00000000; mov.f32 tc27, 0f00000000; mov.f32 tc28, 0f00000000; mov.f32 tc29, 0f00000000; mov.f32 tc30, 0f00000000; mov.f32 tc31, 0f00000000;");
         }
 
+        // The next slab is fetched into registers while the current one is multiplied, hiding global latency.
+        bool deepA = p.TransA == 0, deepB = p.TransB != 0;
+        var nextA = Fetch(a, baseA, p.M, row0, 0, p.K, deepA, bf16, tid);
+        var nextB = Fetch(b, baseB, p.N, col0, 0, p.K, deepB, bf16, tid);
         for (int k0 = 0; k0 < p.K; k0 += depth)
         {
-            Stage(a, sa, baseA, p.M, row0, k0, p.K, p.TransA == 0, depth, pitch, tid);
-            Stage(b, sb, baseB, p.N, col0, k0, p.K, p.TransB != 0, depth, pitch, tid);
+            Put(sa, nextA, deepA, bf16, pitch, tid);
+            Put(sb, nextB, deepB, bf16, pitch, tid);
             Group.Barrier();
+            if (k0 + depth < p.K)
+            {
+                nextA = Fetch(a, baseA, p.M, row0, k0 + depth, p.K, deepA, bf16, tid);
+                nextB = Fetch(b, baseB, p.N, col0, k0 + depth, p.K, deepB, bf16, tid);
+            }
             if (bf16)
             {
                 StepBf16(sa, sb, ref acc, warpRow, warpCol, g, t, 0);
@@ -261,23 +271,86 @@ internal static class GemmTensorCore
         }
     }
 
+    /// <summary>One thread's share of a slab: 8 floats (tf32) or 16 (bf16), elements tid + 128·i.</summary>
+    struct Share
+    {
+        public Float4 P0, P1, P2, P3;
+    }
+
     /// <summary>
-    /// Copies one slab (64 rows of op(x) × <paramref name="depth"/> k) into shared memory as float32, zero outside
-    /// the matrix. <paramref name="deepRows"/> means element (w, k) is at w·K + k (a, or b transposed), else at
-    /// k·wide + w; threads walk the contiguous direction so that global loads coalesce.
+    /// Loads this thread's share of one slab (64 rows of op(x) × 16 or 32 k), zero outside the matrix. Element e
+    /// of the slab is row e / depth, column e % depth when <paramref name="deepRows"/> (element (w, k) at w·K + k:
+    /// a, or b transposed), else row e % 64, column e / 64 (element (w, k) at k·wide + w): consecutive threads
+    /// read consecutive addresses either way.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Stage(ArrayView<float> x, ArrayView<float> s, long xBase, int wide, int w0, int k0, int kTotal, bool deepRows, int depth, int pitch, int tid)
+    static Share Fetch(ArrayView<float> x, long xBase, int wide, int w0, int k0, int kTotal, bool deepRows, bool bf16, int tid)
     {
-        for (int e = tid; e < Tile * depth; e += Threads)
+        var r = default(Share);
+        r.P0 = new Float4(
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid),
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + Threads),
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 2 * Threads),
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 3 * Threads));
+        r.P1 = new Float4(
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 4 * Threads),
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 5 * Threads),
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 6 * Threads),
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 7 * Threads));
+        if (bf16)
         {
-            int w = deepRows ? e / depth : e % Tile;
-            int kk = deepRows ? e % depth : e / Tile;
-            int gw = w0 + w, gk = k0 + kk;
-            s[w * pitch + kk] = gw < wide && gk < kTotal
-                ? x[xBase + (deepRows ? (long)gw * kTotal + gk : (long)gk * wide + gw)]
-                : 0f;
+            r.P2 = new Float4(
+                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 8 * Threads),
+                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 9 * Threads),
+                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 10 * Threads),
+                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 11 * Threads));
+            r.P3 = new Float4(
+                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 12 * Threads),
+                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 13 * Threads),
+                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 14 * Threads),
+                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 15 * Threads));
         }
+        return r;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Element(ArrayView<float> x, long xBase, int wide, int w0, int k0, int kTotal, bool deepRows, bool bf16, int e)
+    {
+        int depth = bf16 ? 32 : 16;
+        int gw = w0 + (deepRows ? e / depth : e % Tile), gk = k0 + (deepRows ? e % depth : e / Tile);
+        if (gw >= wide || gk >= kTotal) return 0f;
+        return x[xBase + (deepRows ? (long)gw * kTotal + gk : (long)gk * wide + gw)];
+    }
+
+    /// <summary>Stores what <see cref="Fetch"/> returned into the slab s[w·pitch + k].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Put(ArrayView<float> s, Share r, bool deepRows, bool bf16, int pitch, int tid)
+    {
+        Place(s, r.P0.X, deepRows, bf16, pitch, tid);
+        Place(s, r.P0.Y, deepRows, bf16, pitch, tid + Threads);
+        Place(s, r.P0.Z, deepRows, bf16, pitch, tid + 2 * Threads);
+        Place(s, r.P0.W, deepRows, bf16, pitch, tid + 3 * Threads);
+        Place(s, r.P1.X, deepRows, bf16, pitch, tid + 4 * Threads);
+        Place(s, r.P1.Y, deepRows, bf16, pitch, tid + 5 * Threads);
+        Place(s, r.P1.Z, deepRows, bf16, pitch, tid + 6 * Threads);
+        Place(s, r.P1.W, deepRows, bf16, pitch, tid + 7 * Threads);
+        if (!bf16) return;
+        Place(s, r.P2.X, deepRows, bf16, pitch, tid + 8 * Threads);
+        Place(s, r.P2.Y, deepRows, bf16, pitch, tid + 9 * Threads);
+        Place(s, r.P2.Z, deepRows, bf16, pitch, tid + 10 * Threads);
+        Place(s, r.P2.W, deepRows, bf16, pitch, tid + 11 * Threads);
+        Place(s, r.P3.X, deepRows, bf16, pitch, tid + 12 * Threads);
+        Place(s, r.P3.Y, deepRows, bf16, pitch, tid + 13 * Threads);
+        Place(s, r.P3.Z, deepRows, bf16, pitch, tid + 14 * Threads);
+        Place(s, r.P3.W, deepRows, bf16, pitch, tid + 15 * Threads);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Place(ArrayView<float> s, float v, bool deepRows, bool bf16, int pitch, int e)
+    {
+        int depth = bf16 ? 32 : 16;
+        int w = deepRows ? e / depth : e % Tile, kk = deepRows ? e % depth : e / Tile;
+        s[w * pitch + kk] = v;
     }
 
     /// <summary>What <c>cvt.rna.tf32.f32</c> computes for finite x: round to nearest, ties away from zero, to 10 mantissa bits.</summary>
