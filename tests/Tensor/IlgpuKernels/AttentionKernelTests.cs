@@ -171,6 +171,17 @@ public sealed class AttentionKernelTests
     }
 
     [Fact]
+    public void RejectsMaskShorterThanThePlanReads()
+    {
+        var host = KernelHost.Cpu;
+        var plan = new AttentionPlan(4, 3, 5, 2, 2, Causal: false, Scale: 1f, Heads: 2, MaskBatchStride: 30, MaskHeadStride: 15);
+        Assert.Equal(60, AttentionKernels.MaskExtent(plan));
+        using var b = host.Upload(new float[60]);
+        var ex = Assert.Throws<ArgumentException>(() => host.Attention.Forward(b.View, b.View, b.View, b.View.SubView(0, 59), b.View, b.View, plan));
+        Assert.Contains("mask", ex.Message);
+    }
+
+    [Fact]
     public void RejectsHeadsLargerThanTheKernelsHold()
     {
         var host = KernelHost.Cpu;

@@ -21,12 +21,26 @@ public sealed class AttentionKernels
 
     readonly Accelerator _accelerator;
 
+    /// <summary>
+    /// True when the kernels can run on <paramref name="accelerator"/>: groups of 64 threads (every GPU;
+    /// ILGPU's CPU accelerator only as <c>CPUDevice.Nvidia</c>, not in its default 16-thread shape).
+    /// </summary>
+    public static bool CanRunOn(Accelerator accelerator) => accelerator.MaxNumThreadsPerGroup >= AttentionFlash.ForwardRows;
+
+    /// <summary>The number of mask elements a plan reads: up to the end of the last batch-head's [T, S] block.</summary>
+    public static long MaskExtent(AttentionPlan plan)
+    {
+        if (plan.BatchHeads == 0) return 0;
+        int last = plan.BatchHeads - 1;
+        return (long)(last / plan.Heads) * plan.MaskBatchStride + (long)(last % plan.Heads) * plan.MaskHeadStride + (long)plan.T * plan.S;
+    }
+
     /// <summary>Loads (compiles) the four kernels.</summary>
     public AttentionKernels(Accelerator accelerator)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         _accelerator = accelerator;
-        if (accelerator.MaxNumThreadsPerGroup < AttentionFlash.ForwardRows)
+        if (!CanRunOn(accelerator))
             throw new NotSupportedException($"attention: the accelerator allows {accelerator.MaxNumThreadsPerGroup} threads per group; the kernels need {AttentionFlash.ForwardRows}");
         _forward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(AttentionFlash.Forward);
         _rowDot = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(AttentionFlash.RowDot);
@@ -113,12 +127,7 @@ public sealed class AttentionKernels
         if (!Supports(s)) throw new NotSupportedException($"attention: head sizes D = {s.D}, Dv = {s.Dv} must be in 1…{MaxHead}");
         if (s.Causal && s.S < s.T) throw new ArgumentException($"attention: causal attention needs S ≥ T, got {s}");
         if (s.BatchHeads % s.Heads != 0) throw new ArgumentException($"attention: {s.BatchHeads} batch-heads are not a multiple of {s.Heads} heads");
-        if (mask is { } m && s.BatchHeads > 0)
-        {
-            int last = s.BatchHeads - 1;
-            long need = (long)(last / s.Heads) * s.MaskBatchStride + (long)(last % s.Heads) * s.MaskHeadStride + (long)s.T * s.S;
-            Require("mask", m, need);
-        }
+        if (mask is { } m) Require("mask", m, MaskExtent(s));
         if ((long)s.BatchHeads * Math.Max(s.T, s.S) * Math.Max(Math.Max(s.D, s.Dv), s.S) > int.MaxValue)
             throw new ArgumentException($"attention: {s} exceeds 2³¹ elements");
         return new AttentionArgs(s.BatchHeads, s.T, s.S, s.D, s.Dv, s.Causal ? 1 : 0, s.Scale,

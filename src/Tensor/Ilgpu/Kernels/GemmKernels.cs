@@ -38,11 +38,17 @@ public sealed class GemmKernels
     readonly Lazy<Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>> _tf32;
     readonly Lazy<Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>> _bf16;
 
+    /// <summary>
+    /// True when the kernels can run on <paramref name="accelerator"/>: groups of 256 threads (every GPU;
+    /// ILGPU's CPU accelerator only as <c>CPUDevice.Nvidia</c>, not in its default 16-thread shape).
+    /// </summary>
+    public static bool CanRunOn(Accelerator accelerator) => accelerator.MaxNumThreadsPerGroup >= GemmSimt.Threads;
+
     /// <summary>Loads (compiles) the SIMT kernel now; the tensor-core kernels on first use.</summary>
     public GemmKernels(Accelerator accelerator)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
-        if (accelerator.MaxNumThreadsPerGroup < GemmSimt.Threads)
+        if (!CanRunOn(accelerator))
             throw new NotSupportedException($"gemm: the accelerator allows {accelerator.MaxNumThreadsPerGroup} threads per group; the kernels need {GemmSimt.Threads}");
         _accelerator = accelerator;
         _simt = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(GemmSimt.Kernel);
