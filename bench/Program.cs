@@ -10,6 +10,8 @@ switch (args)
     case ["autograd"]:
         AutogradOverhead.Run();
         return 0;
+    case ["gpu", ..]:
+        return GpuTiming.Run(args[1..]);
     case ["gpt"]:
         GptThroughput.Run();
         return 0;

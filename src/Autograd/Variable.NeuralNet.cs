@@ -71,8 +71,13 @@ public sealed partial class Variable
     /// <summary>
     /// Scaled dot-product attention, fused: softmax(q·kᵀ/√d + mask) · v over [..., T, d] inputs (k and v
     /// [..., S, d]). With <paramref name="causal"/>, query i sees keys j ≤ i + (S − T). The additive
-    /// <paramref name="mask"/> (a constant, e.g. −∞ to block) broadcasts to [..., T, S]. The backward pass
-    /// reuses the saved attention probabilities.
+    /// <paramref name="mask"/> (a constant, e.g. −∞ to block) broadcasts to [..., T, S].
+    /// <para>
+    /// Where the device's backend offers fused attention (<see cref="Tensor.TryFusedAttention"/>, e.g. the
+    /// ILGPU kernels), the forward pass saves only the output and the per-row logsumexp and the backward pass
+    /// recomputes the probabilities tile by tile. Elsewhere (the CPU backend) it is composed of matmul,
+    /// softmax and matmul on the backend, and the backward pass reuses the saved probabilities.
+    /// </para>
     /// </summary>
     public static Variable Attention(Variable q, Variable k, Variable v, Tensor? mask = null, bool causal = true)
     {
@@ -83,6 +88,14 @@ public sealed partial class Variable
         if (k.Shape[-1] != d || v.Shape[-2] != s || !q.Shape.Dims[..^2].SequenceEqual(k.Shape.Dims[..^2]) || !q.Shape.Dims[..^2].SequenceEqual(v.Shape.Dims[..^2]))
             throw new TensorShapeException(op, $"q {q.Shape}, k {k.Shape} and v {v.Shape} do not fit [..., T, d], [..., S, d], [..., S, dv]");
         if (causal && s < t) throw new TensorShapeException(op, $"causal attention needs at least as many keys ({s}) as queries ({t})");
+        if (Tensor.TryFusedAttention(q.Value, k.Value, v.Value, mask, causal, out var fusedO, out var lse))
+        {
+            return Record(op, fusedO, [q, k, v], g =>
+            {
+                var (dq, dk, dv) = Tensor.FusedAttentionBackward(q.Value, k.Value, v.Value, mask, causal, fusedO, lse, g);
+                return [Keep(dq, q), Keep(dk, k), Keep(dv, v)];
+            }, q.Value, k.Value, v.Value, fusedO, lse);
+        }
         float scale = 1f / MathF.Sqrt(d);
 
         var scores = Tensor.Matmul(q.Value, k.Value, transB: true);
@@ -111,6 +124,14 @@ public sealed partial class Variable
             }
             return [dq, dk, dv];
         }, q.Value, k.Value, v.Value, p);
+    }
+
+    /// <summary>The gradient for an input that wants one; disposed and dropped otherwise.</summary>
+    static Tensor? Keep(Tensor gradient, Variable input)
+    {
+        if (input.RequiresGrad) return gradient;
+        gradient.Dispose();
+        return null;
     }
 
     /// <summary>[T, S] additive mask: 0 where query i may see key j (j ≤ i + S − T), −∞ elsewhere.</summary>

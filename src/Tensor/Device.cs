@@ -22,6 +22,7 @@ public sealed class Device
     static readonly Lazy<Device> s_cpu = new(() => new Device(DeviceKind.Cpu, "cpu", new CpuBackend()));
     static readonly Lazy<Device> s_cuda = new(() => Ilgpu(IlgpuBackend.CreateCuda()));
     static readonly Lazy<Device> s_ilgpuCpu = new(() => Ilgpu(IlgpuBackend.CreateCpu()));
+    static readonly Lazy<Device> s_gpuShapedCpu = new(() => Ilgpu(IlgpuBackend.CreateGpuShapedCpu()));
 
     Device(DeviceKind kind, string name, IBackend backend)
     {
@@ -38,6 +39,12 @@ public sealed class Device
 
     /// <summary>ILGPU's CPU accelerator, which runs the GPU kernels on the CPU (slowly): for tests.</summary>
     public static Device IlgpuCpu => s_ilgpuCpu.Value;
+
+    /// <summary>
+    /// ILGPU's CPU accelerator shaped like an NVIDIA GPU, where the backend runs the same GEMM and fused
+    /// attention kernels as on CUDA: for tests, as each thread of a group is an OS thread.
+    /// </summary>
+    internal static Device GpuShapedCpu => s_gpuShapedCpu.Value;
 
     /// <summary>Wraps an ILGPU backend, which is disposed when the process exits.</summary>
     static Device Ilgpu(IlgpuBackend backend)

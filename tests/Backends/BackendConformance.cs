@@ -550,6 +550,48 @@ public abstract class BackendConformance
         Assert.Equal([2], view.ToInts());
     }
 
+    public static readonly TheoryData<int, int, int, bool, string> AttentionCases = new()
+    {
+        { 5, 5, 8, true, "none" },
+        { 3, 7, 8, true, "none" },       // decoding against a longer KV cache
+        { 6, 6, 4, false, "shared" },    // one [T, S] mask for every batch-head
+        { 4, 6, 8, true, "per-batch" },  // a [B, 1, T, S] padding mask
+    };
+
+    /// <summary>
+    /// Attention through the autograd, forward and backward, against the CPU backend: the composed path there,
+    /// and wherever the device has them, its fused kernels.
+    /// </summary>
+    [Theory, MemberData(nameof(AttentionCases))]
+    public void AttentionAndItsGradientsMatchTheCpuBackend(int t, int s, int d, bool causal, string mask)
+    {
+        const int batch = 2, heads = 3;
+        var q = Data.Uniform(batch * heads * t * d, 51);
+        var k = Data.Uniform(batch * heads * s * d, 52);
+        var v = Data.Uniform(batch * heads * s * d, 53);
+        var up = Data.Uniform(batch * heads * t * d, 54);
+        int[] maskShape = mask == "shared" ? [t, s] : [batch, 1, t, s];
+        var m = Data.Uniform(Reference.Numel(maskShape), 55);
+        for (int i = 0; i < m.Length; i++) m[i] = i % 5 == 1 ? float.NegativeInfinity : m[i];
+        (float[] O, float[] Dq, float[] Dk, float[] Dv) Run(Device dev)
+        {
+            using var scope = TensorScope.Open();
+            var qv = new Variable(Tensor.FromArray(q, new Shape(batch, heads, t, d), dev), requiresGrad: true);
+            var kv = new Variable(Tensor.FromArray(k, new Shape(batch, heads, s, d), dev), requiresGrad: true);
+            var vv = new Variable(Tensor.FromArray(v, new Shape(batch, heads, s, d), dev), requiresGrad: true);
+            var maskTensor = mask == "none" ? null : Tensor.FromArray(m, new Shape(maskShape), dev);
+            var o = Variable.Attention(qv, kv, vv, maskTensor, causal);
+            o.Backward(Tensor.FromArray(up, o.Shape, dev));
+            return (o.Value.ToArray(), qv.Grad!.ToArray(), kv.Grad!.ToArray(), vv.Grad!.ToArray());
+        }
+        var dev = Run(Device);
+        var cpu = Run(Device.Cpu);
+        Tolerance.AssertClose(dev.O, cpu.O, 1e-5, 1e-4, "attention");
+        Tolerance.AssertClose(dev.Dq, cpu.Dq, 1e-5, 1e-4, "dq");
+        Tolerance.AssertClose(dev.Dk, cpu.Dk, 1e-5, 1e-4, "dk");
+        Tolerance.AssertClose(dev.Dv, cpu.Dv, 1e-5, 1e-4, "dv");
+    }
+
     // ---- end to end ---------------------------------------------------------------------------------
 
     [Fact]
@@ -621,6 +663,16 @@ public sealed class IlgpuCpuWideGroupConformance : BackendConformance, IDisposab
     protected override Device Device => Device.IlgpuCpu;
 
     public void Dispose() => _backend.GroupSize = _saved;
+}
+
+/// <summary>
+/// The CPU accelerator shaped like a GPU (warps of 32, groups of up to 1024): the backend dispatches products
+/// to the 128×128-tile GEMM and attention to the flash kernels, exactly as on CUDA.
+/// </summary>
+[Collection(nameof(IlgpuDeviceCollection))]
+public sealed class IlgpuGpuShapedConformance : BackendConformance
+{
+    protected override Device Device => Device.GpuShapedCpu;
 }
 
 /// <summary>ILGPU's kernels on a CUDA GPU; skipped, with the reason, where there is none.</summary>

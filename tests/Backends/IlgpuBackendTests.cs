@@ -130,6 +130,44 @@ public sealed class IlgpuBackendTests
     }
 
     /// <summary>
+    /// Which kernels a backend dispatches to depends on the accelerator's group limit: the GPU-shaped CPU
+    /// accelerator (like CUDA) takes the flash-attention kernels and tensor-core precisions; the default
+    /// 16-thread shape composes attention and refuses tensor-core precision with a clear error.
+    /// </summary>
+    [Fact]
+    public void FusedKernelsAreUsedWhereTheAcceleratorRunsThem()
+    {
+        var plan = new AttentionPlan(BatchHeads: 2, T: 4, S: 4, D: 8, Dv: 8, Causal: true, Scale: 0.35f);
+        var shaped = (IlgpuBackend)Device.GpuShapedCpu.Backend;
+        Assert.True(shaped.SupportsAttention(plan));
+        Assert.False(shaped.SupportsAttention(plan with { D = AttentionKernels.MaxHead + 1 }));
+        Assert.False(Backend.SupportsAttention(plan));
+        Assert.Equal(GemmPrecision.Float32, Backend.MatmulPrecision);
+        var e = Assert.Throws<NotSupportedException>(() => Backend.MatmulPrecision = GemmPrecision.Tf32);
+        Assert.Contains("ilgpu-cpu", e.Message);
+        Assert.Equal(GemmPrecision.Float32, Backend.MatmulPrecision);
+
+        // TF32 products on the emulated tensor cores stay within TF32's rounding of the float32 product.
+        var a = Data.Uniform(24 * 40, 61);
+        var b = Data.Uniform(40 * 16, 62);
+        using var ta = Tensor.FromArray(a, new Shape(24, 40), Device.GpuShapedCpu);
+        using var tb = Tensor.FromArray(b, new Shape(40, 16), Device.GpuShapedCpu);
+        using var exact = Tensor.Matmul(ta, tb);
+        shaped.MatmulPrecision = GemmPrecision.Tf32;
+        try
+        {
+            using var tf32 = Tensor.Matmul(ta, tb);
+            var expected = Data.ToDouble(exact.ToArray());
+            Tolerance.AssertClose(tf32.ToArray(), expected, 1e-2, 2e-3, "tf32 matmul");
+            Assert.NotEqual(exact.ToArray(), tf32.ToArray());
+        }
+        finally
+        {
+            shaped.MatmulPrecision = GemmPrecision.Float32;
+        }
+    }
+
+    /// <summary>
     /// Every kernel with every op functor, compiled by ILGPU's PTX backend for sm_80: catches what only the
     /// CUDA path would reject. With ENGINE_DUMP_PTX=DIR, each kernel's PTX is written there for inspection.
     /// </summary>

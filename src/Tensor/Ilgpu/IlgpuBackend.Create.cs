@@ -1,3 +1,4 @@
+using Engine.Ilgpu.Kernels;
 using System.Runtime.InteropServices;
 using System.Runtime.Loader;
 using ILGPU;
@@ -15,14 +16,23 @@ public sealed partial class IlgpuBackend
     /// <summary>
     /// ILGPU's CPU accelerator in its default configuration (1 multiprocessor, warps of 4, groups of at most
     /// 16 threads): every thread of a group is an OS thread, so small groups keep tests fast, and a warp size
-    /// other than 32 checks that no kernel assumes one.
+    /// other than 32 checks that no kernel assumes one. Too narrow for the GEMM and attention kernels, so
+    /// products run on <see cref="TiledMatmul"/> and attention is composed.
     /// </summary>
-    internal static IlgpuBackend CreateCpu()
+    internal static IlgpuBackend CreateCpu() => CreateCpu(CPUDevice.Default, "ilgpu-cpu");
+
+    /// <summary>
+    /// The CPU accelerator shaped like an NVIDIA GPU (warps of 32, groups of up to 1024 threads), so that the
+    /// backend dispatches to the same GEMM and flash-attention kernels as on CUDA: for tests.
+    /// </summary>
+    internal static IlgpuBackend CreateGpuShapedCpu() => CreateCpu(CPUDevice.Nvidia, "ilgpu-cpu-gpu-shaped");
+
+    static IlgpuBackend CreateCpu(CPUDevice device, string name)
     {
-        var context = Context.Create(b => b.CPU(CPUDevice.Default).EnableAlgorithms());
+        var context = Context.Create(b => b.CPU(device).EnableAlgorithms());
         try
         {
-            return new IlgpuBackend(DeviceKind.IlgpuCpu, "ilgpu-cpu", context, context.CreateCPUAccelerator(0));
+            return new IlgpuBackend(DeviceKind.IlgpuCpu, name, context, context.CreateCPUAccelerator(0));
         }
         catch
         {

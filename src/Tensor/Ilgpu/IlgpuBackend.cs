@@ -29,6 +29,9 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, int, int, ulong, ulong> _categorical;
     readonly TiledMatmul _matmul;
 
+    /// <summary>The 128×128-tile GEMM (and its tensor-core variants), where the accelerator runs 256-thread groups.</summary>
+    readonly GemmKernels? _gemm;
+
     IlgpuBackend(DeviceKind kind, string name, Context context, Accelerator accelerator)
     {
         Kind = kind;
@@ -46,6 +49,8 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         _random = accelerator.LoadStreamKernel<ArrayView<float>, int, int, ulong, ulong>(ElementwiseKernels.Random);
         _categorical = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, int, int, ulong, ulong>(ElementwiseKernels.Categorical);
         _matmul = new TiledMatmul(accelerator);
+        _gemm = GemmKernels.CanRunOn(accelerator) ? new GemmKernels(accelerator) : null;
+        _attention = AttentionKernels.CanRunOn(accelerator) ? new AttentionKernels(accelerator) : null;
         LoadNeuralNetKernels(accelerator, out _softmax, out _layerNorm, out _gather, out _scatterAdd, out _crossEntropy, out _biasGelu);
         LoadGradientKernels(accelerator, out _softmaxBackward, out _layerNormBackward, out _layerNormParamGrads, out _crossEntropyBackward, out _adamW);
         LoadReductionKernels(accelerator, out _sumRows, out _maxRows, out _argMaxRows, out _reduceColumns);
@@ -360,7 +365,27 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         MatmulCore(av, bv, cv, p, accumulate);
     }
 
-    /// <summary>The one place a product is dispatched: swap in a faster kernel here.</summary>
-    void MatmulCore(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, MatmulPlan p, bool accumulate) =>
-        _matmul.Run(a, b, c, p, accumulate, _group);
+    /// <summary>
+    /// The input precision of every product on this device: float32 (the default, exact products) or, on
+    /// tensor cores, TF32 or BF16 inputs with float32 accumulation.
+    /// </summary>
+    public GemmPrecision MatmulPrecision
+    {
+        get => _precision;
+        set
+        {
+            if (value != GemmPrecision.Float32 && _gemm is not { SupportsTensorCores: true })
+                throw new NotSupportedException($"{Name}: {value} products need tensor cores (CUDA compute capability 8.0 or later); {AcceleratorName} has none");
+            _precision = value;
+        }
+    }
+
+    GemmPrecision _precision = GemmPrecision.Float32;
+
+    /// <summary>The one place a product is dispatched: the large-tile GEMM where it runs, else the portable tiled kernel.</summary>
+    void MatmulCore(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, MatmulPlan p, bool accumulate)
+    {
+        if (_gemm is not null) _gemm.Matmul(a, b, c, p, accumulate, _precision);
+        else _matmul.Run(a, b, c, p, accumulate, _group);
+    }
 }
