@@ -13,6 +13,7 @@ const string usage = """
       engine sample --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N
                     [--greedy | --temperature T --top-k K --top-p P] [--seed S] [--json]
       engine bench gemm --m M --n N --k K [--trans-a] [--trans-b] [--runs R] [--device D]
+                    [--precision fp32|tf32|bf16]
     """;
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -41,7 +42,7 @@ catch (UsageException e)
     Console.Error.WriteLine(usage);
     return 2;
 }
-catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or ObjectDisposedException)
+catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or IOException or ObjectDisposedException)
 {
     Console.Error.WriteLine($"engine: {e.Message}");
     return 1;

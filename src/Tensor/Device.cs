@@ -61,6 +61,22 @@ public sealed class Device
 
     internal IBackend Backend { get; }
 
+    /// <summary>
+    /// The input precision of every matrix product on this device: <see cref="GemmPrecision.Float32"/> (the
+    /// default; the only one on the CPU) or, on GPUs with tensor cores (CUDA compute capability 8.0 or
+    /// later), TF32 or BF16 inputs with float32 accumulation. Setting a precision the device cannot run throws.
+    /// </summary>
+    public GemmPrecision MatmulPrecision
+    {
+        get => Backend is IlgpuBackend g ? g.MatmulPrecision : GemmPrecision.Float32;
+        set
+        {
+            if (Backend is IlgpuBackend g) g.MatmulPrecision = value;
+            else if (value != GemmPrecision.Float32)
+                throw new NotSupportedException($"{Name}: {value} products need tensor cores; the CPU backend computes in float32");
+        }
+    }
+
     /// <summary>Waits until every operation queued on this device has finished: call it before reading a clock.</summary>
     public void Synchronize() => Backend.Synchronize();
 

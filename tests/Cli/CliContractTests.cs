@@ -170,4 +170,18 @@ public sealed class CliContractTests : IDisposable
         var e = Assert.Throws<ArgumentException>(() => InspectCommand.Run(new Arguments([file, "--json"])));
         Assert.Contains(expected, e.Message);
     }
+
+    [Fact]
+    public void BenchGemmEndsWithGflopsAndRefusesPrecisionsTheDeviceCannotRun()
+    {
+        string stdout = Capture(() => BenchCommand.Run(new Arguments(["gemm", "--m", "48", "--n", "40", "--k", "32", "--runs", "3", "--precision", "fp32"])));
+        string last = stdout.TrimEnd().Split('\n')[^1];
+        Assert.StartsWith("gflops=", last);
+        Assert.True(double.Parse(last["gflops=".Length..], System.Globalization.CultureInfo.InvariantCulture) > 0, last);
+        var e = Assert.Throws<NotSupportedException>(() => BenchCommand.Run(new Arguments(["gemm", "--precision", "tf32"])));
+        Assert.Contains("cpu", e.Message);
+        Assert.Equal(GemmPrecision.Float32, Device.Cpu.MatmulPrecision);
+        var u = Assert.Throws<UsageException>(() => BenchCommand.Run(new Arguments(["gemm", "--precision", "fp16"])));
+        Assert.Contains("fp32, tf32 or bf16", u.Message);
+    }
 }

@@ -4,29 +4,6 @@ using ILGPU.Runtime;
 namespace Engine.Ilgpu.Kernels;
 
 /// <summary>
-/// The input precision of a GEMM. Every variant accumulates in float32; they differ in how the inputs are
-/// rounded before they are multiplied.
-/// </summary>
-public enum GemmPrecision
-{
-    /// <summary>Exact float32 products on CUDA cores (<see cref="GemmSimt"/>): deterministic, the reference.</summary>
-    Float32,
-
-    /// <summary>
-    /// Tensor cores, <c>mma.m16n8k8 .tf32</c>: each input is rounded to nearest (ties away) to 10 mantissa
-    /// bits (relative error ≤ 2⁻¹¹), products are summed in float32. Typical relative error of a dot product
-    /// of length K is about 2⁻¹¹·√K.
-    /// </summary>
-    Tf32,
-
-    /// <summary>
-    /// Tensor cores, <c>mma.m16n8k16 .bf16</c>: each input is rounded to nearest even to 7 mantissa bits
-    /// (relative error ≤ 2⁻⁸), products are summed in float32.
-    /// </summary>
-    Bf16,
-}
-
-/// <summary>
 /// Host side of the GEMM kernels for one accelerator: loads each kernel once, validates every extent against
 /// the views before launching (an out-of-range index on ILGPU's CPU accelerator kills the process), and
 /// launches on the accelerator's default stream without synchronising.
