@@ -5,13 +5,14 @@ const string usage = """
     engine: a machine-learning engine in C#
 
     usage:
-      engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR]
+      engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR] [--device D]
       engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR]
+                    [--device D]
       engine inspect FILE [--json]
       engine train-lm --text FILE [--config tiny|small|gpt2] [--steps N] [--out DIR] [--device D] [--resume]
-      engine eval --model DIR --tokens FILE.json [--json]
+      engine eval --model DIR --tokens FILE.json [--json] [--device D]
       engine sample --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N
-                    [--greedy | --temperature T --top-k K --top-p P] [--seed S] [--json]
+                    [--greedy | --temperature T --top-k K --top-p P] [--seed S] [--json] [--device D]
       engine bench gemm --m M --n N --k K [--trans-a] [--trans-b] [--runs R] [--device D]
                     [--precision fp32|tf32|bf16]
     """;

@@ -8,8 +8,8 @@ namespace Engine.Cli.Commands;
 /// <summary><c>engine grpo tree …</c>: the paper's synthetic experiment, GRPO against λ-GRPO.</summary>
 static class GrpoCommand
 {
-    public const string Usage = "engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR]\n" +
-        "       engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR]";
+    public const string Usage = "engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR] [--device D]\n" +
+        "       engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR] [--device D]";
 
     public static int Run(Arguments args) => args.Positional switch
     {
@@ -29,14 +29,15 @@ static class GrpoCommand
             LearningRate = args.Float("lr", settings.LearningRate),
         };
         string outDir = args.String("out", "runs/grpo-arith");
+        var device = Device.Parse(args.String("device", "cpu"));
         args.RejectUnknown();
         Directory.CreateDirectory(outDir);
         var clock = Stopwatch.StartNew();
         var m = ArithmeticExperiment.Model;
-        Console.WriteLine($"grpo arith: two-digit addition and subtraction, e.g. ^47-19= → +028;  policy: GPT {m.Layers} layers, width {m.Width}, {m.Heads} heads");
+        Console.WriteLine($"grpo arith: two-digit addition and subtraction, e.g. ^47-19= → +028;  policy: GPT {m.Layers} layers, width {m.Width}, {m.Heads} heads, on {device}");
 
         var sft = new Progress(settings.SftSteps, "sft");
-        using var start = ArithmeticExperiment.Pretrain(settings.SftSteps, (s, loss) => sft.Report(s, string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}")));
+        using var start = ArithmeticExperiment.Pretrain(settings.SftSteps, (s, loss) => sft.Report(s, string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}")), device);
         sft.Done();
         double startAccuracy = ArithmeticExperiment.Accuracy(start, settings.EvalProblems);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"supervised start: held-out accuracy {startAccuracy:P1} after {settings.SftSteps} steps; GRPO and λ-GRPO: group 8, 8 prompts per step, lr {settings.LearningRate}, token-mean, μ = 1, β = 0"));
@@ -98,6 +99,7 @@ static class GrpoCommand
         int steps = args.Int("steps", TreeExperiment.Steps);
         string outDir = args.String("out", "runs/grpo-tree");
         float lr = args.Float("lr", TreeExperiment.LearningRate);
+        var device = Device.Parse(args.String("device", "cpu"));
         args.RejectUnknown();
         if (seeds < 1 || steps <= TreeExperiment.Window) throw new UsageException($"--seeds must be ≥ 1 and --steps > {TreeExperiment.Window}");
 
@@ -107,16 +109,17 @@ static class GrpoCommand
         Console.WriteLine($"grpo tree: target {TreeTask.Format(new TreeTask(1, -1).Target)}, group 16, {steps} steps, {runs.Count} runs " +
             $"({(full ? "n ∈ {1, 2}, r_neg ∈ {−0.5, −1, −1.5}" : $"n = {n}, r_neg = {rNeg}")}, {seeds} seeds, GRPO and λ-GRPO)");
         var m = TreeExperiment.Model;
-        Console.WriteLine($"policy: GPT, {m.Layers} layers, width {m.Width}, {m.Heads} heads; AdamW lr {lr}, token-mean, μ = 1, β = 0, temperature 1");
+        Console.WriteLine($"policy: GPT, {m.Layers} layers, width {m.Width}, {m.Heads} heads, on {device}; AdamW lr {lr}, token-mean, μ = 1, β = 0, temperature 1");
 
         var results = new TreeRunResult[runs.Count];
         var progress = new Progress(runs.Count, "runs");
         int done = 0;
         var clock = Stopwatch.StartNew();
-        // Each run is tiny and single-threaded; the cores take one run each.
-        Parallel.For(0, runs.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        // Each run is tiny and single-threaded; the cores take one run each. A device's stream takes one run at a time.
+        int parallel = device.Kind == DeviceKind.Cpu ? Environment.ProcessorCount : 1;
+        Parallel.For(0, runs.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
         {
-            results[i] = TreeExperiment.Run(runs[i], steps, lr);
+            results[i] = TreeExperiment.Run(runs[i], steps, lr, device: device);
             int d = Interlocked.Increment(ref done);
             lock (progress) progress.Report(d, $"last: n={runs[i].SharedPrefix} r_neg={runs[i].NegativeReward} {(runs[i].Lambda ? "λ-GRPO" : "GRPO  ")} seed {runs[i].Seed} → {results[i].FinalFrequency:F3}");
         });

@@ -45,10 +45,10 @@ public static class ArithmeticExperiment
     public static GrpoOptions Options(bool lambda, int seed, float learningRate) => new(GroupSize: 8, PromptsPerStep: 8, MaxNewTokens: ArithmeticTask.AnswerLength,
         LambdaScaling: lambda, Aggregation: Aggregation.TokenMean, LearningRate: learningRate, GradClip: 1f, Seed: (ulong)seed);
 
-    /// <summary>Supervised training on the answer tokens of training problems; returns the model.</summary>
-    public static Gpt Pretrain(int steps, Action<int, float>? onStep = null)
+    /// <summary>Supervised training on the answer tokens of training problems, on <paramref name="device"/> (default: the CPU); returns the model.</summary>
+    public static Gpt Pretrain(int steps, Action<int, float>? onStep = null, Device? device = null)
     {
-        var model = new Gpt(Model, seed: 7);
+        var model = new Gpt(Model, seed: 7, device);
         using var opt = new AdamW(model.Parameters.Values, 3e-3f, weightDecay: 0f);
         const int batch = 64, t = ArithmeticTask.PromptLength + ArithmeticTask.AnswerLength - 1;
         var schedule = LrSchedule.Cosine(3e-3f, 20, steps, 3e-4f);

@@ -48,11 +48,14 @@ public static class TreeExperiment
         [(2, -0.5f)] = (0.1980, 0.4292), [(2, -1.0f)] = (0.0488, 0.3612), [(2, -1.5f)] = (0.0000, 0.3820),
     };
 
-    /// <summary>Trains one policy for <paramref name="steps"/> steps and tracks how often it samples the target.</summary>
-    public static TreeRunResult Run(TreeRun run, int steps = Steps, float learningRate = LearningRate, Action<int, GrpoStepMetrics>? onStep = null)
+    /// <summary>
+    /// Trains one policy for <paramref name="steps"/> steps on <paramref name="device"/> (default: the CPU) and
+    /// tracks how often it samples the target.
+    /// </summary>
+    public static TreeRunResult Run(TreeRun run, int steps = Steps, float learningRate = LearningRate, Action<int, GrpoStepMetrics>? onStep = null, Device? device = null)
     {
         var task = new TreeTask(run.SharedPrefix, run.NegativeReward);
-        using var policy = new Gpt(Model, seed: (ulong)(1000 + run.Seed));
+        using var policy = new Gpt(Model, seed: (ulong)(1000 + run.Seed), device);
         using var trainer = new GrpoTrainer(policy, Options(run.Lambda, run.Seed, learningRate), [task.AsReward()], allowedTokens: TreeTask.Alphabet);
         var freq = new double[steps];
         int hits = 0, samples = 0;
