@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
-using System.Runtime.Loader;
 using Engine.Ilgpu.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -41,11 +39,7 @@ static class GpuTiming
         }
         else if (device == "cuda")
         {
-            // ILGPU asks for "cuda" (libcuda.so); some machines have only libcuda.so.1.
-            AssemblyLoadContext.Default.ResolvingUnmanagedDll += (_, name) =>
-                name == "cuda" && NativeLibrary.TryLoad("libcuda.so.1", out var h) ? h : IntPtr.Zero;
-            if (Environment.GetEnvironmentVariable("CUDA_CACHE_PATH") is null)
-                Environment.SetEnvironmentVariable("CUDA_CACHE_PATH", Path.Combine(Path.GetTempPath(), "engine-cuda-cache"));
+            Engine.Ilgpu.IlgpuBackend.PrepareCudaDriver();
             context = Context.Create(b => b.Cuda().EnableAlgorithms());
             var devices = context.GetCudaDevices();
             if (devices.Count == 0)

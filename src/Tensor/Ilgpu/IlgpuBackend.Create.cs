@@ -44,8 +44,7 @@ public sealed partial class IlgpuBackend
     /// <summary>The first CUDA GPU, or an error listing the devices ILGPU found.</summary>
     internal static IlgpuBackend CreateCuda()
     {
-        RegisterLibCudaResolver();
-        SetCudaCachePath();
+        PrepareCudaDriver();
         var context = Context.Create(b => b.AllAccelerators().EnableAlgorithms());
         try
         {
@@ -64,6 +63,16 @@ public sealed partial class IlgpuBackend
             context.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// What every ILGPU CUDA context in this process needs first (the backend's, and the kernel tests' and
+    /// benchmarks' own): the libcuda.so.1 fallback and a writable PTX JIT cache.
+    /// </summary>
+    internal static void PrepareCudaDriver()
+    {
+        RegisterLibCudaResolver();
+        SetCudaCachePath();
     }
 
     /// <summary>

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using System.Runtime.Loader;
 using Engine.Ilgpu.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -24,9 +22,7 @@ public sealed class KernelHost
 
     static readonly Lazy<KernelHost?> s_cuda = new(() =>
     {
-        // ILGPU asks for "cuda" (libcuda.so); some machines have only libcuda.so.1.
-        AssemblyLoadContext.Default.ResolvingUnmanagedDll += (_, name) =>
-            name == "cuda" && NativeLibrary.TryLoad("libcuda.so.1", out var h) ? h : IntPtr.Zero;
+        Engine.Ilgpu.IlgpuBackend.PrepareCudaDriver();
         var context = Context.Create(b => b.Cuda().EnableAlgorithms());
         var devices = context.GetCudaDevices();
         if (devices.Count == 0)
