@@ -208,12 +208,13 @@ public abstract class BackendConformance
     // ---- reductions ---------------------------------------------------------------------------------
 
     [Theory]
-    [InlineData(0)]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void SumMeanMaxArgMaxMatchReference(int axis)
+    [InlineData(0, 21)]
+    [InlineData(1, 21)]
+    [InlineData(2, 21)]
+    [InlineData(1, 70)] // long enough for the two-pass column sum
+    public void SumMeanMaxArgMaxMatchReference(int axis, int middle)
     {
-        int[] shape = [3, 21, 5];
+        int[] shape = [3, middle, 5];
         // A grid of values gives ties, which argmax must resolve to the first index.
         var v = Data.Grid(Reference.Numel(shape), 12);
         using var x = On(v, shape);
@@ -394,10 +395,12 @@ public abstract class BackendConformance
         Tolerance.AssertClose(dx.ToArray(), expected.ToArray(), 1e-6, 1e-5, log ? "log_softmax_backward" : "softmax_backward");
     }
 
-    [Fact]
-    public void LayerNormBackwardMatchesTheCpuBackendAndAccumulates()
+    [Theory]
+    [InlineData(7)]
+    [InlineData(100)] // dweight and dbias summed over several row chunks
+    public void LayerNormBackwardMatchesTheCpuBackendAndAccumulates(int rows)
     {
-        int rows = 7, cols = 24;
+        const int cols = 24;
         var v = Data.Uniform(rows * cols, 27, -2, 2);
         var w = Data.Uniform(cols, 28, 0.5f, 1.5f);
         var g = Data.Uniform(rows * cols, 29);

@@ -8,20 +8,20 @@ public sealed partial class IlgpuBackend
 {
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> _softmaxBackward;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _layerNormBackward;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _layerNormParamGrads;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> _layerNormParamPartials;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, float> _crossEntropyBackward;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamWArgs> _adamW;
 
     static void LoadGradientKernels(Accelerator acc,
         out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> softmaxBackward,
         out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> layerNormBackward,
-        out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> layerNormParamGrads,
+        out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> layerNormParamPartials,
         out Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, float> crossEntropyBackward,
         out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamWArgs> adamW)
     {
         softmaxBackward = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(RowKernels.SoftmaxBackward);
         layerNormBackward = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(RowKernels.LayerNormBackward);
-        layerNormParamGrads = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(RowKernels.LayerNormParamGrads);
+        layerNormParamPartials = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(RowKernels.LayerNormParamPartials);
         crossEntropyBackward = acc.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, float>(RowKernels.CrossEntropyBackward);
         adamW = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamWArgs>(ElementwiseKernels.AdamW);
     }
@@ -46,7 +46,21 @@ public sealed partial class IlgpuBackend
         var sv = View(rstd, rows, op);
         var gv = View(dy, n, op);
         _layerNormBackward(Rows(rows), xv, View(weight, cols, op), mv, sv, gv, View(dx, n, op), rows, cols);
-        _layerNormParamGrads(Elements(cols), xv, mv, sv, gv, View(dweight, cols, op), View(dbias, cols, op), rows, cols);
+        if (rows == 0 || cols == 0) return;
+        // dweight and dbias are column sums over the rows: two passes over row chunks, in a fixed order.
+        var (chunkRows, chunks) = ColumnChunks(rows, cols);
+        var partial = Pool.Rent(checked(2 * chunks * cols));
+        try
+        {
+            long half = (long)chunks * cols;
+            _layerNormParamPartials(Elements(half), xv, mv, sv, gv, partial.View, rows, cols, chunkRows, chunks);
+            _columnSums(Elements(cols), partial.View.SubView(0, half), View(dweight, cols, op), chunks, cols, 1f, 1);
+            _columnSums(Elements(cols), partial.View.SubView(half, half), View(dbias, cols, op), chunks, cols, 1f, 1);
+        }
+        finally
+        {
+            Pool.Return(partial);
+        }
     }
 
     /// <inheritdoc/>

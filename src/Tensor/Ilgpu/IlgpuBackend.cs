@@ -52,8 +52,8 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         _gemm = GemmKernels.CanRunOn(accelerator) ? new GemmKernels(accelerator) : null;
         _attention = AttentionKernels.CanRunOn(accelerator) ? new AttentionKernels(accelerator) : null;
         LoadNeuralNetKernels(accelerator, out _softmax, out _layerNorm, out _gather, out _scatterAdd, out _crossEntropy, out _biasGelu);
-        LoadGradientKernels(accelerator, out _softmaxBackward, out _layerNormBackward, out _layerNormParamGrads, out _crossEntropyBackward, out _adamW);
-        LoadReductionKernels(accelerator, out _sumRows, out _maxRows, out _argMaxRows, out _reduceColumns);
+        LoadGradientKernels(accelerator, out _softmaxBackward, out _layerNormBackward, out _layerNormParamPartials, out _crossEntropyBackward, out _adamW);
+        LoadReductionKernels(accelerator, out _sumRows, out _maxRows, out _argMaxRows, out _reduceColumns, out _columnPartialSums, out _columnSums);
     }
 
     /// <inheritdoc/>

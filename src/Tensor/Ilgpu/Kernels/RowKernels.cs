@@ -194,21 +194,58 @@ static class RowKernels
         }
     }
 
-    /// <summary>Layer-norm dweight and dbias: one thread per column adds Σ_r dy·x̂ and Σ_r dy in row order.</summary>
-    internal static void LayerNormParamGrads(ArrayView<float> x, ArrayView<float> mean, ArrayView<float> rstd, ArrayView<float> dy,
-        ArrayView<float> dw, ArrayView<float> db, int rows, int cols)
+    /// <summary>
+    /// Pass 1 of dweight and dbias: for each chunk p of <paramref name="chunkRows"/> rows and column c,
+    /// partial[p·cols + c] = Σ dy·x̂ and partial[(chunks + p)·cols + c] = Σ dy over the chunk's rows. One thread
+    /// per (chunk, column), so a few hundred columns still fill a GPU; <see cref="ColumnSums"/> adds the chunks up.
+    /// </summary>
+    internal static void LayerNormParamPartials(ArrayView<float> x, ArrayView<float> mean, ArrayView<float> rstd, ArrayView<float> dy,
+        ArrayView<float> partial, int rows, int cols, int chunkRows, int chunks)
     {
-        for (int c = Grid.GlobalIndex.X; c < cols; c += Grid.DimX * Group.DimX)
+        int n = chunks * cols;
+        for (int t = Grid.GlobalIndex.X; t < n; t += Grid.DimX * Group.DimX)
         {
+            int p = t / cols, c = t - p * cols, end = Math.Min(rows, (p + 1) * chunkRows);
             float sw = 0f, sb = 0f;
-            for (int r = 0; r < rows; r++)
+            for (int r = p * chunkRows; r < end; r++)
             {
                 float g = dy[r * cols + c];
                 sw += g * (x[r * cols + c] - mean[r]) * rstd[r];
                 sb += g;
             }
-            dw[c] += sw;
-            db[c] += sb;
+            partial[t] = sw;
+            partial[n + t] = sb;
+        }
+    }
+
+    /// <summary>
+    /// Pass 1 of a column sum: partial[p·outputs + e] = Σ of x[o, j, i] over the rows j of chunk p, for output
+    /// e = o·inner + i. One thread per (chunk, output).
+    /// </summary>
+    internal static void ColumnPartialSums(ArrayView<float> x, ArrayView<float> partial, int outer, int length, int inner, int chunkRows, int chunks)
+    {
+        int outputs = outer * inner, n = chunks * outputs;
+        for (int t = Grid.GlobalIndex.X; t < n; t += Grid.DimX * Group.DimX)
+        {
+            int p = t / outputs, e = t - p * outputs, o = e / inner, i = e - o * inner;
+            int start = o * length * inner + i, end = Math.Min(length, (p + 1) * chunkRows);
+            float s = 0f;
+            for (int j = p * chunkRows; j < end; j++) s += x[start + j * inner];
+            partial[t] = s;
+        }
+    }
+
+    /// <summary>
+    /// Pass 2: y[e] = scale · Σ_p partial[p·outputs + e], adding the chunks in order (so the result depends
+    /// only on the shapes, never on scheduling); with <paramref name="accumulate"/> ≠ 0, y[e] += that instead.
+    /// </summary>
+    internal static void ColumnSums(ArrayView<float> partial, ArrayView<float> y, int chunks, int outputs, float scale, int accumulate)
+    {
+        for (int e = Grid.GlobalIndex.X; e < outputs; e += Grid.DimX * Group.DimX)
+        {
+            float s = 0f;
+            for (int p = 0; p < chunks; p++) s += partial[p * outputs + e];
+            y[e] = accumulate != 0 ? y[e] + s * scale : s * scale;
         }
     }
 
