@@ -63,7 +63,7 @@ public sealed class Gpt : IDisposable
 
     /// <summary>
     /// Logits [B, T, V] for Int32 token ids [B, T]. By default position t has id t and attention is causal.
-    /// <paramref name="positions"/> (Int32 [B, T] or [T]) overrides the position ids, and
+    /// <paramref name="positions"/> (Int32 [B, T] or [T], each below the context length) overrides the position ids, and
     /// <paramref name="mask"/> (additive, broadcast to [B, heads, T, T]) replaces the causal mask, as the
     /// tree-packed training of a group needs. With a <paramref name="cache"/>, the ids are the next
     /// positions after those cached (generation), and their keys and values are appended to it.
@@ -74,7 +74,9 @@ public sealed class Gpt : IDisposable
         if (ids.DType != DType.Int32 || ids.Rank != 2) throw new TensorShapeException(op, $"ids must be Int32 [batch, time], got {ids.DType} {ids.Shape}");
         int b = ids.Shape[0], t = ids.Shape[1];
         int start = cache?.Length ?? 0;
-        if (start + t > Config.ContextLength) throw new TensorShapeException(op, $"sequence length {start + t} exceeds the context length {Config.ContextLength}");
+        // With explicit position ids (a packed tree) the sequence may be longer than the context; each id must be inside it.
+        if ((positions is null || cache is not null) && start + t > Config.ContextLength)
+            throw new TensorShapeException(op, $"sequence length {start + t} exceeds the context length {Config.ContextLength}");
         if (cache is not null && cache.Batch != b) throw new TensorShapeException(op, $"ids {ids.Shape} do not match a cache of {cache.Batch} sequences");
         var defaultPositions = positions is null ? Tensor.FromInts(Enumerable.Range(start, t).ToArray(), new Shape(t), ids.Device) : null;
         var x = Variable.Embedding(this["wte.weight"], ids) + Variable.Embedding(this["wpe.weight"], positions ?? defaultPositions!);

@@ -27,57 +27,107 @@ public static class GrpoObjective
         Tensor? logitMask, out float[] logProbs, out ObjectiveStats stats)
     {
         int k = batch.Rows, t = batch.Time;
-        var shape = new Shape(k, t);
         var device = policy.Device;
-        var inputs = Tensor.FromInts(batch.Inputs, shape, device);
+        var inputs = Tensor.FromInts(batch.Inputs, new Shape(k, t), device);
         var targets = Tensor.FromInts(batch.Targets, new Shape(k * t), device);
         var logits = policy.Forward(inputs);
         if (logitMask is not null) logits += new Variable(logitMask.Reshape(logitMask.Shape.Dims));
         var flat = logits.Reshape(k * t, -1);
-        var logp = Variable.TargetLogProbs(flat, targets, GroupBatch.IgnoreIndex).Reshape(k, t);
+        var logp = Variable.TargetLogProbs(flat, targets, GroupBatch.IgnoreIndex);
         logProbs = logp.Value.ToArray();
 
-        var old = Tensor.FromArray(oldLogProbs ?? logProbs, shape, device);
-        var ratio = (logp - new Variable(old)).Exp();
-        var adv = new Variable(Tensor.FromArray(batch.Advantages, shape, device));
+        var loss = Objective(logp, oldLogProbs ?? logProbs, batch.Advantages, batch.Weights, refLogProbs, options, out var kl);
+        var terms = Enumerable.Range(0, batch.Targets.Length).Where(i => batch.Targets[i] != GroupBatch.IgnoreIndex).ToArray();
+        var rowEntropy = RowEntropies(flat.Value);
+        stats = Measure(terms, terms, logProbs, oldLogProbs, batch.Advantages, kl, rowEntropy, options);
+        return loss;
+    }
+
+    /// <summary>
+    /// The same loss, with the same value and gradients, from one forward pass over the group's packed trie
+    /// (<see cref="PackedGroup"/>). Log-probs (returned, and <paramref name="oldLogProbs"/> and
+    /// <paramref name="refLogProbs"/>) are per trie node.
+    /// </summary>
+    public static Variable PackedLoss(Gpt policy, PackedGroup packed, float[]? oldLogProbs, float[]? refLogProbs, GrpoOptions options,
+        Tensor? logitMask, out float[] logProbs, out ObjectiveStats stats)
+    {
+        int n = packed.Length, nodes = packed.TargetToken.Length;
+        var device = policy.Device;
+        var inputs = Tensor.FromInts(packed.Inputs, new Shape(1, n), device);
+        var positions = Tensor.FromInts(packed.Positions, new Shape(n), device);
+        var mask = Tensor.FromArray(packed.AttentionMask(), new Shape(n, n), device);
+        var logits = policy.Forward(inputs, positions, mask);
+        if (logitMask is not null) logits += new Variable(logitMask.Reshape(logitMask.Shape.Dims));
+        // A branching position predicts several children: gather its logits once per child.
+        var rows = Variable.Embedding(logits.Reshape(n, -1), Tensor.FromInts(packed.TargetPosition, new Shape(nodes), device));
+        var nodeLogp = Variable.TargetLogProbs(rows, Tensor.FromInts(packed.TargetToken, new Shape(nodes), device));
+        logProbs = nodeLogp.Value.ToArray();
+        var termLogp = Variable.Embedding(nodeLogp.Reshape(nodes, 1), Tensor.FromInts(packed.TermTarget, new Shape(packed.TermTarget.Length), device)).Reshape(-1);
+
+        float[] PerTerm(float[] perNode) => Array.ConvertAll(packed.TermTarget, j => perNode[j]);
+        var loss = Objective(termLogp, PerTerm(oldLogProbs ?? logProbs), packed.TermAdvantage, packed.TermWeight,
+            refLogProbs is null ? null : PerTerm(refLogProbs), options, out var kl);
+        var terms = Enumerable.Range(0, packed.TermTarget.Length).ToArray();
+        stats = Measure(terms, packed.TermTarget, logProbs, oldLogProbs, packed.TermAdvantage, kl, RowEntropies(rows.Value), options);
+        return loss;
+    }
+
+    /// <summary>
+    /// −Σ w [min(P·a, clip(P)·a) − β·D] over matching per-token vectors: the log-probs, π_old's, the advantages,
+    /// the weights and (for β &gt; 0) the reference's. Returns the k3 KL per token when β &gt; 0.
+    /// </summary>
+    static Variable Objective(Variable logp, float[] old, float[] advantages, float[] weights, float[]? refLogProbs, GrpoOptions options, out float[]? kl)
+    {
+        var device = logp.Value.Device;
+        var shape = logp.Shape;
+        var ratio = (logp - new Variable(Tensor.FromArray(old, shape, device))).Exp();
+        var adv = new Variable(Tensor.FromArray(advantages, shape, device));
         var low = new Variable(Tensor.Scalar(1f - options.EpsilonLow, device));
         var high = new Variable(Tensor.Scalar(1f + options.EpsilonHigh, device));
         var clipped = Variable.Maximum(Variable.Minimum(ratio, high), low);
         var objective = Variable.Minimum(ratio * adv, clipped * adv);
-
-        Variable? kl = null;
+        kl = null;
         if (options.Beta > 0)
         {
             if (refLogProbs is null) throw new ArgumentException("grpo: β > 0 needs the reference policy's log-probs");
             // k3: π_ref/π − ln(π_ref/π) − 1, per token
             var diff = new Variable(Tensor.FromArray(refLogProbs, shape, device)) - logp;
-            kl = diff.Exp() - diff - 1f;
-            objective -= kl * options.Beta;
+            var d = diff.Exp() - diff - 1f;
+            kl = d.Value.ToArray();
+            objective -= d * options.Beta;
         }
-        var weights = new Variable(Tensor.FromArray(batch.Weights, shape, device));
-        var loss = -(objective * weights).Sum();
-
-        stats = Measure(batch, logProbs, oldLogProbs, kl?.Value.ToArray(), logits.Value, options);
-        return loss;
+        var w = new Variable(Tensor.FromArray(weights, shape, device));
+        return -(objective * w).Sum();
     }
 
-    static ObjectiveStats Measure(GroupBatch batch, float[] logp, float[]? old, float[]? kl, Tensor logits, GrpoOptions o)
+    /// <summary>
+    /// Statistics over the terms: term j reads the log-probs and entropies at <paramref name="at"/>[j] and
+    /// its advantage and KL at <paramref name="terms"/>[j].
+    /// </summary>
+    static ObjectiveStats Measure(int[] terms, int[] at, float[] logp, float[]? old, float[] advantages, float[]? kl, double[] entropy, GrpoOptions o)
     {
-        int tokens = 0, clipped = 0;
+        if (terms.Length == 0) return default;
+        int clipped = 0;
         double klSum = 0, entropySum = 0;
-        int v = logits.Shape[-1];
-        var all = logits.ToArray();
-        for (int i = 0; i < batch.Targets.Length; i++)
+        for (int j = 0; j < terms.Length; j++)
         {
-            if (batch.Targets[i] == GroupBatch.IgnoreIndex) continue;
-            tokens++;
+            int i = at[j];
             double ratio = old is null ? 1 : Math.Exp(logp[i] - old[i]);
-            float a = batch.Advantages[i];
+            float a = advantages[terms[j]];
             if ((a > 0 && ratio > 1 + o.EpsilonHigh) || (a < 0 && ratio < 1 - o.EpsilonLow)) clipped++;
-            if (kl is not null) klSum += kl[i];
-            entropySum += Entropy(all.AsSpan(i * v, v));
+            if (kl is not null) klSum += kl[terms[j]];
+            entropySum += entropy[i];
         }
-        return tokens == 0 ? default : new ObjectiveStats((double)clipped / tokens, klSum / tokens, entropySum / tokens, tokens);
+        return new ObjectiveStats((double)clipped / terms.Length, klSum / terms.Length, entropySum / terms.Length, terms.Length);
+    }
+
+    static double[] RowEntropies(Tensor logits)
+    {
+        int v = logits.Shape[-1], rows = (int)(logits.Numel / v);
+        var all = logits.ToArray();
+        var h = new double[rows];
+        for (int r = 0; r < rows; r++) h[r] = Entropy(all.AsSpan(r * v, v));
+        return h;
     }
 
     /// <summary>−Σ p ln p of softmax(row); masked (−∞) logits contribute nothing.</summary>

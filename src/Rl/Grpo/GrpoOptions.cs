@@ -36,6 +36,8 @@ public enum Aggregation
 /// <param name="WeightDecay">AdamW decoupled weight decay.</param>
 /// <param name="GradClip">Maximum global gradient norm (0: off).</param>
 /// <param name="Seed">Seed of every random choice of the run (sampling); the run is reproducible from it.</param>
+/// <param name="PackedTree">Train each group as one sequence of its trie's unique tokens (<see cref="PackedGroup"/>)
+/// wherever that costs less than k separate rows; the loss and gradients are the same either way.</param>
 public sealed record GrpoOptions(
     int GroupSize = 8,
     int PromptsPerStep = 1,
@@ -56,7 +58,8 @@ public sealed record GrpoOptions(
     float Beta2 = 0.999f,
     float WeightDecay = 0f,
     float GradClip = 1f,
-    ulong Seed = 0)
+    ulong Seed = 0,
+    bool PackedTree = true)
 {
     /// <summary>The sampling settings.</summary>
     public SamplingOptions Sampling => new(false, Temperature, TopK, TopP);

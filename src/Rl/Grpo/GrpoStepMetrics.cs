@@ -44,6 +44,8 @@ public sealed record GrpoStepMetrics
     public double TrieSeconds { get; init; }
     /// <summary>Seconds spent in the updates.</summary>
     public double TrainSeconds { get; init; }
+    /// <summary>Inputs the updates ran over, packed, as a share of the unpacked layout's k·Time per group (1: nothing packed).</summary>
+    public double PackedShare { get; init; } = 1;
     /// <summary>Completion tokens per second of the whole step.</summary>
     public double TokensPerSecond { get; init; }
 
@@ -95,7 +97,7 @@ public sealed record GrpoStepMetrics
         ("lambda_mean", m => m.LambdaMean), ("process_steps", m => m.ProcessSteps), ("path_depth", m => m.PathDepth),
         ("intermediate_proportion", m => m.IntermediateProportion),
         ("generate_s", m => m.GenerateSeconds), ("score_s", m => m.ScoreSeconds), ("trie_s", m => m.TrieSeconds), ("train_s", m => m.TrainSeconds),
-        ("tokens_per_s", m => m.TokensPerSecond),
+        ("tokens_per_s", m => m.TokensPerSecond), ("packed_share", m => m.PackedShare),
     ];
 
     /// <summary>The CSV header.</summary>

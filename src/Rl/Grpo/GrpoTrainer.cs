@@ -113,7 +113,18 @@ public sealed class GrpoTrainer : IDisposable
         var stats = Update(groups);
         double trainSeconds = clock.Elapsed.TotalSeconds;
         StepCount++;
-        return (groups, GrpoStepMetrics.From(StepCount, groups, stats, generateSeconds, scoreSeconds, trainSeconds) with { TrieSeconds = trieSeconds });
+        return (groups, GrpoStepMetrics.From(StepCount, groups, stats, generateSeconds, scoreSeconds, trainSeconds) with { TrieSeconds = trieSeconds, PackedShare = LastPackedShare });
+    }
+
+    /// <summary>The last update's inputs as a share of the unpacked layout's (1 when nothing was packed).</summary>
+    public double LastPackedShare { get; private set; } = 1;
+
+    /// <summary>The group's packed layout, when packing is on and cheaper for this model.</summary>
+    PackedGroup? PackIfCheaper(GroupBatch batch)
+    {
+        if (!Options.PackedTree) return null;
+        var packed = new PackedGroup(batch);
+        return packed.IsCheaperThanUnpacked(_policy.Config, batch.Rows, batch.Time) ? packed : null;
     }
 
     /// <summary>The μ optimisation passes over sampled groups; returns the objective's statistics of the last pass.</summary>
@@ -123,6 +134,12 @@ public sealed class GrpoTrainer : IDisposable
             GroupBatch.TokenWeights(g.Completions, Options.LambdaScaling ? g.Analysis.LambdaScales : null, Options.Aggregation, Options.MaxNewTokens, groups.Count)))
             .Where(b => b.Completions.Any(c => c.Length > 0)).ToArray();
         if (batches.Length == 0) return default;
+        var packed = batches.Select(PackIfCheaper).ToArray();
+        LastPackedShare = (double)batches.Select((b, i) => packed[i]?.Length ?? (long)b.Rows * b.Time).Sum() / batches.Sum(b => (long)b.Rows * b.Time);
+        Variable Loss(Gpt model, int b, float[]? old, float[]? reference, GrpoOptions options, out float[] logp, out ObjectiveStats stats) =>
+            packed[b] is { } p
+                ? GrpoObjective.PackedLoss(model, p, old, reference, options, _logitMask, out logp, out stats)
+                : GrpoObjective.Loss(model, batches[b], old, reference, options, _logitMask, out logp, out stats);
 
         float[]?[] reference = new float[]?[batches.Length];
         if (_reference is not null)
@@ -130,7 +147,7 @@ public sealed class GrpoTrainer : IDisposable
                 for (int b = 0; b < batches.Length; b++)
                 {
                     using var scope = TensorScope.Open();
-                    GrpoObjective.Loss(_reference, batches[b], null, null, Options with { Beta = 0 }, _logitMask, out var lp, out _);
+                    Loss(_reference, b, null, null, Options with { Beta = 0 }, out var lp, out _);
                     reference[b] = lp;
                 }
 
@@ -144,7 +161,7 @@ public sealed class GrpoTrainer : IDisposable
             int tokens = 0;
             for (int b = 0; b < batches.Length; b++)
             {
-                var loss = GrpoObjective.Loss(_policy, batches[b], old[b], reference[b], Options, _logitMask, out var logp, out var s);
+                var loss = Loss(_policy, b, old[b], reference[b], Options, out var logp, out var s);
                 loss.Backward();
                 if (pass == 0) old[b] = logp; // θ_old = θ at sampling time
                 clip += s.ClipFraction * s.Tokens;

@@ -1,0 +1,136 @@
+using Engine.Rl.Trie;
+
+namespace Engine.Rl.Grpo;
+
+/// <summary>
+/// A group laid out as one sequence of its trie's unique tokens (PAPER.md §7): the prompt, then each process
+/// step's tokens in the trie's depth-first order. A token's position id is its depth and it attends only to
+/// its ancestors, so its hidden states, and the logits it produces, are exactly those of every trajectory
+/// through it. Inputs hold only tokens that something follows (a leaf token is a target, never an input).
+/// The loss keeps one term per (trajectory, completion token), as <see cref="GroupBatch"/> does, each reading
+/// the log-probability of its trie node: per-trajectory clipping and weights apply to the shared ratio.
+/// </summary>
+public sealed class PackedGroup
+{
+    /// <summary>Packs <paramref name="batch"/>: its advantages and weights are read per completion token.</summary>
+    public PackedGroup(GroupBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var prompt = batch.Prompt;
+        int p = prompt.Length;
+        var trie = PrefixTrie.Build(prompt, batch.Completions);
+        var steps = trie.Steps;
+        var hasChildren = new bool[steps.Count];
+        foreach (var s in steps) if (s.Parent >= 0) hasChildren[s.Parent] = true;
+
+        // Input positions: the prompt, then per step its tokens except a leaf step's last one.
+        var inputs = new List<int>(prompt);
+        var positions = new List<int>(Enumerable.Range(0, p));
+        var parents = new List<int>(Enumerable.Range(-1, p));
+        var firstInput = new int[steps.Count];
+        var nodeOffset = new int[steps.Count];
+        var targetParent = new List<int>();
+        var targetToken = new List<int>();
+        for (int si = 0; si < steps.Count; si++)
+        {
+            var s = steps[si];
+            nodeOffset[si] = targetToken.Count;
+            firstInput[si] = inputs.Count;
+            // The position whose output predicts the step's first token: the parent step's last token, or the prompt's.
+            int previous = s.Parent < 0 ? p - 1 : firstInput[s.Parent] + steps[s.Parent].Tokens.Count - 1;
+            int asInputs = hasChildren[si] ? s.Tokens.Count : s.Tokens.Count - 1;
+            for (int u = 0; u < s.Tokens.Count; u++)
+            {
+                targetParent.Add(previous);
+                targetToken.Add(s.Tokens[u]);
+                if (u >= asInputs) break;
+                inputs.Add(s.Tokens[u]);
+                positions.Add(p + s.Start + u);
+                parents.Add(previous);
+                previous = inputs.Count - 1;
+            }
+        }
+        Inputs = [.. inputs];
+        Positions = [.. positions];
+        Parents = [.. parents];
+        TargetPosition = [.. targetParent];
+        TargetToken = [.. targetToken];
+
+        // One term per completion token, in the order of GroupBatch's positions.
+        int terms = batch.Completions.Sum(c => c.Length);
+        TermTarget = new int[terms];
+        TermAdvantage = new float[terms];
+        TermWeight = new float[terms];
+        int at = 0;
+        for (int i = 0; i < batch.Completions.Length; i++)
+            for (int t = 0; t < batch.Completions[i].Length; t++, at++)
+            {
+                var s = trie.StepOf(i, t);
+                int position = i * batch.Time + p - 1 + t;
+                TermTarget[at] = nodeOffset[s.Id] + t - s.Start;
+                TermAdvantage[at] = batch.Advantages[position];
+                TermWeight[at] = batch.Weights[position];
+            }
+        UnpackedTokens = (long)batch.Rows * batch.Time;
+        AttentionPairs = Positions.Select((_, i) => (long)Depth(i)).Sum();
+    }
+
+    /// <summary>Input ids of the packed sequence.</summary>
+    public int[] Inputs { get; }
+
+    /// <summary>Position id (depth) of each input.</summary>
+    public int[] Positions { get; }
+
+    /// <summary>The input each input follows in its trajectory (−1 for the first prompt token).</summary>
+    public int[] Parents { get; }
+
+    /// <summary>For each trie node (unique completion token): the input position whose logits predict it.</summary>
+    public int[] TargetPosition { get; }
+
+    /// <summary>For each trie node: its token.</summary>
+    public int[] TargetToken { get; }
+
+    /// <summary>For each (trajectory, completion token) term: its trie node.</summary>
+    public int[] TermTarget { get; }
+
+    /// <summary>For each term: its advantage.</summary>
+    public float[] TermAdvantage { get; }
+
+    /// <summary>For each term: its loss weight (λ-scale × the aggregation's denominator).</summary>
+    public float[] TermWeight { get; }
+
+    /// <summary>Input positions of the unpacked layout (k · Time), for comparison.</summary>
+    public long UnpackedTokens { get; }
+
+    /// <summary>Query–key pairs that tree attention needs: Σ over inputs of (number of ancestors + 1).</summary>
+    public long AttentionPairs { get; }
+
+    /// <summary>Number of inputs (packed length).</summary>
+    public int Length => Inputs.Length;
+
+    int Depth(int i) => Positions[i] + 1;
+
+    /// <summary>
+    /// True when one pass over the packed sequence costs fewer multiply-adds in <paramref name="model"/> than
+    /// the k padded rows: per input, the projections, the MLP and the head; per query–key pair, attention
+    /// (which runs densely, so the packed sequence pays for all Length² pairs under its mask).
+    /// </summary>
+    public bool IsCheaperThanUnpacked(Engine.Model.GptConfig model, int rows, int time)
+    {
+        double c = model.Width, perToken = 12 * c * c * model.Layers + c * model.VocabSize, perPair = 2 * c * model.Layers;
+        double packed = Length * perToken + (double)Length * Length * perPair;
+        double unpacked = (double)rows * time * perToken + (double)rows * time * time * perPair;
+        return packed < unpacked;
+    }
+
+    /// <summary>The additive tree-attention mask [Length, Length]: 0 where key j is input i or one of its ancestors, −∞ elsewhere.</summary>
+    public float[] AttentionMask()
+    {
+        int n = Length;
+        var mask = new float[(long)n * n];
+        Array.Fill(mask, float.NegativeInfinity);
+        for (int i = 0; i < n; i++)
+            for (int j = i; j >= 0; j = Parents[j]) mask[(long)i * n + j] = 0f;
+        return mask;
+    }
+}
