@@ -12,6 +12,8 @@ switch (args)
         return 0;
     case ["gpu", ..]:
         return GpuTiming.Run(args[1..]);
+    case ["packed", ..]:
+        return PackedGrpoTiming.Run(args[1..]);
     case ["gpt"]:
         GptThroughput.Run();
         return 0;
