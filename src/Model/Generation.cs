@@ -31,8 +31,9 @@ public static class Generation
     }
 
     /// <summary>
-    /// <paramref name="samples"/> continuations of one prompt: the prompt is prefilled once and its cache
-    /// copied to every sample, which then decode in one batch.
+    /// <paramref name="samples"/> continuations of one prompt: the prompt is prefilled once and every sample
+    /// reads its keys and values from that one cache (<see cref="KvCache.Branch"/>, no copies) while they
+    /// decode in one batch.
     /// </summary>
     public static int[][] GenerateGroup(Gpt model, int[] prompt, int samples, GenerationOptions options)
     {
@@ -44,7 +45,7 @@ public static class Generation
         using (GradMode.NoGrad())
         using (TensorScope.Open())
             last = LastLogits(model, [prompt], single)[0];
-        using var cache = single.Repeat(samples);
+        using var cache = single.Branch(samples);
         return Decode(model, cache, Enumerable.Repeat(last, samples).ToArray(), options, rng);
     }
 

@@ -94,13 +94,22 @@ public sealed class Gpt : IDisposable
         var qkv = Variable.Linear(a, this[h + "attn.c_attn.weight"], this[h + "attn.c_attn.bias"]).Split(-1, c, c, c);
         Variable Heads(Variable v) => v.Reshape(b, t, heads, d).Permute(0, 2, 1, 3);
         Variable q = Heads(qkv[0]), k = Heads(qkv[1]), v = Heads(qkv[2]);
-        if (cache is not null)
+        Variable o;
+        // Earlier positions come from the cache as constants: generation runs without gradients.
+        if (cache is { PrefixLength: > 0 })
         {
-            // Earlier positions come from the cache as constants: generation runs without gradients.
-            var (keys, values) = cache.Append(i, k.Value, v.Value);
-            (k, v) = (new Variable(keys), new Variable(values));
+            if (mask is not null) throw new ArgumentException("gpt: a cache with a shared prefix attends causally; it takes no mask");
+            o = new Variable(cache.AppendAndAttend(i, q.Value, k.Value, v.Value));
         }
-        var o = Variable.Attention(q, k, v, mask, causal: mask is null);
+        else
+        {
+            if (cache is not null)
+            {
+                var (keys, values) = cache.Append(i, k.Value, v.Value);
+                (k, v) = (new Variable(keys), new Variable(values));
+            }
+            o = Variable.Attention(q, k, v, mask, causal: mask is null);
+        }
         var merged = o.Permute(0, 2, 1, 3).Reshape(b, t, c);
         x += Variable.Linear(merged, this[h + "attn.c_proj.weight"], this[h + "attn.c_proj.bias"]);
         var m = Variable.LayerNorm(x, this[h + "ln_2.weight"], this[h + "ln_2.bias"], Config.LayerNormEpsilon);

@@ -1,19 +1,29 @@
+using Engine.Autograd;
+
 namespace Engine.Model;
 
 /// <summary>
 /// The keys and values of every layer for the positions a model has already seen, so generation feeds
-/// only the new tokens. Each layer holds [batch, heads, capacity, headDim] tensors.
+/// only the new tokens. Each layer holds [batch, heads, capacity, headDim] tensors. A cache made by
+/// <see cref="Branch"/> starts after a prefix that all its sequences share and that is stored once.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
     readonly Tensor[] _keys, _values;
+    readonly KvCache? _prefix;
 
     /// <summary>An empty cache for <paramref name="batch"/> sequences of up to the model's context length.</summary>
-    public KvCache(GptConfig config, int batch, Device? device = null)
+    public KvCache(GptConfig config, int batch, Device? device = null) : this(config, batch, null, device)
+    {
+    }
+
+    KvCache(GptConfig config, int batch, KvCache? prefix, Device? device)
     {
         Config = config;
         Batch = batch;
-        var shape = new Shape(batch, config.Heads, config.ContextLength, config.HeadDim);
+        _prefix = prefix;
+        Length = prefix?.Length ?? 0;
+        var shape = new Shape(batch, config.Heads, config.ContextLength - Length, config.HeadDim);
         _keys = new Tensor[config.Layers];
         _values = new Tensor[config.Layers];
         for (int i = 0; i < config.Layers; i++)
@@ -29,8 +39,13 @@ public sealed class KvCache : IDisposable
     /// <summary>Number of sequences.</summary>
     public int Batch { get; }
 
-    /// <summary>Positions already stored.</summary>
+    /// <summary>Positions already stored (the shared prefix's included).</summary>
     public int Length { get; private set; }
+
+    /// <summary>Positions in the shared prefix (0 without one).</summary>
+    public int PrefixLength => _prefix?.Length ?? 0;
+
+    int Own => Length - PrefixLength;
 
     /// <summary>
     /// Stores layer <paramref name="layer"/>'s keys and values for the next [Length, Length + T) positions
@@ -41,18 +56,80 @@ public sealed class KvCache : IDisposable
         int t = k.Shape[2];
         if (Length + t > Config.ContextLength)
             throw new TensorShapeException("kv_cache", $"{Length} cached + {t} new positions exceed the context length {Config.ContextLength}");
+        if (_prefix is not null) throw new InvalidOperationException("kv_cache: a branched cache attends through AppendAndAttend");
         _keys[layer].WriteSlice(k, 2, Length);
         _values[layer].WriteSlice(v, 2, Length);
         return (_keys[layer].Slice(2, 0, Length + t), _values[layer].Slice(2, 0, Length + t));
     }
 
+    /// <summary>
+    /// For a branched cache: stores layer <paramref name="layer"/>'s new keys and values ([B, H, T, D]) and
+    /// returns softmax(q·kᵀ/√D)·v for the new queries q over the shared prefix and every own position so far
+    /// (causal among the new ones). The prefix's keys serve all B sequences through one product per head.
+    /// </summary>
+    internal Tensor AppendAndAttend(int layer, Tensor q, Tensor k, Tensor v)
+    {
+        var prefix = _prefix ?? throw new InvalidOperationException("kv_cache: only a branched cache has a shared prefix");
+        int b = Batch, heads = Config.Heads, d = Config.HeadDim, t = k.Shape[2], p = PrefixLength, own = Own + t;
+        if (Length + t > Config.ContextLength)
+            throw new TensorShapeException("kv_cache", $"{Length} cached + {t} new positions exceed the context length {Config.ContextLength}");
+        _keys[layer].WriteSlice(k, 2, Own);
+        _values[layer].WriteSlice(v, 2, Own);
+        using var ownKeys = _keys[layer].Slice(2, 0, own);
+        using var ownValues = _values[layer].Slice(2, 0, own);
+        using var prefixKeys = prefix._keys[layer].Slice(2, 0, p);
+        using var prefixValues = prefix._values[layer].Slice(2, 0, p);
+
+        // Queries of all sequences per head: [H, B·T, D] against the prefix's [H, P, D].
+        using var qh = q.Permute(1, 0, 2, 3);
+        using var byHead = qh.Reshape(heads, b * t, d);
+        using var pk = prefixKeys.Reshape(heads, p, d);
+        using var sharedScores = Tensor.Matmul(byHead, pk, transB: true);
+        using var sharedScores4 = sharedScores.Reshape(heads, b, t, p);
+        using var sharedPart = sharedScores4.Permute(1, 0, 2, 3);
+        using var ownPart = Tensor.Matmul(q, ownKeys, transB: true);
+        using var scores = Tensor.Concat(-1, sharedPart, ownPart);
+        scores.MulInPlace(1f / MathF.Sqrt(d));
+        if (t > 1)
+        {
+            using var causal = Variable.CausalMask(t, own, q.Device);
+            using var open = Tensor.Zeros(new Shape(t, p), q.Device);
+            using var blocked = Tensor.Concat(-1, open, causal);
+            scores.AddInPlace(blocked);
+        }
+        using var probs = scores.Softmax();
+        using var sharedProbs = probs.Slice(-1, 0, p);
+        using var ownProbs = probs.Slice(-1, p, own);
+        using var sp = sharedProbs.Permute(1, 0, 2, 3);
+        using var spFlat = sp.Reshape(heads, b * t, p);
+        using var pv = prefixValues.Reshape(heads, p, d);
+        using var sharedOut = Tensor.Matmul(spFlat, pv);
+        using var sharedOut4 = sharedOut.Reshape(heads, b, t, d);
+        using var sharedOutB = sharedOut4.Permute(1, 0, 2, 3);
+        var o = Tensor.Matmul(ownProbs, ownValues);
+        o.AddInPlace(sharedOutB);
+        return o;
+    }
+
     /// <summary>Marks <paramref name="t"/> more positions as stored (after every layer has appended them).</summary>
     internal void Advance(int t) => Length += t;
+
+    /// <summary>
+    /// A cache of <paramref name="samples"/> sequences that continue this single-sequence cache (a group
+    /// sharing one prefilled prompt) without copying it: they read its keys and values, which must outlive
+    /// the branch and stay unchanged.
+    /// </summary>
+    public KvCache Branch(int samples)
+    {
+        if (Batch != 1 || _prefix is not null) throw new InvalidOperationException($"kv_cache: only a single-sequence cache without a prefix can be branched (batch {Batch})");
+        if (samples <= 0) throw new ArgumentException($"kv_cache: need at least one sample, got {samples}");
+        return new KvCache(Config, samples, this, _keys[0].Device);
+    }
 
     /// <summary>A new cache of <paramref name="copies"/> sequences, each a copy of this single-sequence cache (a group sharing one prefilled prompt).</summary>
     public KvCache Repeat(int copies)
     {
-        if (Batch != 1) throw new InvalidOperationException($"kv_cache: only a single-sequence cache can be repeated (batch {Batch})");
+        if (Batch != 1 || _prefix is not null) throw new InvalidOperationException($"kv_cache: only a single-sequence cache without a prefix can be repeated (batch {Batch})");
         var r = new KvCache(Config, copies, _keys[0].Device) { Length = Length };
         for (int i = 0; i < Config.Layers; i++)
         {

@@ -64,6 +64,32 @@ public class GptTests
     }
 
     [Fact]
+    public void ABranchedCacheReadsTheSharedPromptAndMatchesTheFullForward()
+    {
+        using var model = new Gpt(Micro, seed: 8);
+        int[] prompt = [3, 1, 4, 1];
+        int[][] continuations = [[5, 9, 2], [6, 5, 3], [5, 8, 9]];
+        using var scope = TensorScope.Open();
+        using var _ = GradMode.NoGrad();
+        using var single = new KvCache(Micro, 1);
+        model.Forward(Engine.Tensor.FromInts(prompt, new Shape(1, 4)), cache: single);
+        using var branch = single.Branch(3);
+        Assert.Equal(4, branch.PrefixLength);
+        Assert.Equal(4, branch.Length);
+        // Two new positions at once (causal among themselves), then one.
+        var first = model.Forward(Engine.Tensor.FromInts(continuations.SelectMany(c => c[..2]).ToArray(), new Shape(3, 2)), cache: branch).Value.ToArray();
+        var second = model.Forward(Engine.Tensor.FromInts(continuations.Select(c => c[2]).ToArray(), new Shape(3, 1)), cache: branch).Value.ToArray();
+        Assert.Equal(7, branch.Length);
+        for (int r = 0; r < 3; r++)
+        {
+            var full = model.Forward(Engine.Tensor.FromInts([.. prompt, .. continuations[r]], new Shape(1, 7))).Value.ToArray();
+            Tolerance.AssertClose(first.AsSpan(r * 2 * 11, 2 * 11).ToArray(), full.AsSpan(4 * 11, 2 * 11).ToArray(), 1e-5, 1e-4, $"sample {r}, positions 4-5");
+            Tolerance.AssertClose(second.AsSpan(r * 11, 11).ToArray(), full.AsSpan(6 * 11, 11).ToArray(), 1e-5, 1e-4, $"sample {r}, position 6");
+        }
+        Assert.Throws<InvalidOperationException>(() => branch.Branch(2));
+    }
+
+    [Fact]
     public void GroupSamplingIsSeededAndSharesThePrompt()
     {
         using var model = new Gpt(Micro, seed: 5);
