@@ -111,7 +111,7 @@ static class PackedGrpoTiming
         }
         double u = Median(unpacked), t = Median(tree);
         double overlap = Enumerable.Range(0, k).Average(trie.IntermediateProportion);
-        bool choice = packed.IsCheaperThanUnpacked(model.Config, batch.Rows, batch.Time);
+        bool choice = packed.IsCheaperThanUnpacked(model.Config, batch.Rows, batch.Time, model.Device.HasTreeAttention);
         Console.WriteLine(FormattableString.Invariant(
             $"| {k} | {prompt.Length} | {name} | {overlap:P0} | {packed.Length} / {batch.Rows * batch.Time} | {u:F1} | {t:F1} | {u / t:F2}× | {(choice ? "packed" : "unpacked")} |"));
     }

@@ -69,6 +69,28 @@ public sealed partial class Variable
     }
 
     /// <summary>
+    /// Attention over a packed tree: every position attends to itself and its ancestors in
+    /// <paramref name="tree"/> (q and k [..., N, d], v [..., N, dv]). Where the backend walks trees
+    /// (<see cref="ITreeAttention"/>, the CPU) the cost is proportional to the tree's query–key pairs;
+    /// elsewhere it is <see cref="Attention"/> under the dense mask, with the same result.
+    /// </summary>
+    public static Variable TreeAttention(Variable q, Variable k, Variable v, TreeMask tree)
+    {
+        ArgumentNullException.ThrowIfNull(tree);
+        if (Tensor.TryTreeAttention(q.Value, k.Value, v.Value, tree, out var o, out var lse))
+        {
+            return Record("tree_attention", o, [q, k, v], g =>
+            {
+                var (dq, dk, dv) = Tensor.TreeAttentionBackward(q.Value, k.Value, v.Value, tree, o, lse, g);
+                return [Keep(dq, q), Keep(dk, k), Keep(dv, v)];
+            }, q.Value, k.Value, v.Value, o, lse);
+        }
+        // Owned, like every temporary of the step, by the enclosing TensorScope: a fused backward reads it again.
+        var mask = Tensor.FromArray(tree.Dense(), new Shape(tree.Length, tree.Length), q.Value.Device);
+        return Attention(q, k, v, mask, causal: false);
+    }
+
+    /// <summary>
     /// Scaled dot-product attention, fused: softmax(q·kᵀ/√d + mask) · v over [..., T, d] inputs (k and v
     /// [..., S, d]). With <paramref name="causal"/>, query i sees keys j ≤ i + (S − T). The additive
     /// <paramref name="mask"/> (a constant, e.g. −∞ to block) broadcasts to [..., T, S].

@@ -68,7 +68,17 @@ public sealed class Gpt : IDisposable
     /// tree-packed training of a group needs. With a <paramref name="cache"/>, the ids are the next
     /// positions after those cached (generation), and their keys and values are appended to it.
     /// </summary>
-    public Variable Forward(Tensor ids, Tensor? positions = null, Tensor? mask = null, KvCache? cache = null)
+    public Variable Forward(Tensor ids, Tensor? positions = null, Tensor? mask = null, KvCache? cache = null) => Forward(ids, positions, mask, null, cache);
+
+    /// <summary>
+    /// Logits [1, N, V] for a packed tree of sequences: ids [1, N], each position's id its depth
+    /// (<paramref name="positions"/>, [N]), and every position attending to itself and its ancestors in
+    /// <paramref name="tree"/> (<see cref="Variable.TreeAttention"/>), so each token's logits are those it has in
+    /// its own sequence.
+    /// </summary>
+    public Variable Forward(Tensor ids, Tensor positions, TreeMask tree) => Forward(ids, positions, null, tree, null);
+
+    Variable Forward(Tensor ids, Tensor? positions, Tensor? mask, TreeMask? tree, KvCache? cache)
     {
         const string op = "gpt";
         if (ids.DType != DType.Int32 || ids.Rank != 2) throw new TensorShapeException(op, $"ids must be Int32 [batch, time], got {ids.DType} {ids.Shape}");
@@ -80,13 +90,14 @@ public sealed class Gpt : IDisposable
         if (cache is not null && cache.Batch != b) throw new TensorShapeException(op, $"ids {ids.Shape} do not match a cache of {cache.Batch} sequences");
         var defaultPositions = positions is null ? Tensor.FromInts(Enumerable.Range(start, t).ToArray(), new Shape(t), ids.Device) : null;
         var x = Variable.Embedding(this["wte.weight"], ids) + Variable.Embedding(this["wpe.weight"], positions ?? defaultPositions!);
-        for (int i = 0; i < Config.Layers; i++) x = Block(i, x, b, t, mask, cache);
+        if (tree is not null && (b != 1 || tree.Length != t)) throw new TensorShapeException(op, $"a tree of {tree.Length} positions needs ids [1, {tree.Length}], got {ids.Shape}");
+        for (int i = 0; i < Config.Layers; i++) x = Block(i, x, b, t, mask, tree, cache);
         cache?.Advance(t);
         var final = Variable.LayerNorm(x, this["ln_f.weight"], this["ln_f.bias"], Config.LayerNormEpsilon);
         return Variable.Matmul(final, this["wte.weight"], transB: true);
     }
 
-    Variable Block(int i, Variable x, int b, int t, Tensor? mask, KvCache? cache)
+    Variable Block(int i, Variable x, int b, int t, Tensor? mask, TreeMask? tree, KvCache? cache)
     {
         string h = $"h.{i}.";
         int c = Config.Width, heads = Config.Heads, d = Config.HeadDim;
@@ -101,6 +112,7 @@ public sealed class Gpt : IDisposable
             if (mask is not null) throw new ArgumentException("gpt: a cache with a shared prefix attends causally; it takes no mask");
             o = new Variable(cache.AppendAndAttend(i, q.Value, k.Value, v.Value));
         }
+        else if (tree is not null) o = Variable.TreeAttention(q, k, v, tree);
         else
         {
             if (cache is not null)

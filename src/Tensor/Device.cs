@@ -77,6 +77,12 @@ public sealed class Device
         }
     }
 
+    /// <summary>
+    /// True when attention over a packed tree costs only the tree's query–key pairs here
+    /// (<see cref="ITreeAttention"/>: the CPU); elsewhere it runs densely under a mask.
+    /// </summary>
+    public bool HasTreeAttention => Backend is ITreeAttention;
+
     /// <summary>Waits until every operation queued on this device has finished: call it before reading a clock.</summary>
     public void Synchronize() => Backend.Synchronize();
 

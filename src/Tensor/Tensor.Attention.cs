@@ -47,6 +47,52 @@ public sealed partial class Tensor
         return (dq, dk, dv);
     }
 
+    /// <summary>
+    /// Attention over a packed tree (<see cref="TreeMask"/>) when the backend walks trees itself
+    /// (<see cref="ITreeAttention"/>): q and k [..., N, d], v [..., N, dv] give o [..., N, dv] and the per-query
+    /// logsumexp lse [..., N] for <see cref="TreeAttentionBackward"/>, at a cost proportional to the tree's
+    /// query–key pairs. Returns false, with no work done, on backends without the capability; the caller then
+    /// attends under <see cref="TreeMask.Dense"/>.
+    /// </summary>
+    public static bool TryTreeAttention(Tensor q, Tensor k, Tensor v, TreeMask tree,
+        [NotNullWhen(true)] out Tensor? o, [NotNullWhen(true)] out Tensor? lse)
+    {
+        o = lse = null;
+        if (q.Backend is not ITreeAttention walker) return false;
+        var (batchHeads, _, dv) = PlanTreeAttention(q, k, v, tree, "tree_attention");
+        var lead = q.Shape.Dims[..^2];
+        o = Uninitialized(new Shape([.. lead, tree.Length, dv]), q.Device);
+        lse = Uninitialized(new Shape([.. lead, tree.Length]), q.Device);
+        walker.TreeAttentionForward(q, k, v, tree, o, lse, batchHeads, 1f / MathF.Sqrt(q.Shape[-1]));
+        return true;
+    }
+
+    /// <summary>The gradients of <see cref="TryTreeAttention"/> for the upstream gradient <paramref name="dO"/>.</summary>
+    public static (Tensor Dq, Tensor Dk, Tensor Dv) TreeAttentionBackward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, Tensor dO)
+    {
+        const string op = "tree_attention_backward";
+        if (q.Backend is not ITreeAttention walker) throw new NotSupportedException($"{op}: the {q.Device} backend has no tree attention");
+        var (batchHeads, _, _) = PlanTreeAttention(q, k, v, tree, op);
+        foreach (var t in new[] { o, lse, dO }) q.RequireSameDevice(t, op);
+        if (o.Shape != dO.Shape || o.Numel != v.Numel || lse.Numel != (long)batchHeads * tree.Length)
+            throw new TensorShapeException(op, $"o {o.Shape}, lse {lse.Shape} and dO {dO.Shape} do not fit q {q.Shape}, v {v.Shape}");
+        var dq = Uninitialized(q.Shape, q.Device);
+        var dk = Uninitialized(k.Shape, q.Device);
+        var dvGrad = Uninitialized(v.Shape, q.Device);
+        walker.TreeAttentionBackward(q, k, v, tree, o, lse, dO, dq, dk, dvGrad, batchHeads, 1f / MathF.Sqrt(q.Shape[-1]));
+        return (dq, dk, dvGrad);
+    }
+
+    static (int BatchHeads, int D, int Dv) PlanTreeAttention(Tensor q, Tensor k, Tensor v, TreeMask tree, string op)
+    {
+        RequireAttentionOperands(q, k, v, null);
+        if (q.Rank < 2 || k.Shape != q.Shape || v.Rank != q.Rank || !v.Shape.Dims[..^1].SequenceEqual(q.Shape.Dims[..^1]) || q.Shape[-2] != tree.Length)
+            throw new TensorShapeException(op, $"q {q.Shape}, k {k.Shape} and v {v.Shape} must be [..., N, d], [..., N, d], [..., N, dv] with N = {tree.Length} (the tree's length)");
+        int batchHeads = 1;
+        foreach (int x in q.Shape.Dims[..^2]) batchHeads *= x;
+        return (batchHeads, q.Shape[-1], v.Shape[-1]);
+    }
+
     static void RequireAttentionOperands(Tensor q, Tensor k, Tensor v, Tensor? mask)
     {
         const string op = "attention";

@@ -595,6 +595,34 @@ public abstract class BackendConformance
         Tolerance.AssertClose(dev.Dv, cpu.Dv, 1e-5, 1e-4, "dv");
     }
 
+    /// <summary>Attention over a packed tree: walked on the CPU, densely masked (fused where it can be) on the devices.</summary>
+    [Fact]
+    public void TreeAttentionAndItsGradientsMatchTheCpuBackend()
+    {
+        var tree = new TreeMask([-1, 0, 1, 2, 1, 4, 5, 2, 7]);
+        int n = tree.Length, heads = 2, d = 8;
+        var q = Data.Uniform(heads * n * d, 71);
+        var k = Data.Uniform(heads * n * d, 72);
+        var v = Data.Uniform(heads * n * d, 73);
+        var up = Data.Uniform(heads * n * d, 74);
+        (float[] O, float[] Dq, float[] Dk, float[] Dv) Run(Device dev)
+        {
+            using var scope = TensorScope.Open();
+            var qv = new Variable(Tensor.FromArray(q, new Shape(1, heads, n, d), dev), requiresGrad: true);
+            var kv = new Variable(Tensor.FromArray(k, new Shape(1, heads, n, d), dev), requiresGrad: true);
+            var vv = new Variable(Tensor.FromArray(v, new Shape(1, heads, n, d), dev), requiresGrad: true);
+            var o = Variable.TreeAttention(qv, kv, vv, tree);
+            o.Backward(Tensor.FromArray(up, o.Shape, dev));
+            return (o.Value.ToArray(), qv.Grad!.ToArray(), kv.Grad!.ToArray(), vv.Grad!.ToArray());
+        }
+        var dev = Run(Device);
+        var cpu = Run(Device.Cpu);
+        Tolerance.AssertClose(dev.O, cpu.O, 1e-5, 1e-4, "tree attention");
+        Tolerance.AssertClose(dev.Dq, cpu.Dq, 1e-5, 1e-4, "dq");
+        Tolerance.AssertClose(dev.Dk, cpu.Dk, 1e-5, 1e-4, "dk");
+        Tolerance.AssertClose(dev.Dv, cpu.Dv, 1e-5, 1e-4, "dv");
+    }
+
     // ---- end to end ---------------------------------------------------------------------------------
 
     [Fact]

@@ -108,7 +108,7 @@ public sealed class PackedGroupTests
         Assert.Equal(5, packed.TargetToken.Length); // 1, 2, 4, 3, 2
         Assert.Equal(10, packed.TermTarget.Length);
         Assert.Equal(packed.TermTarget[0..3], packed.TermTarget[6..9]); // the duplicate reads the same nodes
-        var mask = packed.AttentionMask();
+        var mask = packed.Tree.Dense();
         Assert.Equal(0f, mask[4 * 5 + 0]);
         Assert.Equal(float.NegativeInfinity, mask[2 * 5 + 3]);
     }
@@ -122,11 +122,11 @@ public sealed class PackedGroupTests
         Assert.Equal([0, 3, 5, 1, 2, 2, 4], packed.Inputs);
         Assert.Equal([0, 1, 2, 3, 4, 3, 4], packed.Positions);
         Assert.Equal([-1, 0, 1, 2, 3, 2, 5], packed.Parents);
-        var mask = packed.AttentionMask();
+        var mask = packed.Tree.Dense();
         Assert.Equal(float.NegativeInfinity, mask[5 * 7 + 3]);
         Assert.Equal(float.NegativeInfinity, mask[6 * 7 + 4]);
         Assert.Equal(0f, mask[6 * 7 + 2]);
-        Assert.Equal(1 + 2 + 3 + 4 + 5 + 4 + 5, packed.AttentionPairs); // each input sees its ancestors and itself
+        Assert.Equal(1 + 2 + 3 + 4 + 5 + 4 + 5, packed.Tree.Pairs); // each input sees its ancestors and itself
     }
 
     [Theory]

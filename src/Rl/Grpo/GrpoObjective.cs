@@ -55,8 +55,7 @@ public static class GrpoObjective
         var device = policy.Device;
         var inputs = Tensor.FromInts(packed.Inputs, new Shape(1, n), device);
         var positions = Tensor.FromInts(packed.Positions, new Shape(n), device);
-        var mask = Tensor.FromArray(packed.AttentionMask(), new Shape(n, n), device);
-        var logits = policy.Forward(inputs, positions, mask);
+        var logits = policy.Forward(inputs, positions, packed.Tree);
         if (logitMask is not null) logits += new Variable(logitMask.Reshape(logitMask.Shape.Dims));
         // A branching position predicts several children: gather its logits once per child.
         var rows = Variable.Embedding(logits.Reshape(n, -1), Tensor.FromInts(packed.TargetPosition, new Shape(nodes), device));

@@ -124,7 +124,7 @@ public sealed class GrpoTrainer : IDisposable
     {
         if (!Options.PackedTree) return null;
         var packed = new PackedGroup(batch);
-        return packed.IsCheaperThanUnpacked(_policy.Config, batch.Rows, batch.Time) ? packed : null;
+        return packed.IsCheaperThanUnpacked(_policy.Config, batch.Rows, batch.Time, _policy.Device.HasTreeAttention) ? packed : null;
     }
 
     /// <summary>The μ optimisation passes over sampled groups; returns the objective's statistics of the last pass.</summary>

@@ -72,7 +72,7 @@ public sealed class PackedGroup
                 TermWeight[at] = batch.Weights[position];
             }
         UnpackedTokens = (long)batch.Rows * batch.Time;
-        AttentionPairs = Positions.Select((_, i) => (long)Depth(i)).Sum();
+        Tree = new TreeMask(Parents);
     }
 
     /// <summary>Input ids of the packed sequence.</summary>
@@ -102,35 +102,23 @@ public sealed class PackedGroup
     /// <summary>Input positions of the unpacked layout (k · Time), for comparison.</summary>
     public long UnpackedTokens { get; }
 
-    /// <summary>Query–key pairs that tree attention needs: Σ over inputs of (number of ancestors + 1).</summary>
-    public long AttentionPairs { get; }
+    /// <summary>Who attends to whom: each input to itself and its ancestors.</summary>
+    public TreeMask Tree { get; }
 
     /// <summary>Number of inputs (packed length).</summary>
     public int Length => Inputs.Length;
 
-    int Depth(int i) => Positions[i] + 1;
-
     /// <summary>
     /// True when one pass over the packed sequence costs fewer multiply-adds in <paramref name="model"/> than
-    /// the k padded rows: per input, the projections, the MLP and the head; per query–key pair, attention
-    /// (which runs densely, so the packed sequence pays for all Length² pairs under its mask).
+    /// the k padded rows: per input, the projections, the MLP and the head; per query–key pair, attention.
+    /// With <paramref name="sparseAttention"/> (the device walks trees, <see cref="ITreeAttention"/>) the
+    /// packed pass pays only for the tree's pairs, otherwise for all Length² under the dense mask.
     /// </summary>
-    public bool IsCheaperThanUnpacked(Engine.Model.GptConfig model, int rows, int time)
+    public bool IsCheaperThanUnpacked(Engine.Model.GptConfig model, int rows, int time, bool sparseAttention)
     {
         double c = model.Width, perToken = 12 * c * c * model.Layers + c * model.VocabSize, perPair = 2 * c * model.Layers;
-        double packed = Length * perToken + (double)Length * Length * perPair;
+        double packed = Length * perToken + (sparseAttention ? Tree.Pairs : (double)Length * Length) * perPair;
         double unpacked = (double)rows * time * perToken + (double)rows * time * time * perPair;
         return packed < unpacked;
-    }
-
-    /// <summary>The additive tree-attention mask [Length, Length]: 0 where key j is input i or one of its ancestors, −∞ elsewhere.</summary>
-    public float[] AttentionMask()
-    {
-        int n = Length;
-        var mask = new float[(long)n * n];
-        Array.Fill(mask, float.NegativeInfinity);
-        for (int i = 0; i < n; i++)
-            for (int j = i; j >= 0; j = Parents[j]) mask[(long)i * n + j] = 0f;
-        return mask;
     }
 }

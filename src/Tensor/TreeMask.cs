@@ -1,0 +1,78 @@
+namespace Engine;
+
+/// <summary>
+/// The attention pattern of a packed tree of sequences: position i attends to itself and its ancestors
+/// (the chain of <c>parents</c>), nothing else. Each query's keys are kept as runs of consecutive positions,
+/// so an attention that walks them costs Σ (ancestors + 1) instead of Length².
+/// </summary>
+public sealed class TreeMask
+{
+    readonly int[] _runOffsets, _runStarts, _runEnds;
+
+    /// <summary>A mask from each position's parent: −1 for a root, otherwise an earlier position.</summary>
+    public TreeMask(IReadOnlyList<int> parents)
+    {
+        ArgumentNullException.ThrowIfNull(parents);
+        int n = parents.Count;
+        var offsets = new int[n + 1];
+        var starts = new List<int>();
+        var ends = new List<int>();
+        var chain = new List<(int Start, int End)>();
+        for (int i = 0; i < n; i++)
+        {
+            if (parents[i] < -1 || parents[i] >= i)
+                throw new ArgumentException($"tree_mask: position {i} has parent {parents[i]}; a parent must be −1 or an earlier position");
+            chain.Clear();
+            int end = i + 1, j = i;
+            while (parents[j] >= 0)
+            {
+                if (parents[j] != j - 1)
+                {
+                    chain.Add((j, end));
+                    end = parents[j] + 1;
+                }
+                j = parents[j];
+            }
+            chain.Add((j, end));
+            offsets[i] = starts.Count;
+            for (int r = chain.Count - 1; r >= 0; r--)
+            {
+                starts.Add(chain[r].Start);
+                ends.Add(chain[r].End);
+            }
+            Pairs += chain.Sum(c => (long)(c.End - c.Start));
+        }
+        offsets[n] = starts.Count;
+        Length = n;
+        _runOffsets = offsets;
+        _runStarts = [.. starts];
+        _runEnds = [.. ends];
+    }
+
+    /// <summary>Number of positions.</summary>
+    public int Length { get; }
+
+    /// <summary>Query–key pairs: Σ over positions of (ancestors + 1).</summary>
+    public long Pairs { get; }
+
+    /// <summary>The runs [start, end) of keys that position <paramref name="query"/> attends to, in increasing order.</summary>
+    public IEnumerable<(int Start, int End)> Keys(int query)
+    {
+        for (int r = _runOffsets[query]; r < _runOffsets[query + 1]; r++) yield return (_runStarts[r], _runEnds[r]);
+    }
+
+    internal ReadOnlySpan<int> RunStarts(int query) => _runStarts.AsSpan(_runOffsets[query], _runOffsets[query + 1] - _runOffsets[query]);
+
+    internal ReadOnlySpan<int> RunEnds(int query) => _runEnds.AsSpan(_runOffsets[query], _runOffsets[query + 1] - _runOffsets[query]);
+
+    /// <summary>The same pattern as a dense additive [Length, Length] mask: 0 where attended, −∞ elsewhere.</summary>
+    public float[] Dense()
+    {
+        var mask = new float[(long)Length * Length];
+        Array.Fill(mask, float.NegativeInfinity);
+        for (int i = 0; i < Length; i++)
+            foreach (var (start, end) in Keys(i))
+                Array.Fill(mask, 0f, (int)((long)i * Length + start), end - start);
+        return mask;
+    }
+}
