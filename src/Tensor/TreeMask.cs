@@ -47,7 +47,19 @@ public sealed class TreeMask
         _runOffsets = offsets;
         _runStarts = [.. starts];
         _runEnds = [.. ends];
+
+        int trunk = 0;
+        while (trunk < n && parents[trunk] == trunk - 1) trunk++;
+        for (int i = trunk; i < n; i++) trunk = Math.Min(trunk, _runStarts[offsets[i]] == 0 ? _runEnds[offsets[i]] : 0);
+        Trunk = trunk;
     }
+
+    /// <summary>
+    /// The shared trunk [0, Trunk): a chain from position 0 that every later position descends from (a packed
+    /// group's prompt and whatever all its completions share). Attention to it is dense: every query sees all
+    /// of it (causally, inside it), so it runs as matrix products.
+    /// </summary>
+    public int Trunk { get; }
 
     /// <summary>Number of positions.</summary>
     public int Length { get; }

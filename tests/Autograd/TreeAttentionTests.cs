@@ -9,6 +9,9 @@ public sealed class TreeAttentionTests
     /// <summary>A prompt of 3, then two branches, one of which branches again; a second root at the end.</summary>
     static readonly int[] Parents = [-1, 0, 1, 2, 3, 4, 2, 6, 7, 4, 9, -1, 11];
 
+    /// <summary>A packed group: a trunk of 4 (prompt and a shared first step), then three branches.</summary>
+    static readonly int[] Group = [-1, 0, 1, 2, 3, 4, 5, 3, 7, 8, 8, 10];
+
     [Fact]
     public void MaskRunsFollowTheAncestors()
     {
@@ -27,16 +30,20 @@ public sealed class TreeAttentionTests
         var dense = tree.Dense();
         Assert.Equal(0f, dense[8 * 13 + 7]);
         Assert.Equal(float.NegativeInfinity, dense[8 * 13 + 4]);
+        Assert.Equal(0, tree.Trunk); // a second root shares nothing
+        Assert.Equal(4, new TreeMask(Group).Trunk);
         var e = Assert.Throws<ArgumentException>(() => new TreeMask([-1, 1]));
         Assert.Contains("position 1 has parent 1", e.Message);
     }
 
     [Theory]
-    [InlineData(2, 8, 8)]
-    [InlineData(3, 5, 7)]
-    public void TreeWalkMatchesDenseMaskedAttention(int heads, int d, int dv)
+    [InlineData(false, 2, 8, 8)]
+    [InlineData(false, 3, 5, 7)]
+    [InlineData(true, 2, 8, 8)]
+    [InlineData(true, 3, 5, 7)]
+    public void TreeWalkMatchesDenseMaskedAttention(bool group, int heads, int d, int dv)
     {
-        var tree = new TreeMask(Parents);
+        var tree = new TreeMask(group ? Group : Parents);
         int n = tree.Length;
         var q = Data.Uniform(heads * n * d, 1);
         var k = Data.Uniform(heads * n * d, 2);
@@ -62,10 +69,12 @@ public sealed class TreeAttentionTests
         Tolerance.AssertClose(walked.Dv, dense.Dv, 1e-6, 1e-5, "dv");
     }
 
-    [Fact]
-    public void GradientsMatchCentralDifferences()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GradientsMatchCentralDifferences(bool group)
     {
-        var tree = new TreeMask(Parents);
+        var tree = new TreeMask(group ? Group : Parents);
         int n = tree.Length, heads = 2, d = 4;
         var shape = new Shape(heads, n, d);
         GradCheck.Check(x => Variable.TreeAttention(x[0], x[1], x[2], tree), x => Reference(x[0], x[1], x[2], tree, heads, d), [shape, shape, shape]);
