@@ -6,8 +6,9 @@ const string usage = """
 
     usage:
       engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR] [--device D]
+                    [--unpacked]
       engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR]
-                    [--device D]
+                    [--device D] [--unpacked]
       engine inspect FILE [--json]
       engine train-lm --text FILE [--config tiny|small|gpt2] [--steps N] [--out DIR] [--device D] [--resume]
       engine eval --model DIR --tokens FILE.json [--json] [--device D]

@@ -8,8 +8,8 @@ namespace Engine.Cli.Commands;
 /// <summary><c>engine grpo tree …</c>: the paper's synthetic experiment, GRPO against λ-GRPO.</summary>
 static class GrpoCommand
 {
-    public const string Usage = "engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR] [--device D]\n" +
-        "       engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR] [--device D]";
+    public const string Usage = "engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR] [--device D] [--unpacked]\n" +
+        "       engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR] [--device D] [--unpacked]";
 
     public static int Run(Arguments args) => args.Positional switch
     {
@@ -27,6 +27,7 @@ static class GrpoCommand
             GrpoSteps = args.Int("steps", settings.GrpoSteps),
             SftSteps = args.Int("sft-steps", settings.SftSteps),
             LearningRate = args.Float("lr", settings.LearningRate),
+            PackedTree = !args.Flag("unpacked"),
         };
         string outDir = args.String("out", "runs/grpo-arith");
         var device = Device.Parse(args.String("device", "cpu"));
@@ -70,7 +71,8 @@ static class GrpoCommand
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"time per step: generate {all.Average(s => s.GenerateSeconds) * 1e3:F1} ms, score {all.Average(s => s.ScoreSeconds) * 1e3:F2} ms, train {all.Average(s => s.TrainSeconds) * 1e3:F1} ms; trie + λ-scales {all.Sum(s => s.TrieSeconds) / total:P3} of the step"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"trie statistics: mean |λ| {all.Average(s => s.LambdaMean):F2}, path depth {all.Average(s => s.PathDepth):F2}, intermediate proportion {all.Average(s => s.IntermediateProportion):F3}"));
+            $"trie statistics: mean |λ| {all.Average(s => s.LambdaMean):F2}, path depth {all.Average(s => s.PathDepth):F2}, intermediate proportion {all.Average(s => s.IntermediateProportion):F3}; " +
+            $"{(settings.PackedTree ? $"packed groups: {all.Average(s => s.PackedShare):P0} of the unpacked inputs" : "unpacked")}"));
 
         IReadOnlyList<(double, double)> Curve(bool lambda)
         {
@@ -99,6 +101,7 @@ static class GrpoCommand
         int steps = args.Int("steps", TreeExperiment.Steps);
         string outDir = args.String("out", "runs/grpo-tree");
         float lr = args.Float("lr", TreeExperiment.LearningRate);
+        bool packedTree = !args.Flag("unpacked");
         var device = Device.Parse(args.String("device", "cpu"));
         args.RejectUnknown();
         if (seeds < 1 || steps <= TreeExperiment.Window) throw new UsageException($"--seeds must be ≥ 1 and --steps > {TreeExperiment.Window}");
@@ -119,7 +122,7 @@ static class GrpoCommand
         int parallel = device.Kind == DeviceKind.Cpu ? Environment.ProcessorCount : 1;
         Parallel.For(0, runs.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
         {
-            results[i] = TreeExperiment.Run(runs[i], steps, lr, device: device);
+            results[i] = TreeExperiment.Run(runs[i], steps, lr, device: device, packedTree: packedTree);
             int d = Interlocked.Increment(ref done);
             lock (progress) progress.Report(d, $"last: n={runs[i].SharedPrefix} r_neg={runs[i].NegativeReward} {(runs[i].Lambda ? "λ-GRPO" : "GRPO  ")} seed {runs[i].Seed} → {results[i].FinalFrequency:F3}");
         });

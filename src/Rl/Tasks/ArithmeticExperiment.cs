@@ -12,7 +12,9 @@ namespace Engine.Rl.Tasks;
 /// <param name="EvalEvery">Steps between held-out evaluations.</param>
 /// <param name="EvalProblems">Held-out problems per evaluation (greedy decoding).</param>
 /// <param name="LearningRate">AdamW learning rate of the RL phase.</param>
-public sealed record ArithmeticSettings(int SftSteps = 550, int GrpoSteps = 400, int Seeds = 3, int EvalEvery = 10, int EvalProblems = 256, float LearningRate = 1e-4f)
+/// <param name="PackedTree">Train each group on its packed trie (off: k separate rows; same gradients).</param>
+public sealed record ArithmeticSettings(int SftSteps = 550, int GrpoSteps = 400, int Seeds = 3, int EvalEvery = 10, int EvalProblems = 256, float LearningRate = 1e-4f,
+    bool PackedTree = true)
 {
     /// <summary>The fast variant.</summary>
     public static ArithmeticSettings Quick => new(SftSteps: 550, GrpoSteps: 40, Seeds: 1, EvalEvery: 10, EvalProblems: 128);
@@ -42,8 +44,9 @@ public static class ArithmeticExperiment
     public static GptConfig Model => new(ArithmeticTask.Alphabet.Length, ArithmeticTask.PromptLength + ArithmeticTask.AnswerLength, Width: 64, Layers: 2, Heads: 4);
 
     /// <summary>GRPO settings shared by both methods.</summary>
-    public static GrpoOptions Options(bool lambda, int seed, float learningRate) => new(GroupSize: 8, PromptsPerStep: 8, MaxNewTokens: ArithmeticTask.AnswerLength,
-        LambdaScaling: lambda, Aggregation: Aggregation.TokenMean, LearningRate: learningRate, GradClip: 1f, Seed: (ulong)seed);
+    public static GrpoOptions Options(bool lambda, int seed, float learningRate, bool packedTree = true) => new(GroupSize: 8, PromptsPerStep: 8,
+        MaxNewTokens: ArithmeticTask.AnswerLength, LambdaScaling: lambda, Aggregation: Aggregation.TokenMean, LearningRate: learningRate, GradClip: 1f,
+        Seed: (ulong)seed, PackedTree: packedTree);
 
     /// <summary>Supervised training on the answer tokens of training problems, on <paramref name="device"/> (default: the CPU); returns the model.</summary>
     public static Gpt Pretrain(int steps, Action<int, float>? onStep = null, Device? device = null)
@@ -89,7 +92,7 @@ public static class ArithmeticExperiment
     public static ArithmeticRun Run(Gpt start, bool lambda, int seed, ArithmeticSettings settings, Action<GrpoStepMetrics>? onStep = null)
     {
         using var policy = start.Clone();
-        var options = Options(lambda, seed, settings.LearningRate);
+        var options = Options(lambda, seed, settings.LearningRate, settings.PackedTree);
         using var trainer = new GrpoTrainer(policy, options, [ArithmeticTask.Reward()], ArithmeticTask.Tokenizer,
             stopTokens: new HashSet<int> { ArithmeticTask.End });
         var accuracy = new List<(int, double)> { (0, Accuracy(policy, settings.EvalProblems)) };

@@ -34,9 +34,9 @@ public static class TreeExperiment
     public const int Window = 50;
 
     /// <summary>The trainer settings of one run.</summary>
-    public static GrpoOptions Options(bool lambda, int seed, float learningRate = LearningRate) => new(
+    public static GrpoOptions Options(bool lambda, int seed, float learningRate = LearningRate, bool packedTree = true) => new(
         GroupSize: 16, MaxNewTokens: 4, LambdaScaling: lambda, Aggregation: Aggregation.TokenMean,
-        LearningRate: learningRate, WeightDecay: 0f, GradClip: 1f, Temperature: 1f, Seed: (ulong)seed);
+        LearningRate: learningRate, WeightDecay: 0f, GradClip: 1f, Temperature: 1f, Seed: (ulong)seed, PackedTree: packedTree);
 
     /// <summary>The default AdamW learning rate of the demo.</summary>
     public const float LearningRate = 3e-4f;
@@ -50,13 +50,14 @@ public static class TreeExperiment
 
     /// <summary>
     /// Trains one policy for <paramref name="steps"/> steps on <paramref name="device"/> (default: the CPU) and
-    /// tracks how often it samples the target.
+    /// tracks how often it samples the target; <paramref name="packedTree"/> = false trains on k separate rows.
     /// </summary>
-    public static TreeRunResult Run(TreeRun run, int steps = Steps, float learningRate = LearningRate, Action<int, GrpoStepMetrics>? onStep = null, Device? device = null)
+    public static TreeRunResult Run(TreeRun run, int steps = Steps, float learningRate = LearningRate, Action<int, GrpoStepMetrics>? onStep = null,
+        Device? device = null, bool packedTree = true)
     {
         var task = new TreeTask(run.SharedPrefix, run.NegativeReward);
         using var policy = new Gpt(Model, seed: (ulong)(1000 + run.Seed), device);
-        using var trainer = new GrpoTrainer(policy, Options(run.Lambda, run.Seed, learningRate), [task.AsReward()], allowedTokens: TreeTask.Alphabet);
+        using var trainer = new GrpoTrainer(policy, Options(run.Lambda, run.Seed, learningRate, packedTree), [task.AsReward()], allowedTokens: TreeTask.Alphabet);
         var freq = new double[steps];
         int hits = 0, samples = 0;
         for (int s = 0; s < steps; s++)
