@@ -49,24 +49,11 @@ public sealed class TreeAttentionTests
         var k = Data.Uniform(heads * n * d, 2);
         var v = Data.Uniform(heads * n * dv, 3);
         var up = Data.Uniform(heads * n * dv, 4);
-        (float[] O, float[] Dq, float[] Dk, float[] Dv) Run(bool walk)
-        {
-            using var scope = TensorScope.Open();
-            var qv = new Variable(Tensor.FromArray(q, new Shape(1, heads, n, d)), requiresGrad: true);
-            var kv = new Variable(Tensor.FromArray(k, new Shape(1, heads, n, d)), requiresGrad: true);
-            var vv = new Variable(Tensor.FromArray(v, new Shape(1, heads, n, dv)), requiresGrad: true);
-            var o = walk
+        AttentionRun Run(bool walk) => AttentionRun.Of(Device.Cpu, (qv, kv, vv) => walk
                 ? Variable.TreeAttention(qv, kv, vv, tree)
-                : Variable.Attention(qv, kv, vv, Tensor.FromArray(tree.Dense(), new Shape(n, n)), causal: false);
-            o.Backward(Tensor.FromArray(up, o.Shape));
-            return (o.Value.ToArray(), qv.Grad!.ToArray(), kv.Grad!.ToArray(), vv.Grad!.ToArray());
-        }
-        var walked = Run(walk: true);
-        var dense = Run(walk: false);
-        Tolerance.AssertClose(walked.O, dense.O, 1e-6, 1e-5, "o");
-        Tolerance.AssertClose(walked.Dq, dense.Dq, 1e-6, 1e-5, "dq");
-        Tolerance.AssertClose(walked.Dk, dense.Dk, 1e-6, 1e-5, "dk");
-        Tolerance.AssertClose(walked.Dv, dense.Dv, 1e-6, 1e-5, "dv");
+                : Variable.Attention(qv, kv, vv, Tensor.FromArray(tree.Dense(), new Shape(n, n)), causal: false),
+            (q, new Shape(1, heads, n, d)), (k, new Shape(1, heads, n, d)), (v, new Shape(1, heads, n, dv)), up);
+        Run(walk: true).AssertClose(Run(walk: false), 1e-6, 1e-5, "tree attention");
     }
 
     [Theory]

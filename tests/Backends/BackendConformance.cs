@@ -576,23 +576,10 @@ public abstract class BackendConformance
         int[] maskShape = mask == "shared" ? [t, s] : [batch, 1, t, s];
         var m = Data.Uniform(Reference.Numel(maskShape), 55);
         for (int i = 0; i < m.Length; i++) m[i] = i % 5 == 1 ? float.NegativeInfinity : m[i];
-        (float[] O, float[] Dq, float[] Dk, float[] Dv) Run(Device dev)
-        {
-            using var scope = TensorScope.Open();
-            var qv = new Variable(Tensor.FromArray(q, new Shape(batch, heads, t, d), dev), requiresGrad: true);
-            var kv = new Variable(Tensor.FromArray(k, new Shape(batch, heads, s, d), dev), requiresGrad: true);
-            var vv = new Variable(Tensor.FromArray(v, new Shape(batch, heads, s, d), dev), requiresGrad: true);
-            var maskTensor = mask == "none" ? null : Tensor.FromArray(m, new Shape(maskShape), dev);
-            var o = Variable.Attention(qv, kv, vv, maskTensor, causal);
-            o.Backward(Tensor.FromArray(up, o.Shape, dev));
-            return (o.Value.ToArray(), qv.Grad!.ToArray(), kv.Grad!.ToArray(), vv.Grad!.ToArray());
-        }
-        var dev = Run(Device);
-        var cpu = Run(Device.Cpu);
-        Tolerance.AssertClose(dev.O, cpu.O, 1e-5, 1e-4, "attention");
-        Tolerance.AssertClose(dev.Dq, cpu.Dq, 1e-5, 1e-4, "dq");
-        Tolerance.AssertClose(dev.Dk, cpu.Dk, 1e-5, 1e-4, "dk");
-        Tolerance.AssertClose(dev.Dv, cpu.Dv, 1e-5, 1e-4, "dv");
+        AttentionRun Run(Device dev) => AttentionRun.Of(dev,
+            (qv, kv, vv) => Variable.Attention(qv, kv, vv, mask == "none" ? null : Tensor.FromArray(m, new Shape(maskShape), dev), causal),
+            (q, new Shape(batch, heads, t, d)), (k, new Shape(batch, heads, s, d)), (v, new Shape(batch, heads, s, d)), up);
+        Run(Device).AssertClose(Run(Device.Cpu), 1e-5, 1e-4, "attention");
     }
 
     /// <summary>Attention over a packed tree: walked on the CPU, densely masked (fused where it can be) on the devices.</summary>
@@ -605,22 +592,9 @@ public abstract class BackendConformance
         var k = Data.Uniform(heads * n * d, 72);
         var v = Data.Uniform(heads * n * d, 73);
         var up = Data.Uniform(heads * n * d, 74);
-        (float[] O, float[] Dq, float[] Dk, float[] Dv) Run(Device dev)
-        {
-            using var scope = TensorScope.Open();
-            var qv = new Variable(Tensor.FromArray(q, new Shape(1, heads, n, d), dev), requiresGrad: true);
-            var kv = new Variable(Tensor.FromArray(k, new Shape(1, heads, n, d), dev), requiresGrad: true);
-            var vv = new Variable(Tensor.FromArray(v, new Shape(1, heads, n, d), dev), requiresGrad: true);
-            var o = Variable.TreeAttention(qv, kv, vv, tree);
-            o.Backward(Tensor.FromArray(up, o.Shape, dev));
-            return (o.Value.ToArray(), qv.Grad!.ToArray(), kv.Grad!.ToArray(), vv.Grad!.ToArray());
-        }
-        var dev = Run(Device);
-        var cpu = Run(Device.Cpu);
-        Tolerance.AssertClose(dev.O, cpu.O, 1e-5, 1e-4, "tree attention");
-        Tolerance.AssertClose(dev.Dq, cpu.Dq, 1e-5, 1e-4, "dq");
-        Tolerance.AssertClose(dev.Dk, cpu.Dk, 1e-5, 1e-4, "dk");
-        Tolerance.AssertClose(dev.Dv, cpu.Dv, 1e-5, 1e-4, "dv");
+        var shape = new Shape(1, heads, n, d);
+        AttentionRun Run(Device dev) => AttentionRun.Of(dev, (qv, kv, vv) => Variable.TreeAttention(qv, kv, vv, tree), (q, shape), (k, shape), (v, shape), up);
+        Run(Device).AssertClose(Run(Device.Cpu), 1e-5, 1e-4, "tree attention");
     }
 
     // ---- end to end ---------------------------------------------------------------------------------

@@ -1,0 +1,32 @@
+using Engine.Autograd;
+
+namespace Engine.Tests.Support;
+
+/// <summary>An attention op's output and its q, k and v gradients for one upstream gradient.</summary>
+public sealed record AttentionRun(float[] O, float[] Dq, float[] Dk, float[] Dv)
+{
+    /// <summary>
+    /// Runs <paramref name="attend"/> on q, k, v built from the arrays on <paramref name="device"/> and
+    /// back-propagates <paramref name="upstream"/>.
+    /// </summary>
+    public static AttentionRun Of(Device device, Func<Variable, Variable, Variable, Variable> attend,
+        (float[] Data, Shape Shape) q, (float[] Data, Shape Shape) k, (float[] Data, Shape Shape) v, float[] upstream)
+    {
+        using var scope = TensorScope.Open();
+        var qv = new Variable(Tensor.FromArray(q.Data, q.Shape, device), requiresGrad: true);
+        var kv = new Variable(Tensor.FromArray(k.Data, k.Shape, device), requiresGrad: true);
+        var vv = new Variable(Tensor.FromArray(v.Data, v.Shape, device), requiresGrad: true);
+        var o = attend(qv, kv, vv);
+        o.Backward(Tensor.FromArray(upstream, o.Shape, device));
+        return new(o.Value.ToArray(), qv.Grad!.ToArray(), kv.Grad!.ToArray(), vv.Grad!.ToArray());
+    }
+
+    /// <summary>Asserts every part close to <paramref name="expected"/>'s.</summary>
+    public void AssertClose(AttentionRun expected, double atol, double rtol, string what)
+    {
+        Tolerance.AssertClose(O, expected.O, atol, rtol, what);
+        Tolerance.AssertClose(Dq, expected.Dq, atol, rtol, what + " dq");
+        Tolerance.AssertClose(Dk, expected.Dk, atol, rtol, what + " dk");
+        Tolerance.AssertClose(Dv, expected.Dv, atol, rtol, what + " dv");
+    }
+}
