@@ -21,8 +21,10 @@ public sealed record SampledGroup(GrpoPrompt Prompt, int[][] Completions, float[
 /// GRPO and λ-GRPO on a <see cref="Gpt"/> policy: each step samples a group per prompt with the KV cache
 /// (the prompt prefilled once per group), scores every completion with the weighted reward functions,
 /// builds the group's prefix trie for advantages and |λ|, and applies μ AdamW updates of the clipped
-/// objective (with the k3 KL to a frozen copy of the initial policy when β &gt; 0). Scoring completes before
-/// any update, so a failing reward function leaves the model untouched.
+/// objective (with the k3 KL to a frozen copy of the initial policy when β &gt; 0). Each group's forward and
+/// backward run over its packed trie (<see cref="PackedGroup"/>) wherever that is cheaper, which leaves the
+/// loss and gradients unchanged. Scoring completes before any update, so a failing reward function leaves
+/// the model untouched.
 /// </summary>
 public sealed class GrpoTrainer : IDisposable
 {
