@@ -29,20 +29,20 @@ public sealed class PackedGroup
         var parents = new List<int>(Enumerable.Range(-1, p));
         var firstInput = new int[steps.Count];
         var nodeOffset = new int[steps.Count];
-        var targetParent = new List<int>();
-        var targetToken = new List<int>();
+        var targetPositions = new List<int>();
+        var targetTokens = new List<int>();
         for (int si = 0; si < steps.Count; si++)
         {
             var s = steps[si];
-            nodeOffset[si] = targetToken.Count;
+            nodeOffset[si] = targetTokens.Count;
             firstInput[si] = inputs.Count;
             // The position whose output predicts the step's first token: the parent step's last token, or the prompt's.
             int previous = s.Parent < 0 ? p - 1 : firstInput[s.Parent] + steps[s.Parent].Tokens.Count - 1;
             int asInputs = hasChildren[si] ? s.Tokens.Count : s.Tokens.Count - 1;
             for (int u = 0; u < s.Tokens.Count; u++)
             {
-                targetParent.Add(previous);
-                targetToken.Add(s.Tokens[u]);
+                targetPositions.Add(previous);
+                targetTokens.Add(s.Tokens[u]);
                 if (u >= asInputs) break;
                 inputs.Add(s.Tokens[u]);
                 positions.Add(p + s.Start + u);
@@ -53,8 +53,8 @@ public sealed class PackedGroup
         Inputs = [.. inputs];
         Positions = [.. positions];
         Parents = [.. parents];
-        TargetPosition = [.. targetParent];
-        TargetToken = [.. targetToken];
+        TargetPosition = [.. targetPositions];
+        TargetToken = [.. targetTokens];
 
         // One term per completion token, in the order of GroupBatch's positions.
         int terms = batch.Completions.Sum(c => c.Length);
