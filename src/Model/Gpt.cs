@@ -91,6 +91,12 @@ public sealed class Gpt : IDisposable
         var defaultPositions = positions is null ? Tensor.FromInts(Enumerable.Range(start, t).ToArray(), new Shape(t), ids.Device) : null;
         var x = Variable.Embedding(this["wte.weight"], ids) + Variable.Embedding(this["wpe.weight"], positions ?? defaultPositions!);
         if (tree is not null && (b != 1 || tree.Length != t)) throw new TensorShapeException(op, $"a tree of {tree.Length} positions needs ids [1, {tree.Length}], got {ids.Shape}");
+        if (tree is not null && !ids.Device.HasTreeAttention)
+        {
+            // A device that cannot walk trees attends under the dense mask: build it once for every layer.
+            mask = Tensor.FromArray(tree.Dense(), new Shape(t, t), ids.Device);
+            tree = null;
+        }
         for (int i = 0; i < Config.Layers; i++) x = Block(i, x, b, t, mask, tree, cache);
         cache?.Advance(t);
         var final = Variable.LayerNorm(x, this["ln_f.weight"], this["ln_f.bias"], Config.LayerNormEpsilon);

@@ -599,6 +599,33 @@ public abstract class BackendConformance
 
     // ---- end to end ---------------------------------------------------------------------------------
 
+    /// <summary>A GRPO group's loss and gradients from its packed trie on this device equal the unpacked ones on the CPU.</summary>
+    [Fact]
+    public void PackedGrpoLossMatchesTheUnpackedOneOnTheCpu()
+    {
+        var config = new GptConfig(VocabSize: 6, ContextLength: 10, Width: 16, Layers: 1, Heads: 2);
+        int[] prompt = [0, 3];
+        int[][] completions = [[1, 2, 4], [1, 2, 4], [1, 2], [1, 5, 3, 2], [2, 2]];
+        var options = new Engine.Rl.Grpo.GrpoOptions(Aggregation: Engine.Rl.Grpo.Aggregation.TokenMean, LambdaScaling: true, MaxNewTokens: 4);
+        var trie = Engine.Rl.Trie.PrefixTrie.Build(prompt, completions);
+        var batch = new Engine.Rl.Grpo.GroupBatch(prompt, completions, [1f, 1f, -1f, 0.5f, -1.5f],
+            Engine.Rl.Grpo.GroupBatch.TokenWeights(completions, trie.LambdaScales(), options.Aggregation, options.MaxNewTokens));
+        (float Loss, float[] Grad) Run(Device d, bool packed)
+        {
+            using var model = new Gpt(config, seed: 9, d);
+            using var scope = TensorScope.Open();
+            var loss = packed
+                ? Engine.Rl.Grpo.GrpoObjective.PackedLoss(model, new Engine.Rl.Grpo.PackedGroup(batch), null, null, options, null, out _, out _)
+                : Engine.Rl.Grpo.GrpoObjective.Loss(model, batch, null, null, options, null, out _, out _);
+            loss.Backward();
+            return (loss.Value.ToScalar(), model.Parameters.Values.SelectMany(p => p.Grad!.ToArray()).ToArray());
+        }
+        var dev = Run(Device, packed: true);
+        var cpu = Run(Device.Cpu, packed: false);
+        Tolerance.AssertClose([dev.Loss], [cpu.Loss], 1e-6, 1e-5, "loss");
+        Tolerance.AssertClose(dev.Grad, cpu.Grad, 1e-6, 1e-4, "gradients");
+    }
+
     [Fact]
     public void TinyGptTrainsLikeTheCpuBackend()
     {
