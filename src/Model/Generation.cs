@@ -35,18 +35,32 @@ public static class Generation
     /// reads its keys and values from that one cache (<see cref="KvCache.Branch"/>, no copies) while they
     /// decode in one batch.
     /// </summary>
-    public static int[][] GenerateGroup(Gpt model, int[] prompt, int samples, GenerationOptions options)
+    public static int[][] GenerateGroup(Gpt model, int[] prompt, int samples, GenerationOptions options) =>
+        GenerateGroups(model, [prompt], samples, options, [options.Seed])[0];
+
+    /// <summary>
+    /// <paramref name="samples"/> continuations of each of several prompts of one length, all decoding in one
+    /// batch: the prompts are prefilled together, once each, and every sample reads its prompt's cache
+    /// (no copies). Group g draws from its own Philox stream seeded with <paramref name="seeds"/>[g], so it
+    /// gets the tokens <see cref="GenerateGroup"/> gives it with that seed.
+    /// </summary>
+    public static int[][][] GenerateGroups(Gpt model, IReadOnlyList<int[]> prompts, int samples, GenerationOptions options, IReadOnlyList<ulong> seeds)
     {
         if (samples <= 0) throw new ArgumentException($"generate: need at least one sample, got {samples}");
-        CheckPrompt(model, prompt);
-        var rng = new Generator(options.Seed);
-        using var single = new KvCache(model.Config, 1, model.Device);
-        float[] last;
+        if (prompts.Count == 0) return [];
+        if (seeds.Count != prompts.Count) throw new ArgumentException($"generate: {prompts.Count} prompts but {seeds.Count} seeds");
+        foreach (var p in prompts) CheckPrompt(model, p);
+        if (prompts.Any(p => p.Length != prompts[0].Length))
+            throw new ArgumentException($"generate: grouped prompts must have one length, got {string.Join(", ", prompts.Select(p => p.Length).Distinct())}");
+        var streams = seeds.Select(s => new Generator(s)).ToArray();
+        using var prefix = new KvCache(model.Config, prompts.Count, model.Device);
+        float[][] last;
         using (GradMode.NoGrad())
         using (TensorScope.Open())
-            last = LastLogits(model, [prompt], single)[0];
-        using var cache = single.Branch(samples);
-        return Decode(model, cache, Enumerable.Repeat(last, samples).ToArray(), options, rng);
+            last = LastLogits(model, prompts, prefix);
+        using var cache = prefix.Branch(samples);
+        var rows = Decode(model, cache, Enumerable.Range(0, prompts.Count * samples).Select(r => last[r / samples]).ToArray(), options, r => streams[r / samples]);
+        return Enumerable.Range(0, prompts.Count).Select(g => rows[(g * samples)..((g + 1) * samples)]).ToArray();
     }
 
     static int[][] Run(Gpt model, IReadOnlyList<int[]> prompts, KvCache? cache, GenerationOptions options, Generator rng)
@@ -57,7 +71,7 @@ public static class Generation
         using (GradMode.NoGrad())
         using (TensorScope.Open())
             last = LastLogits(model, prompts, own);
-        return Decode(model, own, last, options, rng);
+        return Decode(model, own, last, options, _ => rng);
     }
 
     static void CheckPrompt(Gpt model, int[] prompt)
@@ -81,7 +95,8 @@ public static class Generation
         return last;
     }
 
-    static int[][] Decode(Gpt model, KvCache cache, float[][] logits, GenerationOptions options, Generator rng)
+    /// <summary>Samples up to MaxNewTokens per row; row r draws from <paramref name="streamOf"/>(r), rows in order at each step.</summary>
+    static int[][] Decode(Gpt model, KvCache cache, float[][] logits, GenerationOptions options, Func<int, Generator> streamOf)
     {
         var sampling = options.Sampling ?? new SamplingOptions();
         sampling.Validate();
@@ -95,7 +110,7 @@ public static class Generation
             for (int r = 0; r < b; r++)
             {
                 if (done[r]) continue;
-                next[r] = Sampler.Choose(logits[r], sampling, rng, options.AllowedTokens);
+                next[r] = Sampler.Choose(logits[r], sampling, streamOf(r), options.AllowedTokens);
                 outputs[r].Add(next[r]);
                 if (options.StopTokens?.Contains(next[r]) == true) done[r] = true;
             }

@@ -5,7 +5,7 @@ namespace Engine.Model;
 /// <summary>
 /// The keys and values of every layer for the positions a model has already seen, so generation feeds
 /// only the new tokens. Each layer holds [batch, heads, capacity, headDim] tensors. A cache made by
-/// <see cref="Branch"/> starts after a prefix that all its sequences share and that is stored once.
+/// <see cref="Branch"/> starts after a prefix per group of sequences that is stored once for the group.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
@@ -70,7 +70,7 @@ public sealed class KvCache : IDisposable
     internal Tensor AppendAndAttend(int layer, Tensor q, Tensor k, Tensor v)
     {
         var prefix = _prefix ?? throw new InvalidOperationException("kv_cache: only a branched cache has a shared prefix");
-        int b = Batch, heads = Config.Heads, d = Config.HeadDim, t = k.Shape[2], p = PrefixLength, own = Own + t;
+        int groups = prefix.Batch, samples = Batch / groups, heads = Config.Heads, d = Config.HeadDim, t = k.Shape[2], p = PrefixLength, own = Own + t;
         if (Length + t > Config.ContextLength)
             throw new TensorShapeException("kv_cache", $"{Length} cached + {t} new positions exceed the context length {Config.ContextLength}");
         _keys[layer].WriteSlice(k, 2, Own);
@@ -80,13 +80,15 @@ public sealed class KvCache : IDisposable
         using var prefixKeys = prefix._keys[layer].Slice(2, 0, p);
         using var prefixValues = prefix._values[layer].Slice(2, 0, p);
 
-        // Queries of all sequences per head: [H, B·T, D] against the prefix's [H, P, D].
-        using var qh = q.Permute(1, 0, 2, 3);
-        using var byHead = qh.Reshape(heads, b * t, d);
-        using var pk = prefixKeys.Reshape(heads, p, d);
+        // The queries of a group's samples, per head: [G·H, S·T, D] against the group's prefix [G·H, P, D].
+        using var q5 = q.Reshape(groups, samples, heads, t, d);
+        using var qh = q5.Permute(0, 2, 1, 3, 4);
+        using var byHead = qh.Reshape(groups * heads, samples * t, d);
+        using var pk = prefixKeys.Reshape(groups * heads, p, d);
         using var sharedScores = Tensor.Matmul(byHead, pk, transB: true);
-        using var sharedScores4 = sharedScores.Reshape(heads, b, t, p);
-        using var sharedPart = sharedScores4.Permute(1, 0, 2, 3);
+        using var sharedScores5 = sharedScores.Reshape(groups, heads, samples, t, p);
+        using var sharedScores5b = sharedScores5.Permute(0, 2, 1, 3, 4);
+        using var sharedPart = sharedScores5b.Reshape(Batch, heads, t, p);
         using var ownPart = Tensor.Matmul(q, ownKeys, transB: true);
         using var scores = Tensor.Concat(-1, sharedPart, ownPart);
         scores.MulInPlace(1f / MathF.Sqrt(d));
@@ -100,12 +102,14 @@ public sealed class KvCache : IDisposable
         using var probs = scores.Softmax();
         using var sharedProbs = probs.Slice(-1, 0, p);
         using var ownProbs = probs.Slice(-1, p, own);
-        using var sp = sharedProbs.Permute(1, 0, 2, 3);
-        using var spFlat = sp.Reshape(heads, b * t, p);
-        using var pv = prefixValues.Reshape(heads, p, d);
+        using var sp5 = sharedProbs.Reshape(groups, samples, heads, t, p);
+        using var sp = sp5.Permute(0, 2, 1, 3, 4);
+        using var spFlat = sp.Reshape(groups * heads, samples * t, p);
+        using var pv = prefixValues.Reshape(groups * heads, p, d);
         using var sharedOut = Tensor.Matmul(spFlat, pv);
-        using var sharedOut4 = sharedOut.Reshape(heads, b, t, d);
-        using var sharedOutB = sharedOut4.Permute(1, 0, 2, 3);
+        using var sharedOut5 = sharedOut.Reshape(groups, heads, samples, t, d);
+        using var sharedOut5b = sharedOut5.Permute(0, 2, 1, 3, 4);
+        using var sharedOutB = sharedOut5b.Reshape(Batch, heads, t, d);
         var o = Tensor.Matmul(ownProbs, ownValues);
         o.AddInPlace(sharedOutB);
         return o;
@@ -115,15 +119,16 @@ public sealed class KvCache : IDisposable
     internal void Advance(int t) => Length += t;
 
     /// <summary>
-    /// A cache of <paramref name="samples"/> sequences that continue this single-sequence cache (a group
-    /// sharing one prefilled prompt) without copying it: they read its keys and values, which must outlive
-    /// the branch and stay unchanged.
+    /// A cache of Batch × <paramref name="samples"/> sequences, <paramref name="samples"/> continuing each of this
+    /// cache's sequences (a group sharing one prefilled prompt; sequence r of the branch continues sequence
+    /// r / samples here) without copying it: they read its keys and values, which must outlive the branch
+    /// and stay unchanged.
     /// </summary>
     public KvCache Branch(int samples)
     {
-        if (Batch != 1 || _prefix is not null) throw new InvalidOperationException($"kv_cache: only a single-sequence cache without a prefix can be branched (batch {Batch})");
+        if (_prefix is not null) throw new InvalidOperationException("kv_cache: a branched cache cannot be branched again");
         if (samples <= 0) throw new ArgumentException($"kv_cache: need at least one sample, got {samples}");
-        return new KvCache(Config, samples, this, _keys[0].Device);
+        return new KvCache(Config, Batch * samples, this, _keys[0].Device);
     }
 
     /// <summary>A new cache of <paramref name="copies"/> sequences, each a copy of this single-sequence cache (a group sharing one prefilled prompt).</summary>

@@ -109,6 +109,21 @@ public class GptTests
     }
 
     [Fact]
+    public void GroupsOfSeveralPromptsDecodeTogetherWithTheirOwnStreams()
+    {
+        using var model = new Gpt(Micro, seed: 9);
+        var options = new GenerationOptions(5, new SamplingOptions(Temperature: 1.3f), StopTokens: new HashSet<int> { 0 });
+        int[][] prompts = [[1, 2, 3], [4, 4, 1], [7, 2, 9]];
+        ulong[] seeds = [11, 12, 13];
+        var together = Generation.GenerateGroups(model, prompts, 4, options, seeds);
+        for (int g = 0; g < prompts.Length; g++)
+            Assert.Equal(Generation.GenerateGroup(model, prompts[g], 4, options with { Seed = seeds[g] }), together[g]);
+        Assert.NotEqual(together[0], together[1]);
+        var e = Assert.Throws<ArgumentException>(() => Generation.GenerateGroups(model, [[1, 2], [1]], 2, options, [1, 2]));
+        Assert.Contains("one length", e.Message);
+    }
+
+    [Fact]
     public void AllowedTokensRestrictSampling()
     {
         using var model = new Gpt(Micro, seed: 6);

@@ -81,14 +81,13 @@ public sealed class GrpoTrainer : IDisposable
     public IReadOnlyList<SampledGroup> Sample(IReadOnlyList<GrpoPrompt> prompts, out double generateSeconds, out double scoreSeconds, out double trieSeconds)
     {
         var clock = Stopwatch.StartNew();
-        var completions = new int[prompts.Count][][];
-        for (int g = 0; g < prompts.Count; g++)
-        {
-            // Each group draws from its own Philox stream, a pure function of (seed, step, group).
-            ulong seed = Options.Seed * 0x9E3779B97F4A7C15UL + ((ulong)StepCount << 20) + (ulong)g;
-            var gen = new GenerationOptions(Options.MaxNewTokens, Options.Sampling, seed, _stop, _allowed);
-            completions[g] = Generation.GenerateGroup(_policy, prompts[g].Ids, Options.GroupSize, gen);
-        }
+        // Each group draws from its own Philox stream, a pure function of (seed, step, group).
+        var seeds = Enumerable.Range(0, prompts.Count).Select(g => Options.Seed * 0x9E3779B97F4A7C15UL + ((ulong)StepCount << 20) + (ulong)g).ToArray();
+        var gen = new GenerationOptions(Options.MaxNewTokens, Options.Sampling, 0, _stop, _allowed);
+        // Prompts of one length decode as one batch; the groups' tokens are the same either way.
+        var completions = prompts.All(p => p.Ids.Length == prompts[0].Ids.Length)
+            ? Generation.GenerateGroups(_policy, prompts.Select(p => p.Ids).ToArray(), Options.GroupSize, gen, seeds)
+            : prompts.Select((p, g) => Generation.GenerateGroup(_policy, p.Ids, Options.GroupSize, gen with { Seed = seeds[g] })).ToArray();
         generateSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
         var groups = new SampledGroup[prompts.Count];
