@@ -29,13 +29,16 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
                         var qi = new ReadOnlySpan<float>(qh + (long)i * d, d);
                         var row = new Span<float>(sp + (long)i * trunk, trunk);
                         float max = TensorPrimitives.Max<float>(row.Length > 0 ? row : [float.NegativeInfinity]);
+                        var starts = tree.RunStarts(i);
+                        var ends = tree.RunEnds(i);
                         int count = 0;
-                        foreach (int j in OffTrunk(tree, i))
-                        {
-                            float s = scale * TensorPrimitives.Dot(qi, new ReadOnlySpan<float>(kh + (long)j * d, d));
-                            own[count++] = s;
-                            max = MathF.Max(max, s);
-                        }
+                        for (int r = 0; r < starts.Length; r++)
+                            for (int j = Math.Max(starts[r], trunk); j < ends[r]; j++)
+                            {
+                                float s = scale * TensorPrimitives.Dot(qi, new ReadOnlySpan<float>(kh + (long)j * d, d));
+                                own[count++] = s;
+                                max = MathF.Max(max, s);
+                            }
                         var p = own.AsSpan(0, count);
                         TensorPrimitives.Subtract(row, max, row);
                         TensorPrimitives.Exp(row, row);
@@ -46,8 +49,9 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
                         var oi = new Span<float>(oh + (long)i * dv, dv);
                         oi.Clear();
                         count = 0;
-                        foreach (int j in OffTrunk(tree, i))
-                            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(vh + (long)j * dv, dv), p[count++] / sum, oi, oi);
+                        for (int r = 0; r < starts.Length; r++)
+                            for (int j = Math.Max(starts[r], trunk); j < ends[r]; j++)
+                                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(vh + (long)j * dv, dv), p[count++] / sum, oi, oi);
                         lp[(long)bh * n + i] = max + MathF.Log(sum);
                     }
                     // O += P_trunk · V_trunk
@@ -102,17 +106,20 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
                         var qi = new ReadOnlySpan<float>(qh + (long)i * d, d);
                         var gi = new ReadOnlySpan<float>(gh + (long)i * dvDim, dvDim);
                         var dqi = new Span<float>(dqh + (long)i * d, d);
-                        foreach (int j in OffTrunk(tree, i))
-                        {
-                            var kj = new ReadOnlySpan<float>(kh + (long)j * d, d);
-                            float p = MathF.Exp(scale * TensorPrimitives.Dot(qi, kj) - lh[i]);
-                            var dvj = new Span<float>(dvh + (long)j * dvDim, dvDim);
-                            TensorPrimitives.MultiplyAdd(gi, p, dvj, dvj);
-                            float ds = p * (TensorPrimitives.Dot(gi, new ReadOnlySpan<float>(vh + (long)j * dvDim, dvDim)) - delta[i]) * scale;
-                            TensorPrimitives.MultiplyAdd(kj, ds, dqi, dqi);
-                            var dkj = new Span<float>(dkh + (long)j * d, d);
-                            TensorPrimitives.MultiplyAdd(qi, ds, dkj, dkj);
-                        }
+                        var starts = tree.RunStarts(i);
+                        var ends = tree.RunEnds(i);
+                        for (int r = 0; r < starts.Length; r++)
+                            for (int j = Math.Max(starts[r], trunk); j < ends[r]; j++)
+                            {
+                                var kj = new ReadOnlySpan<float>(kh + (long)j * d, d);
+                                float p = MathF.Exp(scale * TensorPrimitives.Dot(qi, kj) - lh[i]);
+                                var dvj = new Span<float>(dvh + (long)j * dvDim, dvDim);
+                                TensorPrimitives.MultiplyAdd(gi, p, dvj, dvj);
+                                float ds = p * (TensorPrimitives.Dot(gi, new ReadOnlySpan<float>(vh + (long)j * dvDim, dvDim)) - delta[i]) * scale;
+                                TensorPrimitives.MultiplyAdd(kj, ds, dqi, dqi);
+                                var dkj = new Span<float>(dkh + (long)j * d, d);
+                                TensorPrimitives.MultiplyAdd(qi, ds, dkj, dkj);
+                            }
                     }
                 }
         });
@@ -125,13 +132,5 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
         Gemm.Multiply(q, false, k, true, s, n, trunk, d, accumulate: false, parallel: false);
         TensorPrimitives.Multiply(new Span<float>(s, n * trunk), scale, new Span<float>(s, n * trunk));
         for (int i = 0; i + 1 < trunk; i++) new Span<float>(s + (long)i * trunk + i + 1, trunk - i - 1).Fill(float.NegativeInfinity);
-    }
-
-    /// <summary>The keys query <paramref name="i"/> attends to beyond the trunk, in increasing order.</summary>
-    static IEnumerable<int> OffTrunk(TreeMask tree, int i)
-    {
-        int trunk = tree.Trunk;
-        foreach (var (start, end) in tree.Keys(i))
-            for (int j = Math.Max(start, trunk); j < end; j++) yield return j;
     }
 }
