@@ -31,7 +31,7 @@ static class PackedGrpoTiming
         Console.WriteLine("| group | prompt | completions | overlap | packed / unpacked tokens | unpacked ms | packed ms | speed-up | trainer |");
         Console.WriteLine("|---:|---:|---|---:|---:|---:|---:|---:|---|");
         foreach (int k in new[] { 8, 16 })
-            foreach (int p in new[] { 32, 128, 512 })
+            foreach (int p in new[] { 1, 32, 128, 512 })
             {
                 var prompt = Enumerable.Range(0, p).Select(i => 1 + i * 7 % (config.VocabSize - 1)).ToArray();
                 foreach (var (name, completions) in new[] { ("arith", arith[k]) }.Concat(new[] { 0.0, 0.5, 0.9 }.Select(o => ($"{o:P0}", Synthetic(k, o, config.VocabSize)))))

@@ -52,6 +52,7 @@ public sealed class TreeMask
         while (trunk < n && parents[trunk] == trunk - 1) trunk++;
         for (int i = trunk; i < n; i++) trunk = Math.Min(trunk, _runStarts[offsets[i]] == 0 ? _runEnds[offsets[i]] : 0);
         Trunk = trunk;
+        for (int r = 0; r < _runStarts.Length; r++) OffTrunkPairs += Math.Max(0, _runEnds[r] - Math.Max(_runStarts[r], trunk));
     }
 
     /// <summary>
@@ -60,6 +61,9 @@ public sealed class TreeMask
     /// of it (causally, inside it), so it runs as matrix products.
     /// </summary>
     public int Trunk { get; }
+
+    /// <summary>Query–key pairs with the key beyond the trunk: the ones a tree walk visits one by one.</summary>
+    public long OffTrunkPairs { get; }
 
     /// <summary>Number of positions.</summary>
     public int Length { get; }

@@ -152,4 +152,20 @@ public sealed class PackedGroupTests
         // Two AdamW steps at lr 1e-3 from the same start: the parameters agree to the last few bits of an update.
         Tolerance.AssertClose(tree.Parameters, rows.Parameters, 1e-6, 1e-5, "parameters after two steps");
     }
+
+    [Fact]
+    public void TheCostModelKeepsGroupsUnpackedWherePackingWouldBeSlower()
+    {
+        // The bench's worst case: a one-token prompt and 8 completions of 32 tokens that share nothing.
+        var distinct = Enumerable.Range(0, 8).Select(i => Enumerable.Range(0, 32).Select(t => 1 + (i * 7 + t * 3) % 63).ToArray()).ToArray();
+        var shared = Enumerable.Range(0, 8).Select(i => Enumerable.Range(0, 32).Select(t => t < 28 ? 5 : 1 + (i + t) % 63).ToArray()).ToArray();
+        bool Packs(int[] prompt, int[][] completions)
+        {
+            var batch = new GroupBatch(prompt, completions, new float[8], GroupBatch.TokenWeights(completions, null, Aggregation.TokenMean, 32));
+            return new PackedGroup(batch).IsCheaperThanUnpacked(GptConfig.Tiny, batch.Rows, batch.Time, sparseAttention: true);
+        }
+        Assert.False(Packs([1], distinct));
+        Assert.True(Packs([1], shared));
+        Assert.True(Packs(Enumerable.Range(0, 32).ToArray(), distinct)); // a shared prompt pays for itself
+    }
 }
