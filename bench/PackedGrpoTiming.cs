@@ -88,7 +88,7 @@ static class PackedGrpoTiming
         var rewards = Enumerable.Range(0, k).Select(i => (float)(i % 3)).ToArray();
         var advantages = GroupAdvantages.Compute(rewards, true, 1e-4f);
         var batch = new GroupBatch(prompt, completions, advantages, GroupBatch.TokenWeights(completions, trie.LambdaScales(), options.Aggregation, options.MaxNewTokens));
-        var packed = new PackedGroup(batch);
+        var packed = new PackedGroup(batch, trie);
         double Time(bool pack)
         {
             var sw = Stopwatch.StartNew();
@@ -111,7 +111,7 @@ static class PackedGrpoTiming
         }
         double u = Median(unpacked), t = Median(tree);
         double overlap = Enumerable.Range(0, k).Average(trie.IntermediateProportion);
-        bool choice = packed.IsCheaperThanUnpacked(model.Config, batch.Rows, batch.Time, model.Device.HasTreeAttention);
+        bool choice = packed.IsCheaperThanUnpacked(model.Config, model.Device.HasTreeAttention);
         Console.WriteLine(FormattableString.Invariant(
             $"| {k} | {prompt.Length} | {name} | {overlap:P0} | {packed.Length} / {batch.Rows * batch.Time} | {u:F1} | {t:F1} | {u / t:F2}× | {(choice ? "packed" : "unpacked")} |"));
     }

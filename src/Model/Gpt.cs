@@ -88,9 +88,9 @@ public sealed class Gpt : IDisposable
         if ((positions is null || cache is not null) && start + t > Config.ContextLength)
             throw new TensorShapeException(op, $"sequence length {start + t} exceeds the context length {Config.ContextLength}");
         if (cache is not null && cache.Batch != b) throw new TensorShapeException(op, $"ids {ids.Shape} do not match a cache of {cache.Batch} sequences");
+        if (tree is not null && (b != 1 || tree.Length != t)) throw new TensorShapeException(op, $"a tree of {tree.Length} positions needs ids [1, {tree.Length}], got {ids.Shape}");
         var defaultPositions = positions is null ? Tensor.FromInts(Enumerable.Range(start, t).ToArray(), new Shape(t), ids.Device) : null;
         var x = Variable.Embedding(this["wte.weight"], ids) + Variable.Embedding(this["wpe.weight"], positions ?? defaultPositions!);
-        if (tree is not null && (b != 1 || tree.Length != t)) throw new TensorShapeException(op, $"a tree of {tree.Length} positions needs ids [1, {tree.Length}], got {ids.Shape}");
         if (tree is not null && !ids.Device.HasTreeAttention)
         {
             // A device that cannot walk trees attends under the dense mask: build it once for every layer.

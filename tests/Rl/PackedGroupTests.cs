@@ -162,7 +162,7 @@ public sealed class PackedGroupTests
         bool Packs(int[] prompt, int[][] completions)
         {
             var batch = new GroupBatch(prompt, completions, new float[8], GroupBatch.TokenWeights(completions, null, Aggregation.TokenMean, 32));
-            return new PackedGroup(batch).IsCheaperThanUnpacked(GptConfig.Tiny, batch.Rows, batch.Time, sparseAttention: true);
+            return new PackedGroup(batch).IsCheaperThanUnpacked(GptConfig.Tiny, sparseAttention: true);
         }
         Assert.False(Packs([1], distinct));
         Assert.True(Packs([1], shared));

@@ -1,3 +1,5 @@
+using Engine.Rl.Trie;
+
 namespace Engine.Rl.Grpo;
 
 /// <summary>
@@ -12,11 +14,14 @@ namespace Engine.Rl.Grpo;
 /// <param name="IntermediateProportionMean">Mean share of a trajectory's tokens in shared steps.</param>
 public sealed record GroupAnalysis(float[] Advantages, int[][] Lambda, float[][] LambdaScales, int Steps, double PathDepthMean, double IntermediateProportionMean)
 {
+    /// <summary>The group's trie itself, for packing the group (<see cref="PackedGroup"/>) without building it again.</summary>
+    public PrefixTrie? Trie { get; init; }
+
     /// <summary>Builds the group's trie and reads everything off it.</summary>
     public static GroupAnalysis Of(int[] prompt, int[][] completions, float[] rewards, GrpoOptions options)
     {
-        var trie = Trie.PrefixTrie.Build(prompt, completions);
+        var trie = PrefixTrie.Build(prompt, completions);
         return new GroupAnalysis(GroupAdvantages.Compute(rewards, options.ScaleRewards, options.StdEpsilon), trie.Lambda, trie.LambdaScales(),
-            trie.Steps.Count, trie.PathDepthMean, trie.IntermediateProportionMean);
+            trie.Steps.Count, trie.PathDepthMean, trie.IntermediateProportionMean) { Trie = trie };
     }
 }

@@ -121,21 +121,22 @@ public sealed class GrpoTrainer : IDisposable
     public double LastPackedShare { get; private set; } = 1;
 
     /// <summary>The group's packed layout, when packing is on and cheaper for this model.</summary>
-    PackedGroup? PackIfCheaper(GroupBatch batch)
+    PackedGroup? PackIfCheaper(GroupBatch batch, SampledGroup group)
     {
         if (!Options.PackedTree) return null;
-        var packed = new PackedGroup(batch);
-        return packed.IsCheaperThanUnpacked(_policy.Config, batch.Rows, batch.Time, _policy.Device.HasTreeAttention) ? packed : null;
+        var packed = new PackedGroup(batch, group.Analysis.Trie);
+        return packed.IsCheaperThanUnpacked(_policy.Config, _policy.Device.HasTreeAttention) ? packed : null;
     }
 
     /// <summary>The μ optimisation passes over sampled groups; returns the objective's statistics of the last pass.</summary>
     public ObjectiveStats Update(IReadOnlyList<SampledGroup> groups)
     {
-        var batches = groups.Select(g => new GroupBatch(g.Prompt.Ids, g.Completions, g.Analysis.Advantages,
+        var trained = groups.Where(g => g.Completions.Any(c => c.Length > 0)).ToArray();
+        if (trained.Length == 0) return default;
+        var batches = trained.Select(g => new GroupBatch(g.Prompt.Ids, g.Completions, g.Analysis.Advantages,
             GroupBatch.TokenWeights(g.Completions, Options.LambdaScaling ? g.Analysis.LambdaScales : null, Options.Aggregation, Options.MaxNewTokens, groups.Count)))
-            .Where(b => b.Completions.Any(c => c.Length > 0)).ToArray();
-        if (batches.Length == 0) return default;
-        var packed = batches.Select(PackIfCheaper).ToArray();
+            .ToArray();
+        var packed = batches.Select((b, i) => PackIfCheaper(b, trained[i])).ToArray();
         LastPackedShare = (double)batches.Select((b, i) => packed[i]?.Length ?? (long)b.Rows * b.Time).Sum() / batches.Sum(b => (long)b.Rows * b.Time);
         Variable Loss(Gpt model, int b, float[]? old, float[]? reference, GrpoOptions options, out float[] logp, out ObjectiveStats stats) =>
             packed[b] is { } p

@@ -12,13 +12,19 @@ namespace Engine.Rl.Grpo;
 /// </summary>
 public sealed class PackedGroup
 {
-    /// <summary>Packs <paramref name="batch"/>: its advantages and weights are read per completion token.</summary>
-    public PackedGroup(GroupBatch batch)
+    /// <summary>
+    /// Packs <paramref name="batch"/>: its advantages and weights are read per completion token. Pass the
+    /// group's <paramref name="trie"/> when it is at hand (<see cref="GroupAnalysis.Trie"/>); it is built otherwise.
+    /// </summary>
+    public PackedGroup(GroupBatch batch, PrefixTrie? trie = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var prompt = batch.Prompt;
         int p = prompt.Length;
-        var trie = PrefixTrie.Build(prompt, batch.Completions);
+        if (trie is not null && (!trie.Prompt.AsSpan().SequenceEqual(prompt) || trie.Completions.Length != batch.Rows
+            || !trie.Completions.Zip(batch.Completions).All(c => c.First.AsSpan().SequenceEqual(c.Second))))
+            throw new ArgumentException("grpo: the trie was built over another group than the batch's");
+        trie ??= PrefixTrie.Build(prompt, batch.Completions);
         var steps = trie.Steps;
         var hasChildren = new bool[steps.Count];
         foreach (var s in steps) if (s.Parent >= 0) hasChildren[s.Parent] = true;
@@ -71,7 +77,8 @@ public sealed class PackedGroup
                 TermAdvantage[at] = batch.Advantages[position];
                 TermWeight[at] = batch.Weights[position];
             }
-        UnpackedTokens = (long)batch.Rows * batch.Time;
+        _rows = batch.Rows;
+        _time = batch.Time;
         Tree = new TreeMask(Parents);
     }
 
@@ -99,8 +106,10 @@ public sealed class PackedGroup
     /// <summary>For each term: its loss weight (λ-scale × the aggregation's denominator).</summary>
     public float[] TermWeight { get; }
 
-    /// <summary>Input positions of the unpacked layout (k · Time), for comparison.</summary>
-    public long UnpackedTokens { get; }
+    readonly int _rows, _time;
+
+    /// <summary>Input positions of the unpacked layout (k · Time).</summary>
+    public long UnpackedLength => (long)_rows * _time;
 
     /// <summary>Who attends to whom: each input to itself and its ancestors.</summary>
     public TreeMask Tree { get; }
@@ -123,12 +132,12 @@ public sealed class PackedGroup
     /// costing about <see cref="WalkedPairCost"/> pairs of a matrix product; otherwise it pays for all Length²
     /// pairs under the dense mask.
     /// </summary>
-    public bool IsCheaperThanUnpacked(Engine.Model.GptConfig model, int rows, int time, bool sparseAttention)
+    public bool IsCheaperThanUnpacked(Engine.Model.GptConfig model, bool sparseAttention)
     {
         double c = model.Width, perToken = 12 * c * c * model.Layers + c * model.VocabSize, perPair = 2 * c * model.Layers;
         double pairs = sparseAttention ? (double)Length * Tree.Trunk + WalkedPairCost * Tree.OffTrunkPairs : (double)Length * Length;
         double packed = Length * perToken + pairs * perPair;
-        double unpacked = (double)rows * time * perToken + (double)rows * time * time * perPair;
+        double unpacked = UnpackedLength * perToken + (double)UnpackedLength * _time * perPair;
         return packed < unpacked;
     }
 }

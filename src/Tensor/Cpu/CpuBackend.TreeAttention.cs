@@ -28,7 +28,7 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
                     {
                         var qi = new ReadOnlySpan<float>(qh + (long)i * d, d);
                         var row = new Span<float>(sp + (long)i * trunk, trunk);
-                        float max = TensorPrimitives.Max<float>(row.Length > 0 ? row : [float.NegativeInfinity]);
+                        float max = trunk > 0 ? TensorPrimitives.Max<float>(row) : float.NegativeInfinity;
                         var starts = tree.RunStarts(i);
                         var ends = tree.RunEnds(i);
                         int count = 0;
@@ -46,12 +46,13 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
                         TensorPrimitives.Exp(p, p);
                         float sum = TensorPrimitives.Sum<float>(row) + TensorPrimitives.Sum<float>(p);
                         TensorPrimitives.Divide(row, sum, row);
+                        TensorPrimitives.Divide(p, sum, p);
                         var oi = new Span<float>(oh + (long)i * dv, dv);
                         oi.Clear();
                         count = 0;
                         for (int r = 0; r < starts.Length; r++)
                             for (int j = Math.Max(starts[r], trunk); j < ends[r]; j++)
-                                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(vh + (long)j * dv, dv), p[count++] / sum, oi, oi);
+                                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(vh + (long)j * dv, dv), p[count++], oi, oi);
                         lp[(long)bh * n + i] = max + MathF.Log(sum);
                     }
                     // O += P_trunk · V_trunk
@@ -70,6 +71,7 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
         {
             var probs = new float[(long)n * trunk];
             var grads = new float[(long)n * trunk];
+            var delta = new float[n];
             fixed (float* pp = probs, gsp = grads)
                 for (int bh = first; bh < last; bh++)
                 {
@@ -78,7 +80,6 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
                     float* dqh = dqp + qk, dkh = dkp + qk, dvh = dvp + vo;
                     new Span<float>(dkh, n * d).Clear();
                     new Span<float>(dvh, n * dvDim).Clear();
-                    var delta = new float[n];
                     for (int i = 0; i < n; i++)
                         delta[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(gh + (long)i * dvDim, dvDim), new ReadOnlySpan<float>(oh + (long)i * dvDim, dvDim));
                     if (trunk > 0)
