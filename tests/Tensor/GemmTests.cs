@@ -62,7 +62,7 @@ public unsafe class GemmTests
     public void EveryPathMatchesReference(int m, int n, int k)
     {
         // The single-threaded blocked path (batched call site), an odd thread count, and the simple row loop
-        // that small products and CPUs without AVX-512 use, each on every transpose and accumulate combination.
+        // that small products use, each on every transpose and accumulate combination.
         foreach (bool transA in new[] { false, true })
             foreach (bool transB in new[] { false, true })
                 foreach (bool accumulate in new[] { false, true })
@@ -71,9 +71,31 @@ public unsafe class GemmTests
                         Gemm.Multiply((float*)pa, transA, (float*)pb, transB, (float*)pc, m, n, k, accumulate, parallel: false));
                     Check(m, n, k, transA, transB, accumulate, (pa, pb, pc) =>
                         Gemm.MultiplySimple((float*)pa, transA, (float*)pb, transB, (float*)pc, m, n, k, accumulate, parallel: true));
-                    if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
-                        Check(m, n, k, transA, transB, accumulate, (pa, pb, pc) =>
-                            Gemm.MultiplyBlocked((float*)pa, transA, (float*)pb, transB, (float*)pc, m, n, k, accumulate, threads: 3));
+                    Check(m, n, k, transA, transB, accumulate, (pa, pb, pc) =>
+                        Gemm.MultiplyBlocked((float*)pa, transA, (float*)pb, transB, (float*)pc, m, n, k, accumulate, threads: 3));
+                }
+    }
+
+    [Theory]
+    [InlineData(13, 31, 7)]
+    [InlineData(97, 65, 600)]
+    [InlineData(257, 130, 513)]
+    public void EveryPathGivesTheSameBits(int m, int n, int k)
+    {
+        // Each element is one chain of fused multiply-adds in k order on every path, blocking and thread count.
+        foreach (bool transA in new[] { false, true })
+            foreach (bool transB in new[] { false, true })
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    int seed = m + n + k;
+                    var simple = Run(false, m, n, k, transA, transB, accumulate, seed, (pa, pb, pc) =>
+                        Gemm.MultiplySimple((float*)pa, transA, (float*)pb, transB, (float*)pc, m, n, k, accumulate, parallel: false));
+                    foreach (int threads in new[] { 1, 2, 3 })
+                    {
+                        var blocked = Run(false, m, n, k, transA, transB, accumulate, seed, (pa, pb, pc) =>
+                            Gemm.MultiplyBlocked((float*)pa, transA, (float*)pb, transB, (float*)pc, m, n, k, accumulate, threads));
+                        Assert.True(simple.AsSpan().SequenceEqual(blocked), $"gemm {m}x{n}x{k} tA={transA} tB={transB} acc={accumulate} threads={threads}");
+                    }
                 }
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using Engine.Simd;
 
 namespace Engine.Cpu;
 
@@ -18,34 +19,41 @@ public sealed unsafe partial class CpuBackend
             if (log)
             {
                 // dx = dy − softmax · Σ dy, softmax = e^y
-                float total = TensorPrimitives.Sum(gs);
+                float total = VectorMath.Sum(gs);
                 TensorPrimitives.Exp(ys, xs);
                 TensorPrimitives.MultiplyAdd(xs, -total, gs, xs);
             }
             else
             {
                 // dx = y ⊙ (dy − ⟨dy, y⟩)
-                float dot = TensorPrimitives.Dot(ys, gs);
+                float dot = VectorMath.Dot(ys, gs);
                 TensorPrimitives.Subtract(gs, dot, xs);
                 TensorPrimitives.Multiply(xs, ys, xs);
             }
         });
     }
 
+    /// <summary>Rows per partial sum of the layer-norm parameter gradients.</summary>
+    const int LayerNormChunkRows = 64;
+
     /// <inheritdoc/>
     public void LayerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dweight, Tensor dbias, int rows, int cols)
     {
         float* xp = Ptr(x), wp = Ptr(weight), mp = Ptr(mean), sp = Ptr(rstd), gp = Ptr(dy), dxp = Ptr(dx), dwp = Ptr(dweight), dbp = Ptr(dbias);
-        // Each chunk of rows accumulates its own dweight/dbias; the chunks are then added in chunk order,
-        // so the result is the same on every run.
-        int chunks = Math.Clamp(rows / 16, 1, CpuParallel.Threads);
-        var partial = new float[chunks * 2 * cols];
+        // Each chunk of rows accumulates its own dweight/dbias; the chunks are then added in chunk order. The
+        // chunks depend on the row count alone, so the bits are the same on every run and every core count.
+        int chunks = (rows + LayerNormChunkRows - 1) / LayerNormChunkRows;
+        var partial = new float[(long)chunks * 2 * cols];
         fixed (float* pp = partial)
         {
             float* part = pp;
-            Parallel.For(0, chunks, ch =>
+            CpuParallel.For(chunks, 1, (first, last) =>
             {
-                int start = (int)((long)rows * ch / chunks), end = (int)((long)rows * (ch + 1) / chunks);
+                for (int ch = first; ch < last; ch++) LayerNormBackwardChunk(ch);
+            });
+            void LayerNormBackwardChunk(int ch)
+            {
+                int start = ch * LayerNormChunkRows, end = Math.Min(rows, start + LayerNormChunkRows);
                 var pw = new Span<float>(part + (long)ch * 2 * cols, cols);
                 var pb = new Span<float>(part + (long)ch * 2 * cols + cols, cols);
                 var w = new ReadOnlySpan<float>(wp, cols);
@@ -64,14 +72,14 @@ public sealed unsafe partial class CpuBackend
                     TensorPrimitives.Multiply(gs, w, dxhat);
                     TensorPrimitives.Add(pb, gs, pb);
                     TensorPrimitives.MultiplyAdd(gs, xhat, pw, pw);
-                    float meanD = TensorPrimitives.Sum(dxhat) / cols;
-                    float meanDX = TensorPrimitives.Dot(dxhat, xhat) / cols;
+                    float meanD = VectorMath.Sum(dxhat) / cols;
+                    float meanDX = VectorMath.Dot(dxhat, xhat) / cols;
                     TensorPrimitives.MultiplyAdd(xhat, -meanDX, dxhat, ds);
                     TensorPrimitives.Subtract(ds, meanD, ds);
                     TensorPrimitives.Multiply(ds, s, ds);
                 }
                 ArrayPool<float>.Shared.Return(rented);
-            });
+            }
             var dw = new Span<float>(dwp, cols);
             var db = new Span<float>(dbp, cols);
             for (int ch = 0; ch < chunks; ch++)
@@ -99,7 +107,7 @@ public sealed unsafe partial class CpuBackend
             var xs = new ReadOnlySpan<float>(lp + (long)r * cols, cols);
             TensorPrimitives.Subtract(xs, TensorPrimitives.Max(xs), ds);
             TensorPrimitives.Exp(ds, ds);
-            TensorPrimitives.Multiply(ds, scale / TensorPrimitives.Sum(ds), ds);
+            TensorPrimitives.Multiply(ds, scale / VectorMath.Sum(ds), ds);
             ds[t] -= scale;
         });
     }
@@ -130,26 +138,29 @@ public sealed unsafe partial class CpuBackend
 
     static void AdamWRange(float* p, float* g, float* m, float* v, int n, AdamWStep h)
     {
+        if (VectorWidth.Bits == 512) AdamWRange<Simd512, Vector512<float>>(p, g, m, v, n, h);
+        else if (VectorWidth.Bits == 256) AdamWRange<Simd256, Vector256<float>>(p, g, m, v, n, h);
+        else AdamWRange<Simd128, Vector128<float>>(p, g, m, v, n, h);
+    }
+
+    // Plain multiplies and adds, no fusing, so that the vector body and the scalar tail round alike.
+    static void AdamWRange<TSimd, TVector>(float* p, float* g, float* m, float* v, int n, AdamWStep h)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
         float decay = 1f - h.Lr * h.WeightDecay, step = h.Lr / h.BiasCorrection1, invSqrtBc2 = 1f / MathF.Sqrt(h.BiasCorrection2);
         float b1 = h.Beta1, b2 = h.Beta2;
-        int i = 0, w = Vector512<float>.Count;
-        var vb1 = Vector512.Create(b1);
-        var vb2 = Vector512.Create(b2);
-        var vb1c = Vector512.Create(1f - b1);
-        var vb2c = Vector512.Create(1f - b2);
-        var vdecay = Vector512.Create(decay);
-        var vstep = Vector512.Create(step);
-        var vinv = Vector512.Create(invSqrtBc2);
-        var veps = Vector512.Create(h.Eps);
+        int i = 0, w = TSimd.Count;
+        TVector vb1 = TSimd.Broadcast(b1), vb2 = TSimd.Broadcast(b2), vb1c = TSimd.Broadcast(1f - b1), vb2c = TSimd.Broadcast(1f - b2);
+        TVector vdecay = TSimd.Broadcast(decay), vstep = TSimd.Broadcast(step), vinv = TSimd.Broadcast(invSqrtBc2), veps = TSimd.Broadcast(h.Eps);
         for (; i <= n - w; i += w)
         {
-            var gi = Vector512.Load(g + i);
-            var mi = vb1 * Vector512.Load(m + i) + vb1c * gi;
-            var vi = vb2 * Vector512.Load(v + i) + vb2c * gi * gi;
-            mi.Store(m + i);
-            vi.Store(v + i);
-            var denom = Vector512.Sqrt(vi) * vinv + veps;
-            (Vector512.Load(p + i) * vdecay - vstep * mi / denom).Store(p + i);
+            var gi = TSimd.Load(g + i);
+            var mi = TSimd.Add(TSimd.Multiply(vb1, TSimd.Load(m + i)), TSimd.Multiply(vb1c, gi));
+            var vi = TSimd.Add(TSimd.Multiply(vb2, TSimd.Load(v + i)), TSimd.Multiply(TSimd.Multiply(vb2c, gi), gi));
+            TSimd.Store(mi, m + i);
+            TSimd.Store(vi, v + i);
+            var denom = TSimd.Add(TSimd.Multiply(TSimd.Sqrt(vi), vinv), veps);
+            TSimd.Store(TSimd.Subtract(TSimd.Multiply(TSimd.Load(p + i), vdecay), TSimd.Divide(TSimd.Multiply(vstep, mi), denom)), p + i);
         }
         for (; i < n; i++)
         {

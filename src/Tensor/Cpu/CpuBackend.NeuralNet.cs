@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using Engine.Ops;
+using Engine.Simd;
 
 namespace Engine.Cpu;
 
@@ -17,86 +18,78 @@ public sealed unsafe partial class CpuBackend
     public void Softmax(Tensor x, Tensor y, int rows, int cols, bool log)
     {
         float* xp = Ptr(x), yp = Ptr(y);
-        // Three passes over each row (max; exp and sum; scale) instead of five separate primitives:
-        // the row stays in L1, so the passes, not the memory traffic, bound the time.
+        // Passes over one row that stays in L1 (max; exp; sum; scale) instead of five separate primitives.
         Rows(rows, cols, r =>
         {
             float* xr = xp + (long)r * cols, yr = yp + (long)r * cols;
             float max = TensorPrimitives.Max(new ReadOnlySpan<float>(xr, cols));
-            if (log)
-            {
-                // log-softmax = (x − max) − log Σ exp(x − max); the exponentials are summed, not stored.
-                float lse = MathF.Log(ExpShiftSum(xr, null, cols, max));
-                SubtractTwice(xr, yr, cols, max, lse);
-            }
-            else
-            {
-                float sum = ExpShiftSum(xr, yr, cols, max);
-                var ys = new Span<float>(yr, cols);
-                TensorPrimitives.Multiply(ys, 1f / sum, ys);
-            }
+            var ys = new Span<float>(yr, cols);
+            ExpShift(xr, yr, cols, max);
+            float sum = VectorMath.Sum(yr, cols);
+            // log-softmax = (x − max) − log Σ exp(x − max); the exponentials only pass through y.
+            if (log) SubtractTwice(xr, yr, cols, max, MathF.Log(sum));
+            else TensorPrimitives.Multiply(ys, 1f / sum, ys);
         });
     }
 
-    /// <summary>Σ exp(x[i] − shift), also storing each term in y unless y is null.</summary>
-    static float ExpShiftSum(float* x, float* y, int n, float shift)
+    /// <summary>y[i] = exp(x[i] − shift), the tail through one zero-padded vector.</summary>
+    static void ExpShift(float* x, float* y, int n, float shift)
     {
-        int w = Vector512<float>.Count, i = 0;
-        var vs = Vector512.Create(shift);
-        var acc = Vector512<float>.Zero;
-        for (; i <= n - w; i += w)
-        {
-            var e = Vector512.Exp(Vector512.Load(x + i) - vs);
-            if (y != null) e.Store(y + i);
-            acc += e;
-        }
-        float sum = Vector512.Sum(acc);
-        for (; i < n; i++)
-        {
-            float e = MathF.Exp(x[i] - shift);
-            if (y != null) y[i] = e;
-            sum += e;
-        }
-        return sum;
+        if (VectorWidth.Bits == 512) ExpShift<Simd512, Vector512<float>>(x, y, n, shift);
+        else if (VectorWidth.Bits == 256) ExpShift<Simd256, Vector256<float>>(x, y, n, shift);
+        else ExpShift<Simd128, Vector128<float>>(x, y, n, shift);
+    }
+
+    static void ExpShift<TSimd, TVector>(float* x, float* y, int n, float shift) where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        int w = TSimd.Count, i = 0;
+        var vs = TSimd.Broadcast(shift);
+        for (; i <= n - w; i += w) TSimd.Store(TSimd.Exp(TSimd.Subtract(TSimd.Load(x + i), vs)), y + i);
+        if (i == n) return;
+        float* tail = stackalloc float[16];
+        for (int j = 0; j < w; j++) tail[j] = i + j < n ? x[i + j] : shift;
+        TSimd.Store(TSimd.Exp(TSimd.Subtract(TSimd.Load(tail), vs)), tail);
+        new ReadOnlySpan<float>(tail, n - i).CopyTo(new Span<float>(y + i, n - i));
     }
 
     /// <summary>y[i] = (x[i] − a) − b, rounding after each subtraction.</summary>
     static void SubtractTwice(float* x, float* y, int n, float a, float b)
     {
-        int w = Vector512<float>.Count, i = 0;
-        Vector512<float> va = Vector512.Create(a), vb = Vector512.Create(b);
-        for (; i <= n - w; i += w) (Vector512.Load(x + i) - va - vb).Store(y + i);
-        for (; i < n; i++) y[i] = x[i] - a - b;
+        var ys = new Span<float>(y, n);
+        TensorPrimitives.Subtract(new ReadOnlySpan<float>(x, n), a, ys);
+        TensorPrimitives.Subtract(ys, b, ys);
     }
 
     /// <inheritdoc/>
     public void LayerNorm(Tensor x, Tensor weight, Tensor bias, Tensor y, Tensor mean, Tensor rstd, int rows, int cols, float eps)
     {
         float* xp = Ptr(x), yp = Ptr(y), wp = Ptr(weight), bp = Ptr(bias), mp = Ptr(mean), sp = Ptr(rstd);
-        // Three passes over each row (sum; squared deviations; normalise, scale and shift) and one write,
-        // with the same roundings as (x − m)·s then ·w + b in a fused multiply-add.
+        // Passes over each row (sum; deviations, held in y; their squares; normalise, scale and shift), with the
+        // same roundings as (x − m)·s then ·w + b in a fused multiply-add.
         Rows(rows, cols, r =>
         {
             float* xr = xp + (long)r * cols, yr = yp + (long)r * cols;
-            float m = TensorPrimitives.Sum(new ReadOnlySpan<float>(xr, cols)) / cols;
-            int w = Vector512<float>.Count, i = 0;
-            var vm = Vector512.Create(m);
-            var acc = Vector512<float>.Zero;
-            for (; i <= cols - w; i += w)
-            {
-                var d = Vector512.Load(xr + i) - vm;
-                acc = Vector512.FusedMultiplyAdd(d, d, acc);
-            }
-            float sq = Vector512.Sum(acc);
-            for (; i < cols; i++) sq += (xr[i] - m) * (xr[i] - m);
-            float s = 1f / MathF.Sqrt(sq / cols + eps);
-            var vs = Vector512.Create(s);
-            for (i = 0; i <= cols - w; i += w)
-                Vector512.FusedMultiplyAdd((Vector512.Load(xr + i) - vm) * vs, Vector512.Load(wp + i), Vector512.Load(bp + i)).Store(yr + i);
-            for (; i < cols; i++) yr[i] = MathF.FusedMultiplyAdd((xr[i] - m) * s, wp[i], bp[i]);
+            float m = VectorMath.Sum(xr, cols) / cols;
+            var ys = new Span<float>(yr, cols);
+            TensorPrimitives.Subtract(new ReadOnlySpan<float>(xr, cols), m, ys);
+            float s = 1f / MathF.Sqrt(VectorMath.Dot(yr, yr, cols) / cols + eps);
+            if (VectorWidth.Bits == 512) NormalizeRow<Simd512, Vector512<float>>(yr, wp, bp, yr, cols, s);
+            else if (VectorWidth.Bits == 256) NormalizeRow<Simd256, Vector256<float>>(yr, wp, bp, yr, cols, s);
+            else NormalizeRow<Simd128, Vector128<float>>(yr, wp, bp, yr, cols, s);
             mp[r] = m;
             sp[r] = s;
         });
+    }
+
+    /// <summary>y[i] = fma(d[i]·s, w[i], b[i]) for the deviations d = x − mean.</summary>
+    static void NormalizeRow<TSimd, TVector>(float* d, float* w, float* b, float* y, int n, float s)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        int width = TSimd.Count, i = 0;
+        var vs = TSimd.Broadcast(s);
+        for (; i <= n - width; i += width)
+            TSimd.Store(TSimd.MultiplyAdd(TSimd.Multiply(TSimd.Load(d + i), vs), TSimd.Load(w + i), TSimd.Load(b + i)), y + i);
+        for (; i < n; i++) y[i] = TSimd.MultiplyAdd(d[i] * s, w[i], b[i]);
     }
 
     /// <inheritdoc/>
@@ -142,7 +135,7 @@ public sealed unsafe partial class CpuBackend
             var e = scratch.AsSpan(0, cols);
             TensorPrimitives.Subtract(xs, max, e);
             TensorPrimitives.Exp(e, e);
-            double sum = TensorPrimitives.Sum(e);
+            double sum = VectorMath.Sum(e);
             System.Buffers.ArrayPool<float>.Shared.Return(scratch);
             op[r] = (float)(Math.Log(sum) + max - xs[t]);
         });

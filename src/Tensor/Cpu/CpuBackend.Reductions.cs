@@ -30,7 +30,7 @@ public sealed unsafe partial class CpuBackend
     {
         int n = r.Length;
         Reduce(x, y, r,
-            (xs, ys) => *(float*)ys = TensorPrimitives.Sum(new ReadOnlySpan<float>((float*)xs, n)) * scale,
+            (xs, ys) => *(float*)ys = VectorMath.Sum(new ReadOnlySpan<float>((float*)xs, n)) * scale,
             (xs, ys, inner) =>
             {
                 var acc = new Span<float>((float*)ys, inner);

@@ -35,7 +35,7 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
                         for (int r = 0; r < starts.Length; r++)
                             for (int j = Math.Max(starts[r], trunk); j < ends[r]; j++)
                             {
-                                float s = scale * TensorPrimitives.Dot(qi, new ReadOnlySpan<float>(kh + (long)j * d, d));
+                                float s = scale * VectorMath.Dot(qi, new ReadOnlySpan<float>(kh + (long)j * d, d));
                                 own[count++] = s;
                                 max = MathF.Max(max, s);
                             }
@@ -44,7 +44,7 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
                         TensorPrimitives.Exp(row, row);
                         TensorPrimitives.Subtract(p, max, p);
                         TensorPrimitives.Exp(p, p);
-                        float sum = TensorPrimitives.Sum<float>(row) + TensorPrimitives.Sum<float>(p);
+                        float sum = VectorMath.Sum(row) + VectorMath.Sum(p);
                         TensorPrimitives.Divide(row, sum, row);
                         TensorPrimitives.Divide(p, sum, p);
                         var oi = new Span<float>(oh + (long)i * dv, dv);
@@ -81,7 +81,7 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
                     new Span<float>(dkh, n * d).Clear();
                     new Span<float>(dvh, n * dvDim).Clear();
                     for (int i = 0; i < n; i++)
-                        delta[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(gh + (long)i * dvDim, dvDim), new ReadOnlySpan<float>(oh + (long)i * dvDim, dvDim));
+                        delta[i] = VectorMath.Dot(new ReadOnlySpan<float>(gh + (long)i * dvDim, dvDim), new ReadOnlySpan<float>(oh + (long)i * dvDim, dvDim));
                     if (trunk > 0)
                     {
                         // P = exp(S − lse), dP = dO·V_trunkᵀ, dS = P ⊙ (dP − delta)·scale; then the three products.
@@ -113,10 +113,10 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
                             for (int j = Math.Max(starts[r], trunk); j < ends[r]; j++)
                             {
                                 var kj = new ReadOnlySpan<float>(kh + (long)j * d, d);
-                                float p = MathF.Exp(scale * TensorPrimitives.Dot(qi, kj) - lh[i]);
+                                float p = MathF.Exp(scale * VectorMath.Dot(qi, kj) - lh[i]);
                                 var dvj = new Span<float>(dvh + (long)j * dvDim, dvDim);
                                 TensorPrimitives.MultiplyAdd(gi, p, dvj, dvj);
-                                float ds = p * (TensorPrimitives.Dot(gi, new ReadOnlySpan<float>(vh + (long)j * dvDim, dvDim)) - delta[i]) * scale;
+                                float ds = p * (VectorMath.Dot(gi, new ReadOnlySpan<float>(vh + (long)j * dvDim, dvDim)) - delta[i]) * scale;
                                 TensorPrimitives.MultiplyAdd(kj, ds, dqi, dqi);
                                 var dkj = new Span<float>(dkh + (long)j * d, d);
                                 TensorPrimitives.MultiplyAdd(qi, ds, dkj, dkj);

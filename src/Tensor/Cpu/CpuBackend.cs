@@ -1,10 +1,11 @@
 using System.Runtime.Intrinsics;
 using Engine.Ops;
 using Engine.Random;
+using Engine.Simd;
 
 namespace Engine.Cpu;
 
-/// <summary>The CPU backend: SIMD loops (TensorPrimitives, Vector512) spread over all cores.</summary>
+/// <summary>The CPU backend: SIMD loops (TensorPrimitives, and generic loops at the processor's width) spread over all cores.</summary>
 public sealed unsafe partial class CpuBackend : IBackend
 {
     /// <summary>Element-wise work per thread below which an op stays on one core.</summary>
@@ -101,25 +102,44 @@ public sealed unsafe partial class CpuBackend : IBackend
     /// <summary>One innermost row; each input steps by 1 or repeats one value (stride 0).</summary>
     static void BinaryRow<TOp>(float* a, int sa, float* b, int sb, float* y, int n) where TOp : struct, IBinaryOp
     {
-        int w = Vector512<float>.Count, i = 0;
+        if (VectorWidth.Bits == 512) BinaryRow<TOp, Simd512, Vector512<float>>(a, sa, b, sb, y, n);
+        else if (VectorWidth.Bits == 256) BinaryRow<TOp, Simd256, Vector256<float>>(a, sa, b, sb, y, n);
+        else BinaryRow<TOp, Simd128, Vector128<float>>(a, sa, b, sb, y, n);
+    }
+
+    // The tail goes through one zero-padded vector, so every element sees the same arithmetic at every width.
+    static void BinaryRow<TOp, TSimd, TVector>(float* a, int sa, float* b, int sb, float* y, int n)
+        where TOp : struct, IBinaryOp where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        int w = TSimd.Count, i = 0;
         if (sa == 1 && sb == 1)
-        {
-            for (; i <= n - w; i += w) TOp.Apply(Vector512.Load(a + i), Vector512.Load(b + i)).Store(y + i);
-            for (; i < n; i++) y[i] = TOp.Apply(a[i], b[i]);
-        }
+            for (; i <= n - w; i += w) TSimd.Store(TOp.Apply<TSimd, TVector>(TSimd.Load(a + i), TSimd.Load(b + i)), y + i);
         else if (sa == 1)
         {
-            var vb = Vector512.Create(*b);
-            for (; i <= n - w; i += w) TOp.Apply(Vector512.Load(a + i), vb).Store(y + i);
-            for (; i < n; i++) y[i] = TOp.Apply(a[i], *b);
+            var vb = TSimd.Broadcast(*b);
+            for (; i <= n - w; i += w) TSimd.Store(TOp.Apply<TSimd, TVector>(TSimd.Load(a + i), vb), y + i);
         }
         else if (sb == 1)
         {
-            var va = Vector512.Create(*a);
-            for (; i <= n - w; i += w) TOp.Apply(va, Vector512.Load(b + i)).Store(y + i);
-            for (; i < n; i++) y[i] = TOp.Apply(*a, b[i]);
+            var va = TSimd.Broadcast(*a);
+            for (; i <= n - w; i += w) TSimd.Store(TOp.Apply<TSimd, TVector>(va, TSimd.Load(b + i)), y + i);
         }
-        else new Span<float>(y, n).Fill(TOp.Apply(*a, *b));
+        else
+        {
+            float* one = stackalloc float[16];
+            TSimd.Store(TOp.Apply<TSimd, TVector>(TSimd.Broadcast(*a), TSimd.Broadcast(*b)), one);
+            new Span<float>(y, n).Fill(one[0]);
+            return;
+        }
+        if (i == n) return;
+        float* ta = stackalloc float[16], tb = stackalloc float[16];
+        for (int j = 0; j < w; j++)
+        {
+            ta[j] = i + j < n ? a[(long)(i + j) * sa] : 0f;
+            tb[j] = i + j < n ? b[(long)(i + j) * sb] : 0f;
+        }
+        TSimd.Store(TOp.Apply<TSimd, TVector>(TSimd.Load(ta), TSimd.Load(tb)), ta);
+        new ReadOnlySpan<float>(ta, n - i).CopyTo(new Span<float>(y + i, n - i));
     }
 
     /// <inheritdoc/>
@@ -127,26 +147,37 @@ public sealed unsafe partial class CpuBackend : IBackend
     {
         float* cp = Ptr(cond), ap = Ptr(a), bp = Ptr(b), yp = Ptr(y);
         int inner = plan.Inner, sc = plan.Strides[0][^1], sa = plan.Strides[1][^1], sb = plan.Strides[2][^1];
-        int w = Vector512<float>.Count;
         var (tile, perRow, count) = Tiles(plan.Rows, inner);
         CpuParallel.For(count, Math.Max(1, ElementGrain / tile), (start, end) =>
         {
             for (int k = start; k < end; k++)
             {
                 int r = k / perRow, c0 = k % perRow * tile, n = Math.Min(tile, inner - c0);
-                float* c = cp + plan.RowOffset(0, r) + (long)c0 * sc, av = ap + plan.RowOffset(1, r) + (long)c0 * sa, bv = bp + plan.RowOffset(2, r) + (long)c0 * sb, o = yp + (long)r * inner + c0;
-                int i = 0;
-                if (sc == 1 && sa == 1 && sb == 1)
-                {
-                    for (; i <= n - w; i += w)
-                    {
-                        var keep = ~Vector512.Equals(Vector512.Load(c + i), Vector512<float>.Zero);
-                        Vector512.ConditionalSelect(keep, Vector512.Load(av + i), Vector512.Load(bv + i)).Store(o + i);
-                    }
-                }
+                float* c = cp + plan.RowOffset(0, r) + (long)c0 * sc, av = ap + plan.RowOffset(1, r) + (long)c0 * sa;
+                float* bv = bp + plan.RowOffset(2, r) + (long)c0 * sb, o = yp + (long)r * inner + c0;
+                int i = sc == 1 && sa == 1 && sb == 1 ? SelectRow(c, av, bv, o, n) : 0;
                 for (; i < n; i++) o[i] = c[i * sc] != 0f ? av[i * sa] : bv[i * sb];
             }
         });
+    }
+
+    /// <summary>o[i] = c[i] ≠ 0 ? a[i] : b[i] over whole vectors; returns how many elements it wrote.</summary>
+    static int SelectRow(float* c, float* a, float* b, float* o, int n) => VectorWidth.Bits switch
+    {
+        512 => SelectRow<Simd512, Vector512<float>>(c, a, b, o, n),
+        256 => SelectRow<Simd256, Vector256<float>>(c, a, b, o, n),
+        _ => SelectRow<Simd128, Vector128<float>>(c, a, b, o, n),
+    };
+
+    static int SelectRow<TSimd, TVector>(float* c, float* a, float* b, float* o, int n) where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        int w = TSimd.Count, i = 0;
+        for (; i <= n - w; i += w)
+        {
+            var keep = TSimd.Not(TSimd.Equals(TSimd.Load(c + i), TSimd.Zero));
+            TSimd.Store(TSimd.Select(keep, TSimd.Load(a + i), TSimd.Load(b + i)), o + i);
+        }
+        return i;
     }
 
     /// <inheritdoc/>

@@ -1,5 +1,6 @@
-using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using Engine.Simd;
 
 namespace Engine.Cpu;
 
@@ -7,10 +8,11 @@ namespace Engine.Cpu;
 /// Single-precision matrix multiply for the CPU backend, in the GotoBLAS/BLIS structure: the k dimension is
 /// cut into KC-deep slices; for each slice op(A) is packed into MR-row panels and op(B) into NR-column panels
 /// (64-byte aligned, zero-padded, transposes resolved while packing), then an MR×NR register-blocked
-/// AVX-512 micro-kernel (<see cref="GemmKernel"/>) sweeps the tiles of C. Both phases are spread over the
-/// cores: packing panel by panel, the tiles in blocks of at most MC rows so that each core's A block stays
-/// in its own L2 while the shared B panel is read from L3. Small products, and CPUs without AVX-512, use
-/// a simple row loop instead.
+/// micro-kernel (<see cref="GemmKernel"/>) of the processor's SIMD width sweeps the tiles of C. Both phases are
+/// spread over the cores: packing panel by panel, the tiles in blocks of at most MC rows so that each core's A
+/// block stays in its own L2 while the shared B panel is read from L3. Small products use a simple row loop.
+/// Both paths compute every element of C as one chain of fused multiply-adds in k order, so the bits depend on
+/// neither the path, the blocking, the thread count nor the vector width.
 /// </summary>
 static unsafe class Gemm
 {
@@ -32,11 +34,21 @@ static unsafe class Gemm
     /// <summary>Columns per packed B slice: a KC×NC panel (4 MiB) is shared by both cores from L3.</summary>
     internal const int NC = 4096;
 
-    /// <summary>Micro-tile rows (the broadcast side).</summary>
-    internal const int MR = 6;
+    /// <summary>Micro-tile rows (the broadcast side): 8 where NEON's 32 registers allow it, else 6.</summary>
+    internal static readonly int MR = VectorWidth.Bits == 128 && AdvSimd.IsSupported ? 8 : 6;
 
-    /// <summary>Micro-tile columns (four zmm vectors).</summary>
-    internal const int NR = 64;
+    /// <summary>Micro-tile columns: 4 vectors at 512 bits, 3 on NEON, else 2.</summary>
+    internal static readonly int NR = VectorWidth.Bits switch { 512 => 64, 256 => 16, _ => AdvSimd.IsSupported ? 12 : 8 };
+
+    /// <summary>The micro-kernel of <see cref="MR"/>×<see cref="NR"/> tiles at this processor's width.</summary>
+    static readonly delegate*<nint, float*, float*, float*, nint, bool, void> Kernel = ChooseKernel();
+
+    static delegate*<nint, float*, float*, float*, nint, bool, void> ChooseKernel()
+    {
+        if (VectorWidth.Bits == 512) return &GemmKernel.Kernel6x4<Simd512, Vector512<float>>;
+        if (VectorWidth.Bits == 256) return &GemmKernel.Kernel6x2<Simd256, Vector256<float>>;
+        return AdvSimd.IsSupported ? &GemmKernel.Kernel8x3<Simd128, Vector128<float>> : &GemmKernel.Kernel6x2<Simd128, Vector128<float>>;
+    }
 
     /// <summary>
     /// c[m×n] (+)= op(a) · op(b), with the same layout conventions as <see cref="GemmReference.Multiply"/>:
@@ -56,7 +68,7 @@ static unsafe class Gemm
             return;
         }
         long work = (long)m * n * k;
-        if (work < SmallWork || !Vector512.IsHardwareAccelerated)
+        if (work < SmallWork)
             MultiplySimple(a, transA, b, transB, c, m, n, k, accumulate, parallel && work >= SmallWork);
         else
             MultiplyBlocked(a, transA, b, transB, c, m, n, k, accumulate, parallel && work >= ParallelWork ? CpuParallel.Threads : 1);
@@ -105,7 +117,7 @@ static unsafe class Gemm
                         else
                         {
                             int q = t - packAOffset, col = q * NR;
-                            // SAFETY: panel q of packB starts at q·NR·kc (a multiple of 64 bytes) and holds NR·kc floats.
+                            // SAFETY: panel q of packB starts at q·NR·kc and holds NR·kc floats.
                             GemmPacking.PackB(b, transB, n, k, j0 + col, Math.Min(NR, nc - col), p0, kc, NR, packB + (nint)q * NR * kc);
                         }
                     });
@@ -130,80 +142,65 @@ static unsafe class Gemm
     /// <summary>Runs the micro-kernel over A panels [ia, ib) × B panels [ja, jb) of the packed slice.</summary>
     static void ComputeBlock(float* packA, float* packB, float* c, int ldc, int mc, int nc, int kc, int ia, int ib, int ja, int jb, bool add)
     {
-        float* edge = stackalloc float[MR * NR + 16];
+        int mr = MR, nr = NR;
+        float* edge = stackalloc float[mr * nr + 16];
         // SAFETY: round the scratch tile up to a 64-byte boundary (the 16 spare floats cover the shift).
         edge = (float*)(((nint)edge + 63) & ~(nint)63);
         for (int jp = ja; jp < jb; jp++)
         {
-            int col = jp * NR, cols = Math.Min(NR, nc - col);
-            float* bp = packB + (nint)jp * NR * kc;
+            int col = jp * nr, cols = Math.Min(nr, nc - col);
+            float* bp = packB + (nint)jp * nr * kc;
             for (int ip = ia; ip < ib; ip++)
             {
-                int row = ip * MR, rows = Math.Min(MR, mc - row);
-                float* ap = packA + (nint)ip * MR * kc;
+                int row = ip * mr, rows = Math.Min(mr, mc - row);
+                float* ap = packA + (nint)ip * mr * kc;
                 // SAFETY: row < mc and col < nc, so the tile origin lies inside this chunk of C.
                 float* ct = c + (long)row * ldc + col;
-                if (rows == MR && cols == NR)
+                if (rows == mr && cols == nr)
                 {
-                    GemmKernel.Kernel6x64(kc, ap, bp, ct, ldc, add);
+                    Kernel(kc, ap, bp, ct, ldc, add);
+                    continue;
                 }
-                else
-                {
-                    // Ragged edge: compute the full (zero-padded) tile into scratch, then merge the valid part.
-                    GemmKernel.Kernel6x64(kc, ap, bp, edge, NR, add: false);
+                // Ragged edge: run the full (zero-padded) tile in scratch, starting from the valid part of C.
+                if (add)
                     for (int r = 0; r < rows; r++)
-                    {
-                        float* cr = ct + (long)r * ldc, er = edge + r * NR;
-                        if (add) for (int j = 0; j < cols; j++) cr[j] += er[j];
-                        else for (int j = 0; j < cols; j++) cr[j] = er[j];
-                    }
-                }
+                        new ReadOnlySpan<float>(ct + (long)r * ldc, cols).CopyTo(new Span<float>(edge + r * nr, cols));
+                Kernel(kc, ap, bp, edge, nr, add);
+                for (int r = 0; r < rows; r++)
+                    new ReadOnlySpan<float>(edge + r * nr, cols).CopyTo(new Span<float>(ct + (long)r * ldc, cols));
             }
         }
     }
 
     /// <summary>
-    /// The simple path: one output row at a time, an axpy over rows of B (or, with a transposed B, a dot product
-    /// per element) using <see cref="TensorPrimitives"/>, optionally parallel over rows.
+    /// The simple path: one output row at a time, c[i, :] = fma(op(A)[i, p], op(B)[p, :], c[i, :]) for p in order
+    /// (a transposed B is first copied into [k, n] order), optionally parallel over rows.
     /// </summary>
     internal static void MultiplySimple(float* a, bool transA, float* b, bool transB, float* c, int m, int n, int k, bool accumulate, bool parallel)
     {
-        int grain = parallel ? Math.Max(1, (1 << 18) / Math.Max(1, n * k)) : int.MaxValue;
-        CpuParallel.For(m, grain, (start, end) =>
+        float[]? transposed = null;
+        if (transB)
         {
-            float[]? column = transA && transB ? new float[k] : null;
-            for (int i = start; i < end; i++)
+            transposed = new float[checked(n * k)];
+            for (int j = 0; j < n; j++)
+                for (int p = 0; p < k; p++) transposed[(long)p * n + j] = b[(long)j * k + p];
+        }
+        fixed (float* bt = transposed)
+        {
+            float* rowsOfB = transB ? bt : b;
+            int grain = parallel ? Math.Max(1, (1 << 18) / Math.Max(1, n * k)) : int.MaxValue;
+            CpuParallel.For(m, grain, (start, end) =>
             {
-                // SAFETY: i < m, so row i of C (n floats) lies inside c.
-                var ci = new Span<float>(c + (long)i * n, n);
-                if (!transB)
+                for (int i = start; i < end; i++)
                 {
-                    if (!accumulate) ci.Clear();
+                    // SAFETY: i < m, so row i of C (n floats) lies inside c; row p of the [k, n] B (n floats) inside rowsOfB.
+                    float* ci = c + (long)i * n;
+                    if (!accumulate) new Span<float>(ci, n).Clear();
                     for (int p = 0; p < k; p++)
-                    {
-                        float av = transA ? a[(long)p * m + i] : a[(long)i * k + p];
-                        // SAFETY: p < k, so row p of B (n floats) lies inside b.
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(b + (long)p * n, n), av, ci, ci);
-                    }
+                        VectorMath.MultiplyAdd(transA ? a[(long)p * m + i] : a[(long)i * k + p], rowsOfB + (long)p * n, ci, n);
                 }
-                else
-                {
-                    ReadOnlySpan<float> ai;
-                    if (column is null) ai = new ReadOnlySpan<float>(a + (long)i * k, k);
-                    else
-                    {
-                        for (int p = 0; p < k; p++) column[p] = a[(long)p * m + i];
-                        ai = column;
-                    }
-                    for (int j = 0; j < n; j++)
-                    {
-                        // SAFETY: j < n, so row j of the stored [n, k] B lies inside b.
-                        float s = TensorPrimitives.Dot(ai, new ReadOnlySpan<float>(b + (long)j * k, k));
-                        ci[j] = accumulate ? ci[j] + s : s;
-                    }
-                }
-            }
-        });
+            });
+        }
     }
 
     /// <summary>body(0) … body(count − 1), over <paramref name="threads"/> threads when that is more than one.</summary>

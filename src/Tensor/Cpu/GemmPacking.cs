@@ -1,6 +1,3 @@
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-
 namespace Engine.Cpu;
 
 /// <summary>
@@ -56,68 +53,37 @@ static unsafe class GemmPacking
                 // SAFETY: p0 + p < k and col0 + cols ≤ n, so src[0..cols) lies inside B; d[0..nr) inside the panel.
                 float* src = b + (long)(p0 + p) * n + col0;
                 float* d = dst + (nint)p * nr;
-                int j = 0;
-                if (Vector512.IsHardwareAccelerated)
-                    for (; j <= cols - 16; j += 16) Vector512.Store(Vector512.Load(src + j), d + j);
-                for (; j < cols; j++) d[j] = src[j];
-                for (; j < nr; j++) d[j] = 0f;
+                new ReadOnlySpan<float>(src, cols).CopyTo(new Span<float>(d, cols));
+                new Span<float>(d + cols, nr - cols).Clear();
             }
         }
         else
         {
-            // B is stored [n, k]: column j of op(B) is a contiguous source row; transpose it into the panel,
-            // 16×16 blocks at a time in registers where the block is whole.
-            int j16 = Avx512F.IsSupported ? cols & ~15 : 0, p16 = Avx512F.IsSupported ? kc & ~15 : 0;
-            for (int j = 0; j < j16; j += 16)
-                for (int p = 0; p < p16; p += 16)
-                    // SAFETY: rows col0 + j .. + 16 ≤ n and k steps p0 + p .. + 16 ≤ k lie inside B; the block lands in
-                    // panel rows p .. p + 16, columns j .. j + 16 < nr.
-                    Transpose16(b + (long)(col0 + j) * k + p0 + p, k, dst + (nint)p * nr + j, nr);
-            for (int j = 0; j < cols; j++)
+            // B is stored [n, k]: column j of op(B) is a contiguous source row. Four columns at a time, so that
+            // each pass writes whole runs of a panel row while it streams four source rows.
+            int j = 0;
+            for (; j + 4 <= cols; j += 4)
+            {
+                // SAFETY: rows col0 + j .. col0 + j + 3 < n and p0 + kc ≤ k lie inside B; d[p·nr + 0..4) inside the panel.
+                float* s0 = b + (long)(col0 + j) * k + p0, s1 = s0 + k, s2 = s1 + k, s3 = s2 + k;
+                float* d = dst + j;
+                for (int p = 0; p < kc; p++, d += nr)
+                {
+                    d[0] = s0[p];
+                    d[1] = s1[p];
+                    d[2] = s2[p];
+                    d[3] = s3[p];
+                }
+            }
+            for (; j < cols; j++)
             {
                 // SAFETY: col0 + j < n and p0 + kc ≤ k, so src[0..kc) lies inside B.
                 float* src = b + (long)(col0 + j) * k + p0;
                 float* d = dst + j;
-                for (int p = j < j16 ? p16 : 0; p < kc; p++) d[(nint)p * nr] = src[p];
+                for (int p = 0; p < kc; p++) d[(nint)p * nr] = src[p];
             }
             if (cols < nr)
-                for (int p = 0; p < kc; p++)
-                    for (int j = cols; j < nr; j++) dst[(nint)p * nr + j] = 0f;
-        }
-    }
-
-    /// <summary>dst[q·ldd + i] = src[i·lds + q] for i, q &lt; 16: a 16×16 transpose through zmm registers.</summary>
-    static void Transpose16(float* src, nint lds, float* dst, nint ldd)
-    {
-        var r = stackalloc Vector512<float>[16];
-        var t = stackalloc Vector512<float>[16];
-        // SAFETY: the caller guarantees 16 rows of 16 floats at src (stride lds) and at dst (stride ldd).
-        for (int i = 0; i < 16; i++) r[i] = Vector512.Load(src + i * lds);
-        // Interleave pairs of rows, then pairs of pairs within each 128-bit lane ...
-        for (int i = 0; i < 16; i += 2)
-        {
-            t[i] = Avx512F.UnpackLow(r[i], r[i + 1]);
-            t[i + 1] = Avx512F.UnpackHigh(r[i], r[i + 1]);
-        }
-        for (int i = 0; i < 16; i += 4)
-        {
-            r[i] = Avx512F.Shuffle(t[i], t[i + 2], 0x44);
-            r[i + 1] = Avx512F.Shuffle(t[i], t[i + 2], 0xEE);
-            r[i + 2] = Avx512F.Shuffle(t[i + 1], t[i + 3], 0x44);
-            r[i + 3] = Avx512F.Shuffle(t[i + 1], t[i + 3], 0xEE);
-        }
-        // ... then move the 128-bit lanes into place across groups of four and eight rows.
-        for (int i = 0; i < 4; i++)
-        {
-            t[i] = Avx512F.Shuffle4x128(r[i], r[i + 4], 0x88);
-            t[i + 4] = Avx512F.Shuffle4x128(r[i], r[i + 4], 0xDD);
-            t[i + 8] = Avx512F.Shuffle4x128(r[i + 8], r[i + 12], 0x88);
-            t[i + 12] = Avx512F.Shuffle4x128(r[i + 8], r[i + 12], 0xDD);
-        }
-        for (int i = 0; i < 8; i++)
-        {
-            Avx512F.Shuffle4x128(t[i], t[i + 8], 0x88).Store(dst + i * ldd);
-            Avx512F.Shuffle4x128(t[i], t[i + 8], 0xDD).Store(dst + (i + 8) * ldd);
+                for (int p = 0; p < kc; p++) new Span<float>(dst + (nint)p * nr + cols, nr - cols).Clear();
         }
     }
 }

@@ -1,4 +1,4 @@
-using System.Runtime.Intrinsics;
+using Engine.Simd;
 
 namespace Engine.Ops;
 
@@ -10,7 +10,8 @@ public readonly struct Add : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float a, float b) => a + b;
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a + b;
+    public static TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.Add(a, b);
 }
 
 /// <summary>a - b</summary>
@@ -21,7 +22,8 @@ public readonly struct Sub : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float a, float b) => a - b;
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a - b;
+    public static TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.Subtract(a, b);
 }
 
 /// <summary>a · b</summary>
@@ -32,7 +34,8 @@ public readonly struct Mul : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float a, float b) => a * b;
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a * b;
+    public static TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.Multiply(a, b);
 }
 
 /// <summary>a / b</summary>
@@ -43,7 +46,8 @@ public readonly struct Div : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float a, float b) => a / b;
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a / b;
+    public static TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.Divide(a, b);
 }
 
 /// <summary>max(a, b); NaN if either is NaN.</summary>
@@ -55,7 +59,8 @@ public readonly struct Maximum : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float a, float b) => float.IsNaN(a) || float.IsNaN(b) ? a + b : MathF.Max(a, b);
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    public static TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.Max(a, b);
 }
 
 /// <summary>min(a, b); NaN if either is NaN.</summary>
@@ -67,7 +72,8 @@ public readonly struct Minimum : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float a, float b) => float.IsNaN(a) || float.IsNaN(b) ? a + b : MathF.Min(a, b);
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
+    public static TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.Min(a, b);
 }
 
 /// <summary>1 where a = b, else 0.</summary>
@@ -78,7 +84,8 @@ public readonly struct Equal : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float a, float b) => a == b ? 1f : 0f;
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.Equals(a, b) & Vector512<float>.One;
+    public static TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.And(TSimd.Equals(a, b), TSimd.One);
 }
 
 /// <summary>1 where a ≠ b, else 0.</summary>
@@ -89,7 +96,8 @@ public readonly struct NotEqual : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float a, float b) => a != b ? 1f : 0f;
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => ~Vector512.Equals(a, b) & Vector512<float>.One;
+    public static TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.And(TSimd.Not(TSimd.Equals(a, b)), TSimd.One);
 }
 
 /// <summary>1 where a &lt; b, else 0.</summary>
@@ -100,7 +108,8 @@ public readonly struct Less : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float a, float b) => a < b ? 1f : 0f;
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b) & Vector512<float>.One;
+    public static TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.And(TSimd.LessThan(a, b), TSimd.One);
 }
 
 /// <summary>1 where a ≤ b, else 0.</summary>
@@ -111,7 +120,8 @@ public readonly struct LessOrEqual : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float a, float b) => a <= b ? 1f : 0f;
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.LessThanOrEqual(a, b) & Vector512<float>.One;
+    public static TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.And(TSimd.LessThanOrEqual(a, b), TSimd.One);
 }
 
 /// <summary>1 where a &gt; b, else 0.</summary>
@@ -122,7 +132,8 @@ public readonly struct Greater : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float a, float b) => a > b ? 1f : 0f;
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(a, b) & Vector512<float>.One;
+    public static TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.And(TSimd.GreaterThan(a, b), TSimd.One);
 }
 
 /// <summary>1 where a ≥ b, else 0.</summary>
@@ -133,5 +144,6 @@ public readonly struct GreaterOrEqual : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float a, float b) => a >= b ? 1f : 0f;
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThanOrEqual(a, b) & Vector512<float>.One;
+    public static TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.And(TSimd.GreaterThanOrEqual(a, b), TSimd.One);
 }

@@ -1,4 +1,4 @@
-using System.Runtime.Intrinsics;
+using Engine.Simd;
 
 namespace Engine.Ops;
 
@@ -22,17 +22,16 @@ public readonly struct GeluGrad : IBinaryOp
     }
 
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> x, Vector512<float> dy)
+    public static TVector Apply<TSimd, TVector>(TVector x, TVector dy) where TSimd : struct, ISimd<TVector> where TVector : struct
     {
-        var c = Vector512.Create(Gelu.Sqrt2OverPi);
-        var k = Vector512.Create(Gelu.Cubic);
-        var half = Vector512.Create(0.5f);
-        var x2 = x * x;
-        var u = c * (x + k * x2 * x);
+        TVector c = TSimd.Broadcast(Gelu.Sqrt2OverPi), k = TSimd.Broadcast(Gelu.Cubic), half = TSimd.Broadcast(0.5f), one = TSimd.One;
+        var x2 = TSimd.Multiply(x, x);
+        var u = TSimd.Multiply(c, TSimd.Add(x, TSimd.Multiply(TSimd.Multiply(k, x2), x)));
         // tanh u = 2σ(2u) − 1 = 1 − 2/(1 + e^{2u}); e^{2u} overflows to ∞ for large u, which still gives 1.
-        var t = Vector512<float>.One - Vector512.Create(2f) / (Vector512<float>.One + Vector512.Exp(u + u));
-        var du = c * (Vector512<float>.One + Vector512.Create(3f) * k * x2);
-        return dy * (half * (Vector512<float>.One + t) + half * x * (Vector512<float>.One - t * t) * du);
+        var t = TSimd.Subtract(one, TSimd.Divide(TSimd.Broadcast(2f), TSimd.Add(one, TSimd.Exp(TSimd.Add(u, u)))));
+        var du = TSimd.Multiply(c, TSimd.Add(one, TSimd.Multiply(TSimd.Multiply(TSimd.Broadcast(3f), k), x2)));
+        var slope = TSimd.Multiply(TSimd.Multiply(TSimd.Multiply(half, x), TSimd.Subtract(one, TSimd.Multiply(t, t))), du);
+        return TSimd.Multiply(dy, TSimd.Add(TSimd.Multiply(half, TSimd.Add(one, t)), slope));
     }
 }
 
@@ -44,7 +43,8 @@ public readonly struct TanhGrad : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float y, float dy) => dy * (1f - y * y);
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> y, Vector512<float> dy) => dy * (Vector512<float>.One - y * y);
+    public static TVector Apply<TSimd, TVector>(TVector y, TVector dy) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.Multiply(dy, TSimd.Subtract(TSimd.One, TSimd.Multiply(y, y)));
 }
 
 /// <summary>dy · y(1 − y) for y = σ(x); a = y, b = dy.</summary>
@@ -55,7 +55,8 @@ public readonly struct SigmoidGrad : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float y, float dy) => dy * y * (1f - y);
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> y, Vector512<float> dy) => dy * y * (Vector512<float>.One - y);
+    public static TVector Apply<TSimd, TVector>(TVector y, TVector dy) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.Multiply(TSimd.Multiply(dy, y), TSimd.Subtract(TSimd.One, y));
 }
 
 /// <summary>dy where x &gt; 0, else 0; a = x, b = dy.</summary>
@@ -66,7 +67,8 @@ public readonly struct ReluGrad : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float x, float dy) => x > 0f ? dy : 0f;
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> x, Vector512<float> dy) => Vector512.GreaterThan(x, Vector512<float>.Zero) & dy;
+    public static TVector Apply<TSimd, TVector>(TVector x, TVector dy) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.And(TSimd.GreaterThan(x, TSimd.Zero), dy);
 }
 
 /// <summary>dy · sign(x) (0 at 0); a = x, b = dy.</summary>
@@ -77,6 +79,6 @@ public readonly struct AbsGrad : IBinaryOp
     /// <inheritdoc/>
     public static float Apply(float x, float dy) => x > 0f ? dy : x < 0f ? -dy : 0f;
     /// <inheritdoc/>
-    public static Vector512<float> Apply(Vector512<float> x, Vector512<float> dy) =>
-        (Vector512.GreaterThan(x, Vector512<float>.Zero) & dy) - (Vector512.LessThan(x, Vector512<float>.Zero) & dy);
+    public static TVector Apply<TSimd, TVector>(TVector x, TVector dy) where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        TSimd.Subtract(TSimd.And(TSimd.GreaterThan(x, TSimd.Zero), dy), TSimd.And(TSimd.LessThan(x, TSimd.Zero), dy));
 }

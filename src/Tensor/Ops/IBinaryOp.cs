@@ -1,4 +1,4 @@
-using System.Runtime.Intrinsics;
+using Engine.Simd;
 
 namespace Engine.Ops;
 
@@ -14,6 +14,6 @@ public interface IBinaryOp
     /// <summary>f(a, b) for one pair.</summary>
     static abstract float Apply(float a, float b);
 
-    /// <summary>f(a, b) lane by lane.</summary>
-    static abstract Vector512<float> Apply(Vector512<float> a, Vector512<float> b);
+    /// <summary>f(a, b) lane by lane, at any SIMD width (<see cref="ISimd{TVector}"/>).</summary>
+    static abstract TVector Apply<TSimd, TVector>(TVector a, TVector b) where TSimd : struct, ISimd<TVector> where TVector : struct;
 }

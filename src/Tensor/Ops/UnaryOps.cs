@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using Engine.Simd;
 
 namespace Engine.Ops;
 
@@ -126,17 +127,35 @@ public readonly struct Gelu : IUnaryOp
     }
 
     /// <inheritdoc/>
-    public static void Apply(ReadOnlySpan<float> x, Span<float> y)
+    public static unsafe void Apply(ReadOnlySpan<float> x, Span<float> y)
     {
-        int i = 0;
-        var c0 = Vector512.Create(-2f * Sqrt2OverPi);
-        var c1 = Vector512.Create(Cubic);
-        for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+        if (y.Length < x.Length) throw new ArgumentException($"gelu: output length {y.Length} < input length {x.Length}");
+        fixed (float* px = x, py = y)
         {
-            var v = Vector512.Create(x.Slice(i, Vector512<float>.Count));
-            var t = Vector512.Exp(c0 * (v + c1 * v * v * v));
-            (v / (Vector512<float>.One + t)).CopyTo(y.Slice(i));
+            if (VectorWidth.Bits == 512) Apply<Simd512, Vector512<float>>(px, py, x.Length);
+            else if (VectorWidth.Bits == 256) Apply<Simd256, Vector256<float>>(px, py, x.Length);
+            else Apply<Simd128, Vector128<float>>(px, py, x.Length);
         }
-        for (; i < x.Length; i++) y[i] = Apply(x[i]);
+    }
+
+    // The tail runs through a zero-padded vector, so every element gets the same arithmetic at every width.
+    static unsafe void Apply<TSimd, TVector>(float* x, float* y, int n) where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        int w = TSimd.Count, i = 0;
+        TVector c0 = TSimd.Broadcast(-2f * Sqrt2OverPi), c1 = TSimd.Broadcast(Cubic);
+        for (; i <= n - w; i += w) TSimd.Store(Vector<TSimd, TVector>(TSimd.Load(x + i), c0, c1), y + i);
+        if (i == n) return;
+        float* tail = stackalloc float[16];
+        new Span<float>(tail, 16).Clear();
+        new ReadOnlySpan<float>(x + i, n - i).CopyTo(new Span<float>(tail, n - i));
+        TSimd.Store(Vector<TSimd, TVector>(TSimd.Load(tail), c0, c1), tail);
+        new ReadOnlySpan<float>(tail, n - i).CopyTo(new Span<float>(y + i, n - i));
+    }
+
+    static TVector Vector<TSimd, TVector>(TVector v, TVector c0, TVector c1) where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        var cube = TSimd.Multiply(TSimd.Multiply(TSimd.Multiply(c1, v), v), v);
+        var t = TSimd.Exp(TSimd.Multiply(c0, TSimd.Add(v, cube)));
+        return TSimd.Divide(v, TSimd.Add(TSimd.One, t));
     }
 }
