@@ -30,7 +30,10 @@ public static class ChildProcess
         string apphost = Path.Combine(dir, OperatingSystem.IsWindows() ? program + ".exe" : program);
         var info = File.Exists(apphost)
             ? new ProcessStartInfo(apphost)
-            : new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { ArgumentList = { Path.Combine(dir, program + ".dll") } };
+            : new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+            {
+                ArgumentList = { Path.Combine(dir, program + ".dll") },
+            };
         foreach (string a in arguments) info.ArgumentList.Add(a);
         foreach (string e in environment)
         {

@@ -94,7 +94,8 @@ public unsafe class GemmTests
                     {
                         var blocked = Run(false, m, n, k, transA, transB, accumulate, seed, (pa, pb, pc) =>
                             Gemm.MultiplyBlocked((float*)pa, transA, (float*)pb, transB, (float*)pc, m, n, k, accumulate, threads));
-                        Assert.True(simple.AsSpan().SequenceEqual(blocked), $"gemm {m}x{n}x{k} tA={transA} tB={transB} acc={accumulate} threads={threads}");
+                        string what = $"gemm {m}x{n}x{k} tA={transA} tB={transB} acc={accumulate} threads={threads}";
+                        Assert.True(simple.AsSpan().SequenceEqual(blocked), what);
                     }
                 }
     }
@@ -108,7 +109,8 @@ public unsafe class GemmTests
     }
 
     /// <summary>Reference for a batched product: per batch, op(a[i]) · op(b[i]) with batch strides (0 = shared).</summary>
-    static double[] BatchedReference(float[] a, float[] b, float[]? c0, int batch, int m, int n, int k, bool transA, bool transB, int strideA, int strideB)
+    static double[] BatchedReference(float[] a, float[] b, float[]? c0, int batch, int m, int n, int k, bool transA, bool transB,
+        int strideA, int strideB)
     {
         var c = c0 is null ? new float[batch * m * n] : (float[])c0.Clone();
         fixed (float* pa = a, pb = b, pc = c)
@@ -147,11 +149,13 @@ public unsafe class GemmTests
                 using var product = Tensor.Matmul(ta, tb, transA, transB);
                 Assert.Equal(new Shape(batch, m, n), product.Shape);
                 string what = $"batch {batch} {shapeA}·{shapeB} tA={transA} tB={transB}";
-                Tolerance.AssertClose(product.ToArray(), BatchedReference(a, b, null, batch, m, n, k, transA, transB, strideA, strideB), Atol(k), Rtol, "matmul " + what);
+                var expected = BatchedReference(a, b, null, batch, m, n, k, transA, transB, strideA, strideB);
+                Tolerance.AssertClose(product.ToArray(), expected, Atol(k), Rtol, "matmul " + what);
 
                 using var acc = Tensor.FromArray(c0, new Shape(batch, m, n));
                 Tensor.MatmulAccumulate(acc, ta, tb, transA, transB);
-                Tolerance.AssertClose(acc.ToArray(), BatchedReference(a, b, c0, batch, m, n, k, transA, transB, strideA, strideB), Atol(k), Rtol, "matmul_acc " + what);
+                var expectedAcc = BatchedReference(a, b, c0, batch, m, n, k, transA, transB, strideA, strideB);
+                Tolerance.AssertClose(acc.ToArray(), expectedAcc, Atol(k), Rtol, "matmul_acc " + what);
             }
     }
 

@@ -31,7 +31,8 @@ public sealed class SimdWidthTests
         var args = Classes.SelectMany(c => new[] { "-class", c }).Concat(["-explicit", "on", "-noColor", "-noLogo"]);
         using var dir = new TempDirectory();
         string probe = Path.Combine(dir.Path, "probe.txt");
-        var (exit, output) = ChildProcess.Run("Engine.Tests", args, [.. env, $"{ExpectedBits}={bits}", $"{ExpectedFma}={fma}", $"{ProbeFile}={probe}"]);
+        string[] childEnv = [.. env, $"{ExpectedBits}={bits}", $"{ExpectedFma}={fma}", $"{ProbeFile}={probe}"];
+        var (exit, output) = ChildProcess.Run("Engine.Tests", args, childEnv);
         Assert.True(exit == 0, $"{level}: the child run failed (exit {exit}):\n{output}");
         // The probe ran and passed (so the width was really forced), and the classes contributed their tests.
         Assert.True(File.Exists(probe), $"{level}: the width probe did not run:\n{output}");
@@ -47,7 +48,8 @@ public sealed class SimdWidthProbe
     [Fact(Explicit = true)]
     public void TheForcedLevelTookEffect()
     {
-        int bits = int.Parse(Environment.GetEnvironmentVariable(SimdWidthTests.ExpectedBits) ?? throw new InvalidOperationException("not a child run"));
+        string expected = Environment.GetEnvironmentVariable(SimdWidthTests.ExpectedBits) ?? throw new InvalidOperationException("not a child run");
+        int bits = int.Parse(expected);
         bool fma = bool.Parse(Environment.GetEnvironmentVariable(SimdWidthTests.ExpectedFma)!);
         Assert.Equal(bits, VectorWidth.Bits);
         Assert.Equal(fma, VectorWidth.HasFma);

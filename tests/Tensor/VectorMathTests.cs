@@ -14,8 +14,10 @@ public unsafe class VectorMathTests
     {
         var lanes = new float[VectorMath.Lanes];
         for (int i = 0; i < x.Length; i++)
-            lanes[i % VectorMath.Lanes] = y is null ? lanes[i % VectorMath.Lanes] + x[i]
-                : Simd.VectorWidth.HasFma ? MathF.FusedMultiplyAdd(x[i], y[i], lanes[i % VectorMath.Lanes]) : x[i] * y[i] + lanes[i % VectorMath.Lanes];
+        {
+            ref float lane = ref lanes[i % VectorMath.Lanes];
+            lane = y is null ? lane + x[i] : Simd.VectorWidth.HasFma ? MathF.FusedMultiplyAdd(x[i], y[i], lane) : x[i] * y[i] + lane;
+        }
         for (int half = VectorMath.Lanes / 2; half >= 1; half /= 2)
             for (int l = 0; l < half; l++) lanes[l] += lanes[l + half];
         return lanes[0];

@@ -1,15 +1,24 @@
 using System.Diagnostics;
 using System.Globalization;
+using Engine.Autograd;
+using Engine.Autograd.Optimizers;
+using Engine.Model;
+using Engine.Simd;
 
 namespace Engine.Cli.Commands;
 
-/// <summary><c>engine bench gemm --m M --n N --k K</c>: measured single-precision GEMM throughput.</summary>
+/// <summary>
+/// <c>engine bench gemm</c>: measured single-precision GEMM throughput; <c>engine bench train</c>: GPT training
+/// steps (forward, backward, AdamW) on random tokens.
+/// </summary>
 static class BenchCommand
 {
-    public const string Usage = "engine bench gemm --m M --n N --k K [--trans-a] [--trans-b] [--runs R] [--device D] [--precision fp32|tf32|bf16]";
+    public const string Usage = "engine bench gemm --m M --n N --k K [--trans-a] [--trans-b] [--runs R] [--device D] [--precision fp32|tf32|bf16]\n"
+        + "       engine bench train --config tiny|small [--steps N] [--warmup N] [--batch B] [--device D]";
 
     public static int Run(Arguments args)
     {
+        if (args.Positional.Count == 1 && args.Positional[0] == "train") return Train(args);
         if (args.Positional.Count != 1 || args.Positional[0] != "gemm") throw new UsageException("expected: " + Usage);
         int m = args.Int("m", 1024), n = args.Int("n", 1024), k = args.Int("k", 1024);
         bool transA = args.Flag("trans-a"), transB = args.Flag("trans-b");
@@ -29,7 +38,8 @@ static class BenchCommand
         using var a = Tensor.Randn(transA ? new Shape(k, m) : new Shape(m, k), seed: 1, device: device);
         using var b = Tensor.Randn(transB ? new Shape(n, k) : new Shape(k, n), seed: 2, device: device);
         double flops = 2.0 * m * n * k;
-        Console.WriteLine($"sgemm {m}x{n}x{k}{(transA ? " Aᵀ" : "")}{(transB ? " Bᵀ" : "")} {(precision == GemmPrecision.Float32 ? "" : $" ({precision} inputs)")} on {device}, {Environment.ProcessorCount} threads");
+        string inputs = precision == GemmPrecision.Float32 ? "" : $" ({precision} inputs)";
+        Console.WriteLine($"sgemm {m}x{n}x{k}{(transA ? " Aᵀ" : "")}{(transB ? " Bᵀ" : "")}{inputs} on {Describe(device)}");
 
         // Warm up until the JIT has settled (tiered compilation) and at least half a second has passed.
         var warm = Stopwatch.StartNew();
@@ -49,4 +59,60 @@ static class BenchCommand
         Console.WriteLine("gflops=" + (flops / median / 1e9).ToString("F1", CultureInfo.InvariantCulture));
         return 0;
     }
+
+    /// <summary>The bench configs: the model and the batch the issue's comparisons use.</summary>
+    static (GptConfig Config, int Batch) TrainConfig(string name) => name switch
+    {
+        "tiny" => (GptConfig.Tiny, 32),
+        "small" => (GptConfig.Small, 8),
+        _ => throw new UsageException($"--config must be tiny or small, not '{name}'"),
+    };
+
+    /// <summary>Times GPT training steps on random tokens; the last line is <c>tokens_per_s=</c> the median step.</summary>
+    static int Train(Arguments args)
+    {
+        string name = args.String("config", "tiny");
+        var (config, defaultBatch) = TrainConfig(name);
+        int batch = args.Int("batch", defaultBatch), steps = args.Int("steps", name == "tiny" ? 20 : 8), warmup = args.Int("warmup", 3);
+        var device = Device.Parse(args.String("device", "cpu"));
+        args.RejectUnknown();
+        if (batch <= 0 || steps <= 0 || warmup < 0) throw new UsageException("--batch and --steps must be positive and --warmup not negative");
+
+        int t = config.ContextLength, tokens = batch * t;
+        Console.WriteLine($"train {name}: vocab {config.VocabSize}, width {config.Width}, {config.Layers} layers, {config.Heads} heads, " +
+            $"context {t}, batch {batch} on {Describe(device)}");
+        using var model = new Gpt(config, seed: 1, device: device);
+        using var optimizer = new AdamW(model.Parameters.Values, 1e-4f);
+        var random = new System.Random(7);
+        int[] ids = Enumerable.Range(0, tokens).Select(_ => random.Next(config.VocabSize)).ToArray();
+        int[] targets = Enumerable.Range(0, tokens).Select(_ => random.Next(config.VocabSize)).ToArray();
+        using var x = Tensor.FromInts(ids, new Shape(batch, t), device);
+        using var y = Tensor.FromInts(targets, new Shape(batch, t), device);
+        double Step()
+        {
+            var sw = Stopwatch.StartNew();
+            using (TensorScope.Open())
+            {
+                optimizer.ZeroGrad();
+                Gpt.Loss(model.Forward(x), y).Backward();
+                optimizer.Step();
+            }
+            device.Synchronize();
+            return sw.Elapsed.TotalSeconds;
+        }
+        for (int i = 0; i < warmup; i++) Console.WriteLine($"  warm-up {i + 1}/{warmup}: {Step() * 1e3,9:F1} ms");
+        var times = new double[steps];
+        for (int i = 0; i < steps; i++)
+        {
+            times[i] = Step();
+            Console.WriteLine($"  step {i + 1,3}/{steps}: {times[i] * 1e3,9:F1} ms  {tokens / times[i],10:F0} tokens/s");
+        }
+        Array.Sort(times);
+        double median = steps % 2 == 1 ? times[steps / 2] : 0.5 * (times[steps / 2 - 1] + times[steps / 2]);
+        Console.WriteLine("tokens_per_s=" + (tokens / median).ToString("F0", CultureInfo.InvariantCulture));
+        return 0;
+    }
+
+    static string Describe(Device device) =>
+        device.Kind == DeviceKind.Cpu ? $"{device}, {Environment.ProcessorCount} threads, {VectorWidth.Name}" : device.ToString();
 }

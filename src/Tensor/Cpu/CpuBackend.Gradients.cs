@@ -37,7 +37,8 @@ public sealed unsafe partial class CpuBackend
     const int LayerNormChunkRows = 64;
 
     /// <inheritdoc/>
-    public void LayerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dweight, Tensor dbias, int rows, int cols)
+    public void LayerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dweight, Tensor dbias,
+        int rows, int cols)
     {
         float* xp = Ptr(x), wp = Ptr(weight), mp = Ptr(mean), sp = Ptr(rstd), gp = Ptr(dy), dxp = Ptr(dx), dwp = Ptr(dweight), dbp = Ptr(dbias);
         // Each chunk of rows accumulates its own dweight/dbias; the chunks are then added in chunk order. The

@@ -62,7 +62,8 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
     }
 
     /// <inheritdoc/>
-    public void TreeAttentionBackward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv, int batchHeads, float scale)
+    public void TreeAttentionBackward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv,
+        int batchHeads, float scale)
     {
         int n = tree.Length, d = q.Shape[-1], dvDim = v.Shape[-1], trunk = tree.Trunk;
         float* qp = Ptr(q), kp = Ptr(k), vp = Ptr(v), op = Ptr(o), lp = Ptr(lse), gp = Ptr(dO);
@@ -81,7 +82,7 @@ public sealed unsafe partial class CpuBackend : ITreeAttention
                     new Span<float>(dkh, n * d).Clear();
                     new Span<float>(dvh, n * dvDim).Clear();
                     for (int i = 0; i < n; i++)
-                        delta[i] = VectorMath.Dot(new ReadOnlySpan<float>(gh + (long)i * dvDim, dvDim), new ReadOnlySpan<float>(oh + (long)i * dvDim, dvDim));
+                        delta[i] = VectorMath.Dot(gh + (long)i * dvDim, oh + (long)i * dvDim, dvDim);
                     if (trunk > 0)
                     {
                         // P = exp(S − lse), dP = dO·V_trunkᵀ, dS = P ⊙ (dP − delta)·scale; then the three products.

@@ -94,7 +94,8 @@ public sealed unsafe partial class CpuBackend : IBackend
             for (int k = start; k < end; k++)
             {
                 int r = k / perRow, c0 = k % perRow * tile, n = Math.Min(tile, inner - c0);
-                BinaryRow<TOp>(ap + plan.RowOffset(0, r) + (long)c0 * sa, sa, bp + plan.RowOffset(1, r) + (long)c0 * sb, sb, yp + (long)r * inner + c0, n);
+                float* ar = ap + plan.RowOffset(0, r) + (long)c0 * sa, br = bp + plan.RowOffset(1, r) + (long)c0 * sb;
+                BinaryRow<TOp>(ar, sa, br, sb, yp + (long)r * inner + c0, n);
             }
         });
     }

@@ -58,7 +58,10 @@ static unsafe class Gemm
     public static void Multiply(float* a, bool transA, float* b, bool transB, float* c, int m, int n, int k, bool accumulate) =>
         Multiply(a, transA, b, transB, c, m, n, k, accumulate, parallel: true);
 
-    /// <summary>As <see cref="Multiply(float*, bool, float*, bool, float*, int, int, int, bool)"/>; with <paramref name="parallel"/> false it stays on the calling thread.</summary>
+    /// <summary>
+    /// As <see cref="Multiply(float*, bool, float*, bool, float*, int, int, int, bool)"/>; with <paramref name="parallel"/> false it
+    /// stays on the calling thread.
+    /// </summary>
     internal static void Multiply(float* a, bool transA, float* b, bool transB, float* c, int m, int n, int k, bool accumulate, bool parallel)
     {
         if (m <= 0 || n <= 0) return;
