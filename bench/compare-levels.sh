@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Engine against its peers at every SIMD level this x86 machine can run, side by side in one run.
 #
-#   bench/compare-levels.sh [avx512] [avx2] [sse]        (default: every level the processor has; about 10 min)
+#   bench/compare-levels.sh [avx512] [avx2] [sse]        (default: every level the processor has; about 5 min a level)
 #
 # Each level pins both sides to the same instruction set:
 #   avx512  Engine as it starts;                                  OpenBLAS and PyTorch with OPENBLAS_CORETYPE and
@@ -11,6 +11,7 @@
 # PyTorch's own kernels get ATEN_CPU_CAPABILITY=avx512|avx2|default to match. threadpoolctl's report of the
 # OpenBLAS kernel is printed for each level. Needs Debian's python3-numpy, python3-torch, python3-threadpoolctl and
 # libopenblas0-pthread (without it NumPy and PyTorch link the netlib reference BLAS). Prints markdown tables.
+# GPT-2 124M runs on random weights in a Hugging Face directory that bench/peers/gpt2_124m.py makes once (GPT2_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-/usr/bin/python3}
@@ -24,6 +25,8 @@ fi
 dotnet build src/Cli -c Release --nologo -v quiet >/dev/null
 dotnet build bench -c Release --nologo -v quiet >/dev/null
 ENGINE=src/Cli/bin/Release/net10.0/engine
+GPT2=${GPT2_DIR:-/tmp/engine-gpt2-124m}
+[[ -e $GPT2/model.safetensors ]] || "$PY" bench/peers/gpt2_124m.py make "$GPT2"
 
 engine_env() {
     case $1 in
@@ -74,4 +77,13 @@ for LEVEL in "${LEVELS[@]}"; do
     e=$(env $eenv dotnet run --project bench -c Release --no-build -- gpt | value generate_tiny_tokens_per_s)
     p=$(value generate_tiny_tokens_per_s <<<"$torch")
     echo "| generate tiny, KV cache (tokens/s) | $e | $p | $(ratio "$e" "$p") |"
+    echo
+    echo "| GPT-2 124M, 4×256 tokens (s) | Engine | PyTorch 1.13 | PyTorch time / Engine time |"
+    echo "|---|---:|---:|---:|"
+    e=$(env $eenv $ENGINE bench model --model "$GPT2")
+    p=$(peer bench/peers/gpt2_124m.py time "$GPT2")
+    for key in load_s forward_s train_step_s; do
+        a=$(value $key <<<"$e"); b=$(value $key <<<"$p")
+        echo "| $key | $a | $b | $(ratio "$b" "$a") |"
+    done
 done

@@ -17,6 +17,7 @@ const string usage = """
       engine bench gemm --m M --n N --k K [--trans-a] [--trans-b] [--runs R] [--device D]
                     [--precision fp32|tf32|bf16]
       engine bench train --config tiny|small [--steps N] [--warmup N] [--batch B] [--device D]
+      engine bench model --model DIR [--batch B] [--tokens T] [--runs R] [--device D]
     """;
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

@@ -11,8 +11,9 @@ public sealed partial class Tensor
     public static Tensor Matmul(Tensor a, Tensor b, bool transA = false, bool transB = false)
     {
         var plan = PlanMatmul(a, b, transA, transB, out var shape);
-        var c = Zeros(shape, a.Device);
-        if (c.Numel > 0) a.Backend.Matmul(a, b, c, plan, accumulate: false);
+        // Every backend writes each element of C when K > 0, so only an empty sum needs the zeros.
+        var c = plan.K > 0 ? Uninitialized(shape, a.Device) : Zeros(shape, a.Device);
+        if (c.Numel > 0 && plan.K > 0) a.Backend.Matmul(a, b, c, plan, accumulate: false);
         return c;
     }
 

@@ -91,12 +91,13 @@ public unsafe class GemmTests
                     var simple = Run(false, m, n, k, transA, transB, accumulate, seed, (pa, pb, pc) =>
                         Gemm.MultiplySimple((float*)pa, transA, (float*)pb, transB, (float*)pc, m, n, k, accumulate, parallel: false));
                     foreach (int threads in new[] { 1, 2, 3 })
-                    {
-                        var blocked = Run(false, m, n, k, transA, transB, accumulate, seed, (pa, pb, pc) =>
-                            Gemm.MultiplyBlocked((float*)pa, transA, (float*)pb, transB, (float*)pc, m, n, k, accumulate, threads));
-                        string what = $"gemm {m}x{n}x{k} tA={transA} tB={transB} acc={accumulate} threads={threads}";
-                        Assert.True(simple.AsSpan().SequenceEqual(blocked), what);
-                    }
+                        foreach (bool packAllOfA in new[] { false, true })
+                        {
+                            var blocked = Run(false, m, n, k, transA, transB, accumulate, seed, (pa, pb, pc) =>
+                                Gemm.MultiplyBlocked((float*)pa, transA, (float*)pb, transB, (float*)pc, m, n, k, accumulate, threads, packAllOfA));
+                            string what = $"gemm {m}x{n}x{k} tA={transA} tB={transB} acc={accumulate} threads={threads} packA={packAllOfA}";
+                            Assert.True(simple.AsSpan().SequenceEqual(blocked), what);
+                        }
                 }
     }
 

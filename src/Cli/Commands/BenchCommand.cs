@@ -3,6 +3,7 @@ using System.Globalization;
 using Engine.Autograd;
 using Engine.Autograd.Optimizers;
 using Engine.Model;
+using Engine.Model.Checkpoints;
 using Engine.Simd;
 
 namespace Engine.Cli.Commands;
@@ -14,11 +15,13 @@ namespace Engine.Cli.Commands;
 static class BenchCommand
 {
     public const string Usage = "engine bench gemm --m M --n N --k K [--trans-a] [--trans-b] [--runs R] [--device D] [--precision fp32|tf32|bf16]\n"
-        + "       engine bench train --config tiny|small [--steps N] [--warmup N] [--batch B] [--device D]";
+        + "       engine bench train --config tiny|small [--steps N] [--warmup N] [--batch B] [--device D]\n"
+        + "       engine bench model --model DIR [--batch B] [--tokens T] [--runs R] [--device D]";
 
     public static int Run(Arguments args)
     {
         if (args.Positional.Count == 1 && args.Positional[0] == "train") return Train(args);
+        if (args.Positional.Count == 1 && args.Positional[0] == "model") return TimeModel(args);
         if (args.Positional.Count != 1 || args.Positional[0] != "gemm") throw new UsageException("expected: " + Usage);
         int m = args.Int("m", 1024), n = args.Int("n", 1024), k = args.Int("k", 1024);
         bool transA = args.Flag("trans-a"), transB = args.Flag("trans-b");
@@ -111,6 +114,72 @@ static class BenchCommand
         double median = steps % 2 == 1 ? times[steps / 2] : 0.5 * (times[steps / 2 - 1] + times[steps / 2]);
         Console.WriteLine("tokens_per_s=" + (tokens / median).ToString("F0", CultureInfo.InvariantCulture));
         return 0;
+    }
+
+    /// <summary>
+    /// Loads a Hugging Face GPT-2 directory and times, apart from the load and the first (JIT) calls, an evaluation
+    /// forward of B×T tokens (no gradients) and a training step (forward, backward, AdamW) on the same tokens.
+    /// </summary>
+    static int TimeModel(Arguments args)
+    {
+        string dir = args.String("model") ?? throw new UsageException("bench model needs --model DIR");
+        int batch = args.Int("batch", 4), length = args.Int("tokens", 256), runs = args.Int("runs", 3);
+        var device = Device.Parse(args.String("device", "cpu"));
+        args.RejectUnknown();
+        if (batch <= 0 || length <= 0 || runs <= 0) throw new UsageException("--batch, --tokens and --runs must be positive");
+
+        var sw = Stopwatch.StartNew();
+        using var model = Gpt2Checkpoint.Load(dir, device);
+        double load = sw.Elapsed.TotalSeconds;
+        var config = model.Config;
+        if (length > config.ContextLength) throw new UsageException($"--tokens {length} exceeds the model's context of {config.ContextLength}");
+        Console.WriteLine($"model {dir}: vocab {config.VocabSize}, width {config.Width}, {config.Layers} layers, {config.Heads} heads; " +
+            $"{batch}×{length} tokens on {Describe(device)}");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"load_s={load:F3}"));
+        var random = new System.Random(7);
+        int[] RandomTokens() => Enumerable.Range(0, batch * length).Select(_ => random.Next(config.VocabSize)).ToArray();
+        using var x = Tensor.FromInts(RandomTokens(), new Shape(batch, length), device);
+        using var y = Tensor.FromInts(RandomTokens(), new Shape(batch, length), device);
+        using var optimizer = new AdamW(model.Parameters.Values, 1e-5f);
+
+        double Forward()
+        {
+            var watch = Stopwatch.StartNew();
+            using (GradMode.NoGrad())
+            using (TensorScope.Open())
+                Gpt.Loss(model.Forward(x), y).Value.ToScalar();
+            return watch.Elapsed.TotalSeconds;
+        }
+        double TrainStep()
+        {
+            var watch = Stopwatch.StartNew();
+            using (TensorScope.Open())
+            {
+                optimizer.ZeroGrad();
+                Gpt.Loss(model.Forward(x), y).Backward();
+                optimizer.Step();
+            }
+            device.Synchronize();
+            return watch.Elapsed.TotalSeconds;
+        }
+        Report("forward_s", Forward, runs);
+        Report("train_step_s", TrainStep, runs);
+        return 0;
+    }
+
+    /// <summary>One untimed call (JIT, first-touch allocation), then the median of <paramref name="runs"/> timed ones.</summary>
+    static void Report(string name, Func<double> run, int runs)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name} first call: {run():F3} s"));
+        var times = new double[runs];
+        for (int i = 0; i < runs; i++)
+        {
+            times[i] = run();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name} run {i + 1}/{runs}: {times[i]:F3} s"));
+        }
+        Array.Sort(times);
+        double median = runs % 2 == 1 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}={median:F4}"));
     }
 
     static string Describe(Device device) =>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using Engine.Simd;
@@ -6,13 +7,14 @@ namespace Engine.Cpu;
 
 /// <summary>
 /// Single-precision matrix multiply for the CPU backend, in the GotoBLAS/BLIS structure: the k dimension is
-/// cut into KC-deep slices; for each slice op(A) is packed into MR-row panels and op(B) into NR-column panels
-/// (64-byte aligned, zero-padded, transposes resolved while packing), then an MR×NR register-blocked
-/// micro-kernel (<see cref="GemmKernel"/>) of the processor's SIMD width sweeps the tiles of C. Both phases are
-/// spread over the cores: packing panel by panel, the tiles in blocks of at most MC rows so that each core's A
-/// block stays in its own L2 while the shared B panel is read from L3. Small products use a simple row loop.
-/// Both paths compute every element of C as one chain of fused multiply-adds in k order, so the bits depend on
-/// neither the path, the blocking, the thread count nor the vector width.
+/// cut into KC-deep slices; for each slice op(B) is packed into NR-column panels (zero-padded, the transpose
+/// resolved while packing), and an MR×NR register-blocked micro-kernel (<see cref="GemmKernel"/>) of the
+/// processor's SIMD width sweeps the tiles of C, reading op(A) in place (either layout) but for a last partial
+/// MR-row panel, which is packed. Both phases are spread over the cores: packing panel by panel, the tiles in
+/// blocks of at most MC rows so that each core's share of A stays in its own L2 while the shared B panel is
+/// read from L3. Small products use a simple row loop. Both paths compute every element of C as one chain of
+/// fused multiply-adds in k order, so the bits depend on neither the path, the blocking, the thread count nor
+/// the vector width.
 /// </summary>
 static unsafe class Gemm
 {
@@ -41,9 +43,9 @@ static unsafe class Gemm
     internal static readonly int NR = VectorWidth.Bits switch { 512 => 64, 256 => 16, _ => AdvSimd.IsSupported ? 12 : 8 };
 
     /// <summary>The micro-kernel of <see cref="MR"/>×<see cref="NR"/> tiles at this processor's width.</summary>
-    static readonly delegate*<nint, float*, float*, float*, nint, bool, void> Kernel = ChooseKernel();
+    static readonly delegate*<nint, float*, nint, nint, float*, float*, nint, bool, void> Kernel = ChooseKernel();
 
-    static delegate*<nint, float*, float*, float*, nint, bool, void> ChooseKernel()
+    static delegate*<nint, float*, nint, nint, float*, float*, nint, bool, void> ChooseKernel()
     {
         if (VectorWidth.Bits == 512) return &GemmKernel.Kernel6x4<Simd512, Vector512<float>>;
         if (VectorWidth.Bits == 256) return &GemmKernel.Kernel6x2<Simd256, Vector256<float>>;
@@ -78,10 +80,12 @@ static unsafe class Gemm
     }
 
     /// <summary>
-    /// The blocked, packed path. Loop nest (outer to inner): row chunks of ≤ <see cref="MChunk"/>, k slices of
+    /// The blocked path (<paramref name="packAllOfA"/>: pack every panel of A, to check in-place reads against). Loop nest
+    /// (outer to inner): row chunks of ≤ <see cref="MChunk"/>, k slices of
     /// <see cref="KC"/>, column slices of <see cref="NC"/>; inside a task, NR panels of B, then MR panels of A.
     /// </summary>
-    internal static void MultiplyBlocked(float* a, bool transA, float* b, bool transB, float* c, int m, int n, int k, bool accumulate, int threads)
+    internal static void MultiplyBlocked(float* a, bool transA, float* b, bool transB, float* c, int m, int n, int k, bool accumulate, int threads,
+        bool packAllOfA = false)
     {
         int chunkRows = Math.Min(m, MChunk);
         int maxPanelsA = (chunkRows + MR - 1) / MR, maxPanelsB = (Math.Min(n, NC) + NR - 1) / NR;
@@ -106,16 +110,17 @@ static unsafe class Gemm
                 {
                     int nc = Math.Min(NC, n - j0);
                     int panelsB = (nc + NR - 1) / NR;
-                    // A is packed once per k slice (on the first column slice) and reused by the others.
-                    int packTasks = (j0 == 0 ? panelsA : 0) + panelsB;
-                    int packAOffset = j0 == 0 ? panelsA : 0;
-                    For(packTasks, threads, t =>
+                    // A is read in place, but for a last partial panel, which is packed (zero-padded) once per k slice,
+                    // on the first column slice, and reused by the others.
+                    int firstPackedA = packAllOfA ? 0 : mc / MR;
+                    int packAOffset = j0 == 0 ? panelsA - firstPackedA : 0;
+                    For(packAOffset + panelsB, threads, t =>
                     {
                         if (t < packAOffset)
                         {
-                            int r = t * MR;
+                            int panel = firstPackedA + t, r = panel * MR;
                             // SAFETY: panel t of packA starts at t·MR·kc and holds MR·kc floats (the buffer holds panelsA of them).
-                            GemmPacking.PackA(a, transA, m, k, i0 + r, Math.Min(MR, mc - r), p0, kc, MR, packA + (nint)t * MR * kc);
+                            GemmPacking.PackA(a, transA, m, k, i0 + r, Math.Min(MR, mc - r), p0, kc, MR, packA + (nint)panel * MR * kc);
                         }
                         else
                         {
@@ -124,6 +129,9 @@ static unsafe class Gemm
                             GemmPacking.PackB(b, transB, n, k, j0 + col, Math.Min(NR, nc - col), p0, kc, NR, packB + (nint)q * NR * kc);
                         }
                     });
+                    // SAFETY: row i0, k step p0 of op(A) lies inside A.
+                    var panelsOfA = new PanelsOfA(transA ? a + (long)p0 * m + i0 : a + (long)i0 * k + p0, transA ? 1 : k, transA ? m : 1,
+                        firstPackedA, packA);
 
                     // Split columns too when there are fewer row blocks than threads (short, wide products).
                     int colBlocks = rowBlocks >= threads ? 1 : Math.Min(panelsB, (threads + rowBlocks - 1) / rowBlocks);
@@ -135,15 +143,28 @@ static unsafe class Gemm
                         int rb = t / colBlocks, cb = t % colBlocks;
                         int ia = rb * blockPanels, ib = Math.Min(panelsA, ia + blockPanels);
                         int ja = cb * colPanels, jb = Math.Min(panelsB, ja + colPanels);
-                        ComputeBlock(packA, packB, cChunk, n, mc, nc, kc, ia, ib, ja, jb, add);
+                        ComputeBlock(panelsOfA, packB, cChunk, n, mc, nc, kc, ia, ib, ja, jb, add);
                     });
                 }
             }
         }
     }
 
+    /// <summary>
+    /// Where the kernel finds the MR-row panels of op(A) in one k slice: panels before <see cref="FirstPacked"/> in place
+    /// (element (r, p) at <see cref="InPlace"/>[r·RowStride + p·KStride]), the others packed in <see cref="Packed"/>.
+    /// </summary>
+    readonly struct PanelsOfA(float* inPlace, nint rowStride, nint kStride, int firstPacked, float* packed)
+    {
+        public float* InPlace { get; } = inPlace;
+        public nint RowStride { get; } = rowStride;
+        public nint KStride { get; } = kStride;
+        public int FirstPacked { get; } = firstPacked;
+        public float* Packed { get; } = packed;
+    }
+
     /// <summary>Runs the micro-kernel over A panels [ia, ib) × B panels [ja, jb) of the packed slice.</summary>
-    static void ComputeBlock(float* packA, float* packB, float* c, int ldc, int mc, int nc, int kc, int ia, int ib, int ja, int jb, bool add)
+    static void ComputeBlock(PanelsOfA panels, float* packB, float* c, int ldc, int mc, int nc, int kc, int ia, int ib, int ja, int jb, bool add)
     {
         int mr = MR, nr = NR;
         float* edge = stackalloc float[mr * nr + 16];
@@ -156,19 +177,22 @@ static unsafe class Gemm
             for (int ip = ia; ip < ib; ip++)
             {
                 int row = ip * mr, rows = Math.Min(mr, mc - row);
-                float* ap = packA + (nint)ip * mr * kc;
+                bool inPlace = ip < panels.FirstPacked;
+                // SAFETY: a panel before FirstPacked has all MR rows inside A; a packed one holds MR·kc floats.
+                float* ap = inPlace ? panels.InPlace + row * panels.RowStride : panels.Packed + (nint)ip * mr * kc;
+                nint rowStride = inPlace ? panels.RowStride : 1, kStride = inPlace ? panels.KStride : mr;
                 // SAFETY: row < mc and col < nc, so the tile origin lies inside this chunk of C.
                 float* ct = c + (long)row * ldc + col;
                 if (rows == mr && cols == nr)
                 {
-                    Kernel(kc, ap, bp, ct, ldc, add);
+                    Kernel(kc, ap, rowStride, kStride, bp, ct, ldc, add);
                     continue;
                 }
                 // Ragged edge: run the full (zero-padded) tile in scratch, starting from the valid part of C.
                 if (add)
                     for (int r = 0; r < rows; r++)
                         new ReadOnlySpan<float>(ct + (long)r * ldc, cols).CopyTo(new Span<float>(edge + r * nr, cols));
-                Kernel(kc, ap, bp, edge, nr, add);
+                Kernel(kc, ap, rowStride, kStride, bp, edge, nr, add);
                 for (int r = 0; r < rows; r++)
                     new ReadOnlySpan<float>(edge + r * nr, cols).CopyTo(new Span<float>(ct + (long)r * ldc, cols));
             }
@@ -181,29 +205,36 @@ static unsafe class Gemm
     /// </summary>
     internal static void MultiplySimple(float* a, bool transA, float* b, bool transB, float* c, int m, int n, int k, bool accumulate, bool parallel)
     {
-        float[]? transposed = null;
-        if (transB)
-        {
-            transposed = new float[checked(n * k)];
+        float[]? transposed = transB ? ArrayPool<float>.Shared.Rent(checked(n * k)) : null;
+        if (transposed is not null)
             for (int j = 0; j < n; j++)
                 for (int p = 0; p < k; p++) transposed[(long)p * n + j] = b[(long)j * k + p];
-        }
-        fixed (float* bt = transposed)
+        try
         {
-            float* rowsOfB = transB ? bt : b;
-            int grain = parallel ? Math.Max(1, (1 << 18) / Math.Max(1, n * k)) : int.MaxValue;
-            CpuParallel.For(m, grain, (start, end) =>
-            {
-                for (int i = start; i < end; i++)
-                {
-                    // SAFETY: i < m, so row i of C (n floats) lies inside c; row p of the [k, n] B (n floats) inside rowsOfB.
-                    float* ci = c + (long)i * n;
-                    if (!accumulate) new Span<float>(ci, n).Clear();
-                    for (int p = 0; p < k; p++)
-                        VectorMath.MultiplyAdd(transA ? a[(long)p * m + i] : a[(long)i * k + p], rowsOfB + (long)p * n, ci, n);
-                }
-            });
+            fixed (float* bt = transposed)
+                MultiplyRows(a, transA, transB ? bt : b, c, m, n, k, accumulate, parallel);
         }
+        finally
+        {
+            if (transposed is not null) ArrayPool<float>.Shared.Return(transposed);
+        }
+    }
+
+    /// <summary>c[i, :] (+)= Σ_p op(A)[i, p] · b[p, :] for a [k, n] b, row by row.</summary>
+    static void MultiplyRows(float* a, bool transA, float* rowsOfB, float* c, int m, int n, int k, bool accumulate, bool parallel)
+    {
+        int grain = parallel ? Math.Max(1, (1 << 18) / Math.Max(1, n * k)) : int.MaxValue;
+        CpuParallel.For(m, grain, (start, end) =>
+        {
+            for (int i = start; i < end; i++)
+            {
+                // SAFETY: i < m, so row i of C (n floats) lies inside c; row p of the [k, n] B (n floats) inside rowsOfB.
+                float* ci = c + (long)i * n;
+                if (!accumulate) new Span<float>(ci, n).Clear();
+                for (int p = 0; p < k; p++)
+                    VectorMath.MultiplyAdd(transA ? a[(long)p * m + i] : a[(long)i * k + p], rowsOfB + (long)p * n, ci, n);
+            }
+        });
     }
 
     /// <summary>body(0) … body(count − 1), over <paramref name="threads"/> threads when that is more than one.</summary>

@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using Engine.Simd;
+
 namespace Engine.Cpu;
 
 /// <summary>
@@ -47,7 +50,15 @@ static unsafe class GemmPacking
     {
         if (!transB)
         {
-            // B is [k, n]: each k step of the panel is a contiguous run of the source row.
+            // B is [k, n]: each k step of the panel is a contiguous run of the source row. A whole panel is copied in
+            // vectors (a panel row is only NR floats, too short for a memmove call to pay).
+            if (cols == nr)
+            {
+                if (VectorWidth.Bits == 512) CopyRows<Simd512, Vector512<float>>(b + (long)p0 * n + col0, n, dst, nr, kc);
+                else if (VectorWidth.Bits == 256) CopyRows<Simd256, Vector256<float>>(b + (long)p0 * n + col0, n, dst, nr, kc);
+                else CopyRows<Simd128, Vector128<float>>(b + (long)p0 * n + col0, n, dst, nr, kc);
+                return;
+            }
             for (int p = 0; p < kc; p++)
             {
                 // SAFETY: p0 + p < k and col0 + cols ≤ n, so src[0..cols) lies inside B; d[0..nr) inside the panel.
@@ -85,5 +96,14 @@ static unsafe class GemmPacking
             if (cols < nr)
                 for (int p = 0; p < kc; p++) new Span<float>(dst + (nint)p * nr + cols, nr - cols).Clear();
         }
+    }
+
+    /// <summary>dst[p·width + j] = src[p·lds + j] for p &lt; rows, j &lt; width; width is a multiple of the vector length.</summary>
+    static void CopyRows<TSimd, TVector>(float* src, nint lds, float* dst, int width, int rows)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        int w = TSimd.Count;
+        for (int p = 0; p < rows; p++, src += lds, dst += width)
+            for (int j = 0; j < width; j += w) TSimd.Store(TSimd.Load(src + j), dst + j);
     }
 }
