@@ -24,17 +24,20 @@ static unsafe class Gemm
     /// <summary>Products with fewer multiply-adds than this stay on one core: waking a second costs more than it saves.</summary>
     internal const long ParallelWork = 1 << 22;
 
-    /// <summary>Depth of a packed slice: a KC×NR B panel (64 KiB at NR = 64) stays in L1/L2 while the kernel sweeps an A block.</summary>
-    internal const int KC = 256;
+    /// <summary>
+    /// Deepest k slice. Each slice reloads and stores every tile of C once, so deep slices pay where C outgrows the
+    /// caches; k is cut into equal slices of at most this depth (<see cref="SliceDepth"/>).
+    /// </summary>
+    internal const int KC = 768;
 
-    /// <summary>Largest row block per task: an MC×KC A block (≈ 240 KiB) fits one core's 1 MiB L2 next to the B panels.</summary>
+    /// <summary>Largest row block per task: an MC×KC A block (≤ 720 KiB) stays in one core's L2 beside a B panel.</summary>
     internal const int MCMax = 240;
 
-    /// <summary>Rows handled per pass of the outer loop, bounding the packed-A buffer (4096·KC floats = 4 MiB).</summary>
+    /// <summary>Rows handled per pass of the outer loop.</summary>
     internal const int MChunk = 4096;
 
-    /// <summary>Columns per packed B slice: a KC×NC panel (4 MiB) is shared by both cores from L3.</summary>
-    internal const int NC = 4096;
+    /// <summary>Columns per packed B slice (a multiple of every NR): a KC×NC slice (≤ 4.5 MiB) is shared by the cores from L3.</summary>
+    internal const int NC = 1536;
 
     /// <summary>Micro-tile rows (the broadcast side): 8 where NEON's 32 registers allow it, else 6.</summary>
     internal static readonly int MR = VectorWidth.Bits == 128 && AdvSimd.IsSupported ? 8 : 6;
@@ -89,7 +92,8 @@ static unsafe class Gemm
     {
         int chunkRows = Math.Min(m, MChunk);
         int maxPanelsA = (chunkRows + MR - 1) / MR, maxPanelsB = (Math.Min(n, NC) + NR - 1) / NR;
-        using var ws = GemmWorkspace.Lease((nint)maxPanelsA * MR * KC, (nint)maxPanelsB * NR * KC);
+        int depth = SliceDepth(k);
+        using var ws = GemmWorkspace.Lease((nint)(packAllOfA ? maxPanelsA : 1) * MR * depth, (nint)maxPanelsB * NR * depth);
         float* packA = ws.A, packB = ws.B;
 
         for (int i0 = 0; i0 < m; i0 += MChunk)
@@ -102,9 +106,9 @@ static unsafe class Gemm
             int blockPanels = Math.Max(1, (panelsA + rowBlocks - 1) / rowBlocks);
             rowBlocks = (panelsA + blockPanels - 1) / blockPanels;
 
-            for (int p0 = 0; p0 < k; p0 += KC)
+            for (int p0 = 0; p0 < k; p0 += depth)
             {
-                int kc = Math.Min(KC, k - p0);
+                int kc = Math.Min(depth, k - p0);
                 bool add = accumulate || p0 > 0;
                 for (int j0 = 0; j0 < n; j0 += NC)
                 {
@@ -118,9 +122,9 @@ static unsafe class Gemm
                     {
                         if (t < packAOffset)
                         {
-                            int panel = firstPackedA + t, r = panel * MR;
-                            // SAFETY: panel t of packA starts at t·MR·kc and holds MR·kc floats (the buffer holds panelsA of them).
-                            GemmPacking.PackA(a, transA, m, k, i0 + r, Math.Min(MR, mc - r), p0, kc, MR, packA + (nint)panel * MR * kc);
+                            int r = (firstPackedA + t) * MR;
+                            // SAFETY: packed panel t starts at t·MR·kc and holds MR·kc floats (the buffer holds every packed panel).
+                            GemmPacking.PackA(a, transA, m, k, i0 + r, Math.Min(MR, mc - r), p0, kc, MR, packA + (nint)t * MR * kc);
                         }
                         else
                         {
@@ -163,6 +167,13 @@ static unsafe class Gemm
         public float* Packed { get; } = packed;
     }
 
+    /// <summary>The depth of equal k slices, none deeper than <see cref="KC"/>.</summary>
+    internal static int SliceDepth(int k)
+    {
+        int slices = (k + KC - 1) / KC;
+        return (k + slices - 1) / slices;
+    }
+
     /// <summary>Runs the micro-kernel over A panels [ia, ib) × B panels [ja, jb) of the packed slice.</summary>
     static void ComputeBlock(PanelsOfA panels, float* packB, float* c, int ldc, int mc, int nc, int kc, int ia, int ib, int ja, int jb, bool add)
     {
@@ -179,7 +190,7 @@ static unsafe class Gemm
                 int row = ip * mr, rows = Math.Min(mr, mc - row);
                 bool inPlace = ip < panels.FirstPacked;
                 // SAFETY: a panel before FirstPacked has all MR rows inside A; a packed one holds MR·kc floats.
-                float* ap = inPlace ? panels.InPlace + row * panels.RowStride : panels.Packed + (nint)ip * mr * kc;
+                float* ap = inPlace ? panels.InPlace + row * panels.RowStride : panels.Packed + (nint)(ip - panels.FirstPacked) * mr * kc;
                 nint rowStride = inPlace ? panels.RowStride : 1, kStride = inPlace ? panels.KStride : mr;
                 // SAFETY: row < mc and col < nc, so the tile origin lies inside this chunk of C.
                 float* ct = c + (long)row * ldc + col;
