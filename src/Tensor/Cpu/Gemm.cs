@@ -90,8 +90,24 @@ static unsafe class Gemm
     internal static void MultiplyBlocked(float* a, bool transA, float* b, bool transB, float* c, int m, int n, int k, bool accumulate, int threads,
         bool packAllOfA = false)
     {
+        // Enough column panels for every thread: each computes its own columns of C alone, packing its own B panels,
+        // so the threads never wait for each other. Otherwise they share each k slice's packed B.
+        int panels = (n + NR - 1) / NR;
+        if (threads > 1 && panels >= 2 * threads)
+            For(threads, threads, t =>
+            {
+                int first = (int)((long)panels * t / threads) * NR, last = Math.Min(n, (int)((long)panels * (t + 1) / threads) * NR);
+                MultiplyColumns(a, transA, b, transB, c, m, n, k, accumulate, 1, first, last, packAllOfA);
+            });
+        else MultiplyColumns(a, transA, b, transB, c, m, n, k, accumulate, threads, 0, n, packAllOfA);
+    }
+
+    /// <summary>Columns [firstColumn, lastColumn) of C by the blocked path, over <paramref name="threads"/> threads.</summary>
+    static void MultiplyColumns(float* a, bool transA, float* b, bool transB, float* c, int m, int n, int k, bool accumulate, int threads,
+        int firstColumn, int lastColumn, bool packAllOfA)
+    {
         int chunkRows = Math.Min(m, MChunk);
-        int maxPanelsA = (chunkRows + MR - 1) / MR, maxPanelsB = (Math.Min(n, NC) + NR - 1) / NR;
+        int maxPanelsA = (chunkRows + MR - 1) / MR, maxPanelsB = (Math.Min(lastColumn - firstColumn, NC) + NR - 1) / NR;
         int depth = SliceDepth(k);
         using var ws = GemmWorkspace.Lease((nint)(packAllOfA ? maxPanelsA : 1) * MR * depth, (nint)maxPanelsB * NR * depth);
         float* packA = ws.A, packB = ws.B;
@@ -110,14 +126,14 @@ static unsafe class Gemm
             {
                 int kc = Math.Min(depth, k - p0);
                 bool add = accumulate || p0 > 0;
-                for (int j0 = 0; j0 < n; j0 += NC)
+                for (int j0 = firstColumn; j0 < lastColumn; j0 += NC)
                 {
-                    int nc = Math.Min(NC, n - j0);
+                    int nc = Math.Min(NC, lastColumn - j0);
                     int panelsB = (nc + NR - 1) / NR;
                     // A is read in place, but for a last partial panel, which is packed (zero-padded) once per k slice,
                     // on the first column slice, and reused by the others.
                     int firstPackedA = packAllOfA ? 0 : mc / MR;
-                    int packAOffset = j0 == 0 ? panelsA - firstPackedA : 0;
+                    int packAOffset = j0 == firstColumn ? panelsA - firstPackedA : 0;
                     For(packAOffset + panelsB, threads, t =>
                     {
                         if (t < packAOffset)
