@@ -9,8 +9,8 @@ namespace Engine.Cpu;
 /// Single-precision matrix multiply for the CPU backend, in the GotoBLAS/BLIS structure: the k dimension is
 /// cut into KC-deep slices; for each slice op(B) is packed into NR-column panels (zero-padded, the transpose
 /// resolved while packing), and an MR×NR register-blocked micro-kernel (<see cref="GemmKernel"/>) of the
-/// processor's SIMD width sweeps the tiles of C, reading op(A) in place (either layout) but for a last partial
-/// MR-row panel, which is packed. Both phases are spread over the cores: packing panel by panel, the tiles in
+/// processor's SIMD width sweeps the tiles of C, reading A in place but for a last partial MR-row panel (A stored
+/// transposed is packed whole). Both phases are spread over the cores: packing panel by panel, the tiles in
 /// blocks of at most MC rows so that each core's share of A stays in its own L2 while the shared B panel is
 /// read from L3. Small products use a simple row loop. Both paths compute every element of C as one chain of
 /// fused multiply-adds in k order, so the bits depend on neither the path, the blocking, the thread count nor
@@ -109,7 +109,7 @@ static unsafe class Gemm
         int chunkRows = Math.Min(m, MChunk);
         int maxPanelsA = (chunkRows + MR - 1) / MR, maxPanelsB = (Math.Min(lastColumn - firstColumn, NC) + NR - 1) / NR;
         int depth = SliceDepth(k);
-        using var ws = GemmWorkspace.Lease((nint)(packAllOfA ? maxPanelsA : 1) * MR * depth, (nint)maxPanelsB * NR * depth);
+        using var ws = GemmWorkspace.Lease((nint)(packAllOfA || transA ? maxPanelsA : 1) * MR * depth, (nint)maxPanelsB * NR * depth);
         float* packA = ws.A, packB = ws.B;
 
         for (int i0 = 0; i0 < m; i0 += MChunk)
@@ -130,9 +130,10 @@ static unsafe class Gemm
                 {
                     int nc = Math.Min(NC, lastColumn - j0);
                     int panelsB = (nc + NR - 1) / NR;
-                    // A is read in place, but for a last partial panel, which is packed (zero-padded) once per k slice,
-                    // on the first column slice, and reused by the others.
-                    int firstPackedA = packAllOfA ? 0 : mc / MR;
+                    // A is read in place, but for a last partial panel, which is packed (zero-padded) once per k slice, on
+                    // the first column slice, and reused by the others. A stored transposed is packed whole: read in place,
+                    // each of its k steps would touch another page.
+                    int firstPackedA = packAllOfA || transA ? 0 : mc / MR;
                     int packAOffset = j0 == firstColumn ? panelsA - firstPackedA : 0;
                     For(packAOffset + panelsB, threads, t =>
                     {

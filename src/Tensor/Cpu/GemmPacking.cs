@@ -1,4 +1,6 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 using Engine.Simd;
 
 namespace Engine.Cpu;
@@ -71,14 +73,20 @@ static unsafe class GemmPacking
         else
         {
             // B is stored [n, k]: column j of op(B) is a contiguous source row. Four columns at a time, so that
-            // each pass writes whole runs of a panel row while it streams four source rows.
+            // each pass writes whole runs of a panel row while it streams four source rows; 4×4 blocks of them
+            // go through a register transpose where the processor has one (SSE on x86, NEON on Arm64).
             int j = 0;
+            bool transpose4 = Sse.IsSupported || AdvSimd.Arm64.IsSupported;
             for (; j + 4 <= cols; j += 4)
             {
                 // SAFETY: rows col0 + j .. col0 + j + 3 < n and p0 + kc ≤ k lie inside B; d[p·nr + 0..4) inside the panel.
                 float* s0 = b + (long)(col0 + j) * k + p0, s1 = s0 + k, s2 = s1 + k, s3 = s2 + k;
                 float* d = dst + j;
-                for (int p = 0; p < kc; p++, d += nr)
+                int p = 0;
+                if (transpose4)
+                    for (; p + 4 <= kc; p += 4, d += 4 * nr)
+                        Transpose4(Vector128.Load(s0 + p), Vector128.Load(s1 + p), Vector128.Load(s2 + p), Vector128.Load(s3 + p), d, nr);
+                for (; p < kc; p++, d += nr)
                 {
                     d[0] = s0[p];
                     d[1] = s1[p];
@@ -105,5 +113,30 @@ static unsafe class GemmPacking
         int w = TSimd.Count;
         for (int p = 0; p < rows; p++, src += lds, dst += width)
             for (int j = 0; j < width; j += w) TSimd.Store(TSimd.Load(src + j), dst + j);
+    }
+
+    /// <summary>Stores the 4×4 block with rows r0..r3 transposed: column q of the block goes to dst + q·ldd.</summary>
+    static void Transpose4(Vector128<float> r0, Vector128<float> r1, Vector128<float> r2, Vector128<float> r3, float* dst, nint ldd)
+    {
+        Vector128<float> c0, c1, c2, c3;
+        if (Sse.IsSupported)
+        {
+            Vector128<float> t0 = Sse.UnpackLow(r0, r1), t1 = Sse.UnpackLow(r2, r3), t2 = Sse.UnpackHigh(r0, r1), t3 = Sse.UnpackHigh(r2, r3);
+            (c0, c1, c2, c3) = (Sse.MoveLowToHigh(t0, t1), Sse.MoveHighToLow(t1, t0), Sse.MoveLowToHigh(t2, t3), Sse.MoveHighToLow(t3, t2));
+        }
+        else
+        {
+            var t0 = AdvSimd.Arm64.ZipLow(r0, r1).AsUInt64(); var t1 = AdvSimd.Arm64.ZipLow(r2, r3).AsUInt64();
+            var t2 = AdvSimd.Arm64.ZipHigh(r0, r1).AsUInt64(); var t3 = AdvSimd.Arm64.ZipHigh(r2, r3).AsUInt64();
+            c0 = AdvSimd.Arm64.ZipLow(t0, t1).AsSingle();
+            c1 = AdvSimd.Arm64.ZipHigh(t0, t1).AsSingle();
+            c2 = AdvSimd.Arm64.ZipLow(t2, t3).AsSingle();
+            c3 = AdvSimd.Arm64.ZipHigh(t2, t3).AsSingle();
+        }
+        // SAFETY: the caller guarantees four rows of four floats at dst with stride ldd.
+        c0.Store(dst);
+        c1.Store(dst + ldd);
+        c2.Store(dst + 2 * ldd);
+        c3.Store(dst + 3 * ldd);
     }
 }
