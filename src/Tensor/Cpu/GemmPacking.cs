@@ -30,7 +30,21 @@ static unsafe class GemmPacking
         }
         else
         {
-            // A is stored [k, m]: the mr values of one k step are contiguous in the source.
+            // A is stored [k, m]: the mr values of one k step are contiguous in the source. A whole panel row (6 or 8
+            // floats) moves as two 4-float vectors, overlapping where mr = 6.
+            if (rows == mr && mr is 6 or 8)
+            {
+                nint second = mr - 4;
+                for (int p = 0; p < kc; p++)
+                {
+                    // SAFETY: p0 + p < k and row0 + mr ≤ m, so src[0..mr) lies inside A; d[0..mr) inside the panel.
+                    float* src = a + (long)(p0 + p) * m + row0, d = dst + (nint)p * mr;
+                    Vector128<float> low = Vector128.Load(src), high = Vector128.Load(src + second);
+                    low.Store(d);
+                    high.Store(d + second);
+                }
+                return;
+            }
             for (int p = 0; p < kc; p++)
             {
                 // SAFETY: p0 + p < k and row0 + rows ≤ m, so src[0..rows) lies inside A.
