@@ -11,7 +11,7 @@ namespace Engine.Bench;
 /// CPU SGEMM throughput on the transformer-sized target shapes, plain and with either operand transposed
 /// (autograd's backward products). Each call is c += op(a)·op(b) into a preallocated c, so the timing is the
 /// GEMM alone. The GFLOP/s column is 2·M·N·K over the median time.
-/// <c>dotnet run -c Release --project bench -- --filter '*Gemm*'</c>; the peers are in bench/compare-gemm.sh.
+/// <c>dotnet run -c Release --project bench -- --filter '*Gemm*'</c>; the peers, level by level, are in bench/compare-levels.sh.
 /// </summary>
 [Config(typeof(Config))]
 public class GemmBenchmarks

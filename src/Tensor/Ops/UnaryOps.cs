@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using Engine.Simd;
@@ -152,6 +153,7 @@ public readonly struct Gelu : IUnaryOp
         new ReadOnlySpan<float>(tail, n - i).CopyTo(new Span<float>(y + i, n - i));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static TVector Vector<TSimd, TVector>(TVector v, TVector c0, TVector c1) where TSimd : struct, ISimd<TVector> where TVector : struct
     {
         var cube = TSimd.Multiply(TSimd.Multiply(TSimd.Multiply(c1, v), v), v);
