@@ -184,4 +184,25 @@ public sealed class CliContractTests : IDisposable
         var u = Assert.Throws<UsageException>(() => BenchCommand.Run(new Arguments(["gemm", "--precision", "fp16"])));
         Assert.Contains("fp32, tf32 or bf16", u.Message);
     }
+
+    [Fact]
+    public void BenchTrainEndsWithTheMedianTokensPerSecond()
+    {
+        string[] args = ["train", "--config", "tiny", "--steps", "3", "--warmup", "1", "--batch", "2"];
+        string stdout = Capture(() => BenchCommand.Run(new Arguments(args)));
+        var lines = stdout.TrimEnd().Split('\n');
+        Assert.Contains("tiny: vocab 64, width 128, 4 layers, 4 heads, context 64, batch 2", lines[0]);
+        Assert.Equal(1 + 1 + 3 + 1, lines.Length);
+        Assert.StartsWith("tokens_per_s=", lines[^1]);
+        Assert.True(double.Parse(lines[^1]["tokens_per_s=".Length..], System.Globalization.CultureInfo.InvariantCulture) > 0);
+    }
+
+    [Theory]
+    [InlineData("--config", "huge", "--config must be tiny or small")]
+    [InlineData("--steps", "0", "--batch and --steps must be positive")]
+    public void BenchTrainRejectsBadArguments(string flag, string value, string message)
+    {
+        var ex = Assert.Throws<UsageException>(() => BenchCommand.Run(new Arguments(["train", flag, value])));
+        Assert.Contains(message, ex.Message);
+    }
 }

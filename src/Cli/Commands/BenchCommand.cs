@@ -57,9 +57,7 @@ static class BenchCommand
             times[r] = sw.Elapsed.TotalSeconds;
             Console.WriteLine($"  run {r + 1,2}: {times[r] * 1e3,9:F3} ms  {flops / times[r] / 1e9,8:F1} GFLOP/s");
         }
-        Array.Sort(times);
-        double median = runs % 2 == 1 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
-        Console.WriteLine("gflops=" + (flops / median / 1e9).ToString("F1", CultureInfo.InvariantCulture));
+        Console.WriteLine("gflops=" + (flops / Median(times) / 1e9).ToString("F1", CultureInfo.InvariantCulture));
         return 0;
     }
 
@@ -91,18 +89,7 @@ static class BenchCommand
         int[] targets = Enumerable.Range(0, tokens).Select(_ => random.Next(config.VocabSize)).ToArray();
         using var x = Tensor.FromInts(ids, new Shape(batch, t), device);
         using var y = Tensor.FromInts(targets, new Shape(batch, t), device);
-        double Step()
-        {
-            var sw = Stopwatch.StartNew();
-            using (TensorScope.Open())
-            {
-                optimizer.ZeroGrad();
-                Gpt.Loss(model.Forward(x), y).Backward();
-                optimizer.Step();
-            }
-            device.Synchronize();
-            return sw.Elapsed.TotalSeconds;
-        }
+        double Step() => TimedTrainingStep(model, optimizer, x, y, device);
         for (int i = 0; i < warmup; i++) Console.WriteLine($"  warm-up {i + 1}/{warmup}: {Step() * 1e3,9:F1} ms");
         var times = new double[steps];
         for (int i = 0; i < steps; i++)
@@ -110,9 +97,7 @@ static class BenchCommand
             times[i] = Step();
             Console.WriteLine($"  step {i + 1,3}/{steps}: {times[i] * 1e3,9:F1} ms  {tokens / times[i],10:F0} tokens/s");
         }
-        Array.Sort(times);
-        double median = steps % 2 == 1 ? times[steps / 2] : 0.5 * (times[steps / 2 - 1] + times[steps / 2]);
-        Console.WriteLine("tokens_per_s=" + (tokens / median).ToString("F0", CultureInfo.InvariantCulture));
+        Console.WriteLine("tokens_per_s=" + (tokens / Median(times)).ToString("F0", CultureInfo.InvariantCulture));
         return 0;
     }
 
@@ -150,20 +135,8 @@ static class BenchCommand
                 Gpt.Loss(model.Forward(x), y).Value.ToScalar();
             return watch.Elapsed.TotalSeconds;
         }
-        double TrainStep()
-        {
-            var watch = Stopwatch.StartNew();
-            using (TensorScope.Open())
-            {
-                optimizer.ZeroGrad();
-                Gpt.Loss(model.Forward(x), y).Backward();
-                optimizer.Step();
-            }
-            device.Synchronize();
-            return watch.Elapsed.TotalSeconds;
-        }
         Report("forward_s", Forward, runs);
-        Report("train_step_s", TrainStep, runs);
+        Report("train_step_s", () => TimedTrainingStep(model, optimizer, x, y, device), runs);
         return 0;
     }
 
@@ -177,9 +150,29 @@ static class BenchCommand
             times[i] = run();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name} run {i + 1}/{runs}: {times[i]:F3} s"));
         }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}={Median(times):F4}"));
+    }
+
+    /// <summary>One forward, backward and AdamW step, in seconds.</summary>
+    static double TimedTrainingStep(Gpt model, AdamW optimizer, Tensor x, Tensor y, Device device)
+    {
+        var watch = Stopwatch.StartNew();
+        using (TensorScope.Open())
+        {
+            optimizer.ZeroGrad();
+            Gpt.Loss(model.Forward(x), y).Backward();
+            optimizer.Step();
+        }
+        device.Synchronize();
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>The median of <paramref name="times"/>, which it sorts.</summary>
+    static double Median(double[] times)
+    {
         Array.Sort(times);
-        double median = runs % 2 == 1 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}={median:F4}"));
+        int n = times.Length;
+        return n % 2 == 1 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
     }
 
     static string Describe(Device device) =>

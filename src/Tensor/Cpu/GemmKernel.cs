@@ -9,7 +9,8 @@ namespace Engine.Cpu;
 /// A read in place, row-major (lda, 1) or stored transposed (1, lda); b is an NR-wide packed panel of B
 /// (NR = vectors · width floats per k step); c is row-major with row stride ldc. The accumulators start from C
 /// itself when adding, so every element of C is one chain of fused multiply-adds in k order, however the
-/// product is cut into k slices, threads or widths: the bits do not depend on the blocking.
+/// product is cut into k slices, threads or widths: the bits do not depend on the blocking. Each kernel is written out
+/// in full so that every accumulator is a local of its own, which the JIT keeps in a register.
 /// </summary>
 static unsafe class GemmKernel
 {
