@@ -205,4 +205,31 @@ public sealed class CliContractTests : IDisposable
         var ex = Assert.Throws<UsageException>(() => BenchCommand.Run(new Arguments(["train", flag, value])));
         Assert.Contains(message, ex.Message);
     }
+
+    [Theory]
+    [InlineData("grpo")]
+    [InlineData("train-lm")]
+    public void AnOutputPathThatIsAFileFailsBeforeAnyWork(string command)
+    {
+        string file = Path.Combine(_dir, "not-a-directory");
+        File.WriteAllText(file, "keep me");
+        string text = Path.Combine(_dir, "text.txt");
+        File.WriteAllText(text, "the cat sat on the mat. ");
+        var old = Console.Out;
+        var captured = new StringWriter();
+        Console.SetOut(captured);
+        try
+        {
+            var ex = Assert.Throws<IOException>(() => command == "grpo"
+                ? GrpoCommand.Run(new Arguments(["tree", "--out", file]))
+                : TrainLmCommand.Run(new Arguments(["--text", text, "--out", file, "--steps", "1"])));
+            Assert.Contains($"--out '{file}' is a file", ex.Message);
+        }
+        finally
+        {
+            Console.SetOut(old);
+        }
+        Assert.Equal("", captured.ToString());
+        Assert.Equal("keep me", File.ReadAllText(file));
+    }
 }

@@ -32,7 +32,7 @@ static class GrpoCommand
         string outDir = args.String("out", "runs/grpo-arith");
         var device = Device.Parse(args.String("device", "cpu"));
         args.RejectUnknown();
-        Directory.CreateDirectory(outDir);
+        OutputDirectory.Prepare("grpo arith", outDir);
         var clock = Stopwatch.StartNew();
         var m = ArithmeticExperiment.Model;
         Console.WriteLine($"grpo arith: two-digit addition and subtraction, e.g. ^47-19= → +028;  policy: GPT {m.Layers} layers, width {m.Width}, {m.Heads} heads, on {device}");
@@ -105,6 +105,7 @@ static class GrpoCommand
         var device = Device.Parse(args.String("device", "cpu"));
         args.RejectUnknown();
         if (seeds < 1 || steps <= TreeExperiment.Window) throw new UsageException($"--seeds must be ≥ 1 and --steps > {TreeExperiment.Window}");
+        OutputDirectory.Prepare("grpo tree", outDir);
 
         var runs = full
             ? TreeExperiment.Sweep(seeds).ToList()
@@ -128,7 +129,6 @@ static class GrpoCommand
         });
         progress.Done();
 
-        Directory.CreateDirectory(outDir);
         Console.WriteLine();
         Console.WriteLine("target frequency over the last 50 steps, mean over seeds (ours) beside the paper's Table 1:");
         Console.WriteLine();

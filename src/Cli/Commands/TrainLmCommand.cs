@@ -34,7 +34,7 @@ static class TrainLmCommand
         if (!File.Exists(text)) throw new IOException($"train-lm: text file '{text}' not found");
 
         string corpus = File.ReadAllText(text);
-        Directory.CreateDirectory(outDir);
+        OutputDirectory.Prepare("train-lm", outDir);
         bool resuming = resume && File.Exists(Path.Combine(outDir, StateFile));
         var tokenizer = resuming ? CharTokenizer.Load(Path.Combine(outDir, CharTokenizer.FileName)) : CharTokenizer.FromText(corpus);
         int[] tokens = tokenizer.Encode(corpus);
