@@ -232,4 +232,25 @@ public sealed class CliContractTests : IDisposable
         Assert.Equal("", captured.ToString());
         Assert.Equal("keep me", File.ReadAllText(file));
     }
+
+    [Theory]
+    [InlineData(null, "trainer_state.json is missing")]
+    [InlineData("{\"step\": 1", "is not valid JSON")]
+    [InlineData("[1, 2]", "must hold a JSON object")]
+    [InlineData("{\"step\": \"one\", \"data_position\": 0}", "field 'step'")]
+    [InlineData("{\"step\": 1}", "field 'data_position'")]
+    public void ResumeRefusesAMissingOrMalformedTrainerStateNamingTheFile(string? state, string message)
+    {
+        string text = Path.Combine(_dir, "text.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 100)));
+        string run = Path.Combine(_dir, "run");
+        string[] train = ["--text", text, "--out", run, "--steps", "1", "--batch", "2"];
+        Capture(() => TrainLmCommand.Run(new Arguments(train)));
+        string statePath = Path.Combine(run, "trainer_state.json");
+        if (state is null) File.Delete(statePath);
+        else File.WriteAllText(statePath, state);
+        var ex = Assert.Throws<IOException>(() => TrainLmCommand.Run(new Arguments([.. train, "--resume"])));
+        Assert.Contains(message, ex.Message);
+        Assert.Contains(statePath, ex.Message);
+    }
 }

@@ -35,7 +35,10 @@ static class TrainLmCommand
 
         string corpus = File.ReadAllText(text);
         OutputDirectory.Prepare("train-lm", outDir);
-        bool resuming = resume && File.Exists(Path.Combine(outDir, StateFile));
+        string statePath = Path.Combine(outDir, StateFile);
+        if (resume && !File.Exists(statePath))
+            throw new IOException($"train-lm: --resume, but {statePath} is missing: there is no run to resume in '{outDir}'");
+        bool resuming = resume;
         var tokenizer = resuming ? CharTokenizer.Load(Path.Combine(outDir, CharTokenizer.FileName)) : CharTokenizer.FromText(corpus);
         int[] tokens = tokenizer.Encode(corpus);
         int split = (int)(tokens.Length * 0.9);
@@ -50,9 +53,7 @@ static class TrainLmCommand
         if (resuming)
         {
             Gpt2Checkpoint.LoadOptimizer(trainer.Optimizer, outDir);
-            using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, StateFile)));
-            trainer.Step = state.RootElement.GetProperty("step").GetInt32();
-            trainer.Data.Position = state.RootElement.GetProperty("data_position").GetInt64();
+            (trainer.Step, trainer.Data.Position) = ReadState(statePath);
             Console.WriteLine($"resuming {outDir} at step {trainer.Step}");
         }
         else
@@ -90,5 +91,27 @@ static class TrainLmCommand
         }
         Console.WriteLine($"wrote {outDir}/ (config.json, model.safetensors, tokenizer.json, optimizer.safetensors, loss.csv, loss.svg)");
         return 0;
+    }
+
+    /// <summary>The step and data position of <paramref name="path"/>; any malformed or missing field is an error naming the file.</summary>
+    static (int Step, long DataPosition) ReadState(string path)
+    {
+        JsonElement root;
+        try
+        {
+            root = JsonDocument.Parse(File.ReadAllText(path)).RootElement;
+        }
+        catch (JsonException e)
+        {
+            throw new IOException($"train-lm: {path} is not valid JSON ({e.Message}); refusing to resume");
+        }
+        if (root.ValueKind != JsonValueKind.Object) throw new IOException($"train-lm: {path} must hold a JSON object; refusing to resume");
+        long Field(string name, long max)
+        {
+            if (!root.TryGetProperty(name, out var v) || v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long x) || x < 0 || x > max)
+                throw new IOException($"train-lm: {path}: field '{name}' is missing or not an integer in [0, {max}]; refusing to resume");
+            return x;
+        }
+        return ((int)Field("step", int.MaxValue), Field("data_position", long.MaxValue));
     }
 }
