@@ -10,9 +10,10 @@ namespace Engine.Cpu;
 /// cut into KC-deep slices; for each slice op(B) is packed into NR-column panels (zero-padded, the transpose
 /// resolved while packing), and an MR×NR register-blocked micro-kernel (<see cref="GemmKernel"/>) of the
 /// processor's SIMD width sweeps the tiles of C, reading A in place but for a last partial MR-row panel (A stored
-/// transposed is packed whole). Both phases are spread over the cores: packing panel by panel, the tiles in
-/// blocks of at most MC rows so that each core's share of A stays in its own L2 while the shared B panel is
-/// read from L3. Small products use a simple row loop. Both paths compute every element of C as one chain of
+/// transposed is packed whole). With enough column panels each core computes its own columns of C and packs its
+/// own B; otherwise the cores share each slice, packing panel by panel, then computing the tiles in blocks of at
+/// most MC rows, so that each core's share of A stays in its own L2 while the shared B panel is read from L3.
+/// Small products use a simple row loop. Both paths compute every element of C as one chain of
 /// fused multiply-adds in k order, so the bits depend on neither the path, the blocking, the thread count nor
 /// the vector width.
 /// </summary>
