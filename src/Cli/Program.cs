@@ -20,7 +20,7 @@ const string usage = """
       engine bench model --model DIR [--batch B] [--tokens T] [--runs R] [--device D]
     """;
 
-if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+if (args.Length == 0 || args[0] == "help" || args.Any(a => a is "-h" or "--help"))
 {
     Console.WriteLine(usage);
     return args.Length == 0 ? 2 : 0;

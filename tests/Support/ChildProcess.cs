@@ -18,7 +18,8 @@ public static class ChildProcess
     public static string? Unavailable(string level) => level switch
     {
         _ when !System.Runtime.Intrinsics.X86.Sse2.IsSupported => "only x86 has SIMD levels below its own; Arm64's 128 bits are its native width",
-        "avx2" when !System.Runtime.Intrinsics.X86.Avx2.IsSupported => "this processor has no AVX2",
+        "avx2" when !System.Runtime.Intrinsics.X86.Avx2.IsSupported => "AVX2 is off (processor or DOTNET_EnableAVX2=0)",
+        "128-fma" when !System.Runtime.Intrinsics.X86.Fma.IsSupported => "FMA is off (processor or DOTNET_EnableAVX2=0), so no child can have it",
         _ => null,
     };
 

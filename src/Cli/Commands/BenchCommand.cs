@@ -10,7 +10,8 @@ namespace Engine.Cli.Commands;
 
 /// <summary>
 /// <c>engine bench gemm</c>: measured single-precision GEMM throughput; <c>engine bench train</c>: GPT training
-/// steps (forward, backward, AdamW) on random tokens.
+/// steps (forward, backward, AdamW) on random tokens; <c>engine bench model</c>: a Hugging Face GPT-2 directory's load,
+/// evaluation forward and training step.
 /// </summary>
 static class BenchCommand
 {
@@ -85,10 +86,8 @@ static class BenchCommand
         using var model = new Gpt(config, seed: 1, device: device);
         using var optimizer = new AdamW(model.Parameters.Values, 1e-4f);
         var random = new System.Random(7);
-        int[] ids = Enumerable.Range(0, tokens).Select(_ => random.Next(config.VocabSize)).ToArray();
-        int[] targets = Enumerable.Range(0, tokens).Select(_ => random.Next(config.VocabSize)).ToArray();
-        using var x = Tensor.FromInts(ids, new Shape(batch, t), device);
-        using var y = Tensor.FromInts(targets, new Shape(batch, t), device);
+        using var x = Tensor.FromInts(RandomTokens(random, tokens, config.VocabSize), new Shape(batch, t), device);
+        using var y = Tensor.FromInts(RandomTokens(random, tokens, config.VocabSize), new Shape(batch, t), device);
         double Step() => TimedTrainingStep(model, optimizer, x, y, device);
         for (int i = 0; i < warmup; i++) Console.WriteLine($"  warm-up {i + 1}/{warmup}: {Step() * 1e3,9:F1} ms");
         var times = new double[steps];
@@ -113,18 +112,18 @@ static class BenchCommand
         args.RejectUnknown();
         if (batch <= 0 || length <= 0 || runs <= 0) throw new UsageException("--batch, --tokens and --runs must be positive");
 
+        if (!Directory.Exists(dir)) throw new IOException($"bench model: model directory '{dir}' not found");
+        var config = Gpt2Checkpoint.ReadConfig(dir);
+        if (length > config.ContextLength) throw new UsageException($"--tokens {length} exceeds the model's context of {config.ContextLength}");
         var sw = Stopwatch.StartNew();
         using var model = Gpt2Checkpoint.Load(dir, device);
         double load = sw.Elapsed.TotalSeconds;
-        var config = model.Config;
-        if (length > config.ContextLength) throw new UsageException($"--tokens {length} exceeds the model's context of {config.ContextLength}");
         Console.WriteLine($"model {dir}: vocab {config.VocabSize}, width {config.Width}, {config.Layers} layers, {config.Heads} heads; " +
             $"{batch}×{length} tokens on {Describe(device)}");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"load_s={load:F3}"));
         var random = new System.Random(7);
-        int[] RandomTokens() => Enumerable.Range(0, batch * length).Select(_ => random.Next(config.VocabSize)).ToArray();
-        using var x = Tensor.FromInts(RandomTokens(), new Shape(batch, length), device);
-        using var y = Tensor.FromInts(RandomTokens(), new Shape(batch, length), device);
+        using var x = Tensor.FromInts(RandomTokens(random, batch * length, config.VocabSize), new Shape(batch, length), device);
+        using var y = Tensor.FromInts(RandomTokens(random, batch * length, config.VocabSize), new Shape(batch, length), device);
         using var optimizer = new AdamW(model.Parameters.Values, 1e-5f);
 
         double Forward()
@@ -152,6 +151,9 @@ static class BenchCommand
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}={Median(times):F4}"));
     }
+
+    static int[] RandomTokens(System.Random random, int count, int vocabulary) =>
+        Enumerable.Range(0, count).Select(_ => random.Next(vocabulary)).ToArray();
 
     /// <summary>One forward, backward and AdamW step, in seconds.</summary>
     static double TimedTrainingStep(Gpt model, AdamW optimizer, Tensor x, Tensor y, Device device)

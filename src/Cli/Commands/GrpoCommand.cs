@@ -32,6 +32,8 @@ static class GrpoCommand
         string outDir = args.String("out", "runs/grpo-arith");
         var device = Device.Parse(args.String("device", "cpu"));
         args.RejectUnknown();
+        if (settings.Seeds < 1 || settings.GrpoSteps < 1 || settings.SftSteps < 0)
+            throw new UsageException("--seeds and --steps must be ≥ 1 and --sft-steps ≥ 0");
         OutputDirectory.Prepare("grpo arith", outDir);
         var clock = Stopwatch.StartNew();
         var m = ArithmeticExperiment.Model;

@@ -31,13 +31,16 @@ static class TrainLmCommand
         int checkpointEvery = args.Int("checkpoint-every", Math.Max(1, steps / 4));
         bool resume = args.Flag("resume");
         args.RejectUnknown();
+        if (steps <= 0 || batch <= 0 || evalEvery <= 0 || checkpointEvery <= 0)
+            throw new UsageException("--steps, --batch, --eval-every and --checkpoint-every must be positive");
+        if (Directory.Exists(text)) throw new IOException($"train-lm: --text '{text}' is a directory, not a file");
         if (!File.Exists(text)) throw new IOException($"train-lm: text file '{text}' not found");
-
-        string corpus = File.ReadAllText(text);
-        OutputDirectory.Prepare("train-lm", outDir);
         string statePath = Path.Combine(outDir, StateFile);
         if (resume && !File.Exists(statePath))
             throw new IOException($"train-lm: --resume, but {statePath} is missing: there is no run to resume in '{outDir}'");
+
+        string corpus = File.ReadAllText(text);
+        OutputDirectory.Prepare("train-lm", outDir);
         bool resuming = resume;
         var tokenizer = resuming ? CharTokenizer.Load(Path.Combine(outDir, CharTokenizer.FileName)) : CharTokenizer.FromText(corpus);
         int[] tokens = tokenizer.Encode(corpus);

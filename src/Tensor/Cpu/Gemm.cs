@@ -78,15 +78,15 @@ static unsafe class Gemm
         }
         long work = (long)m * n * k;
         if (work < SmallWork)
-            MultiplySimple(a, transA, b, transB, c, m, n, k, accumulate, parallel && work >= SmallWork);
+            MultiplySimple(a, transA, b, transB, c, m, n, k, accumulate, parallel: false);
         else
             MultiplyBlocked(a, transA, b, transB, c, m, n, k, accumulate, parallel && work >= ParallelWork ? CpuParallel.Threads : 1);
     }
 
     /// <summary>
     /// The blocked path (<paramref name="packAllOfA"/>: pack every panel of A, to check in-place reads against). Loop nest
-    /// (outer to inner): row chunks of ≤ <see cref="MChunk"/>, k slices of
-    /// <see cref="KC"/>, column slices of <see cref="NC"/>; inside a task, NR panels of B, then MR panels of A.
+    /// (outer to inner): row chunks of ≤ <see cref="MChunk"/>, k slices of ≤ <see cref="KC"/>, column slices of
+    /// <see cref="NC"/>; inside a task, NR panels of B, then MR panels of A.
     /// </summary>
     internal static void MultiplyBlocked(float* a, bool transA, float* b, bool transB, float* c, int m, int n, int k, bool accumulate, int threads,
         bool packAllOfA = false)
@@ -110,7 +110,10 @@ static unsafe class Gemm
         int chunkRows = Math.Min(m, MChunk);
         int maxPanelsA = (chunkRows + MR - 1) / MR, maxPanelsB = (Math.Min(lastColumn - firstColumn, NC) + NR - 1) / NR;
         int depth = SliceDepth(k);
-        using var ws = GemmWorkspace.Lease((nint)(packAllOfA || transA ? maxPanelsA : 1) * MR * depth, (nint)maxPanelsB * NR * depth);
+        // A is read in place, but for a last partial panel, which is packed (zero-padded). A stored transposed is packed
+        // whole: read in place, each of its k steps would touch another page.
+        bool packWholeA = packAllOfA || transA;
+        using var ws = GemmWorkspace.Lease((nint)(packWholeA ? maxPanelsA : 1) * MR * depth, (nint)maxPanelsB * NR * depth);
         float* packA = ws.A, packB = ws.B;
 
         for (int i0 = 0; i0 < m; i0 += MChunk)
@@ -131,10 +134,8 @@ static unsafe class Gemm
                 {
                     int nc = Math.Min(NC, lastColumn - j0);
                     int panelsB = (nc + NR - 1) / NR;
-                    // A is read in place, but for a last partial panel, which is packed (zero-padded) once per k slice, on
-                    // the first column slice, and reused by the others. A stored transposed is packed whole: read in place,
-                    // each of its k steps would touch another page.
-                    int firstPackedA = packAllOfA || transA ? 0 : mc / MR;
+                    // The packed panels of A are packed once per k slice, on the first column slice, and reused by the others.
+                    int firstPackedA = packWholeA ? 0 : mc / MR;
                     int packAOffset = j0 == firstColumn ? panelsA - firstPackedA : 0;
                     For(packAOffset + panelsB, threads, t =>
                     {
@@ -151,9 +152,8 @@ static unsafe class Gemm
                             GemmPacking.PackB(b, transB, n, k, j0 + col, Math.Min(NR, nc - col), p0, kc, NR, packB + (nint)q * NR * kc);
                         }
                     });
-                    // SAFETY: row i0, k step p0 of op(A) lies inside A.
-                    var panelsOfA = new PanelsOfA(transA ? a + (long)p0 * m + i0 : a + (long)i0 * k + p0, transA ? 1 : k, transA ? m : 1,
-                        firstPackedA, packA);
+                    // SAFETY: row i0, k step p0 lies inside A (only read when A is [m, k]: panels of a transposed A are all packed).
+                    var panelsOfA = new PanelsOfA(a + (long)i0 * k + p0, k, firstPackedA, packA);
 
                     // Split columns too when there are fewer row blocks than threads (short, wide products).
                     int colBlocks = rowBlocks >= threads ? 1 : Math.Min(panelsB, (threads + rowBlocks - 1) / rowBlocks);
@@ -173,14 +173,13 @@ static unsafe class Gemm
     }
 
     /// <summary>
-    /// Where the kernel finds the MR-row panels of op(A) in one k slice: panels before <see cref="FirstPacked"/> in place
-    /// (element (r, p) at <see cref="InPlace"/>[r·RowStride + p·KStride]), the others packed in <see cref="Packed"/>.
+    /// Where the kernel finds the MR-row panels of op(A) in one k slice: panels before <see cref="FirstPacked"/> in place in
+    /// a row-major A (element (r, p) at <see cref="InPlace"/>[r·RowStride + p]), the others packed in <see cref="Packed"/>.
     /// </summary>
-    readonly struct PanelsOfA(float* inPlace, nint rowStride, nint kStride, int firstPacked, float* packed)
+    readonly struct PanelsOfA(float* inPlace, nint rowStride, int firstPacked, float* packed)
     {
         public float* InPlace { get; } = inPlace;
         public nint RowStride { get; } = rowStride;
-        public nint KStride { get; } = kStride;
         public int FirstPacked { get; } = firstPacked;
         public float* Packed { get; } = packed;
     }
@@ -209,7 +208,7 @@ static unsafe class Gemm
                 bool inPlace = ip < panels.FirstPacked;
                 // SAFETY: a panel before FirstPacked has all MR rows inside A; a packed one holds MR·kc floats.
                 float* ap = inPlace ? panels.InPlace + row * panels.RowStride : panels.Packed + (nint)(ip - panels.FirstPacked) * mr * kc;
-                nint rowStride = inPlace ? panels.RowStride : 1, kStride = inPlace ? panels.KStride : mr;
+                nint rowStride = inPlace ? panels.RowStride : 1, kStride = inPlace ? 1 : mr;
                 // SAFETY: row < mc and col < nc, so the tile origin lies inside this chunk of C.
                 float* ct = c + (long)row * ldc + col;
                 if (rows == mr && cols == nr)

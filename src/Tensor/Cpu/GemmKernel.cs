@@ -6,7 +6,7 @@ namespace Engine.Cpu;
 /// <summary>
 /// Register-blocked GEMM micro-kernels, generic over the SIMD width: c[MR×NR] = c (when add) + Σ_p a[p, 0..MR) ⊗ b[p, 0..NR)
 /// over packed panels. Element (r, p) of the A panel is a[r·rowStride + p·kStride]: a packed MR-wide panel (1, MR), or
-/// A read in place, row-major (lda, 1) or stored transposed (1, lda); b is an NR-wide packed panel of B
+/// a row-major A read in place (lda, 1); b is an NR-wide packed panel of B
 /// (NR = vectors · width floats per k step); c is row-major with row stride ldc. The accumulators start from C
 /// itself when adding, so every element of C is one chain of fused multiply-adds in k order, however the
 /// product is cut into k slices, threads or widths: the bits do not depend on the blocking. Each kernel is written out
