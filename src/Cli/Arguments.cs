@@ -46,18 +46,27 @@ sealed class Arguments
 
     public string String(string name, string fallback) => String(name) ?? fallback;
 
-    public int Int(string name, int fallback)
+    public int Int(string name, int fallback) => Int(name) ?? fallback;
+
+    /// <summary>The 32-bit integer given for --<paramref name="name"/>, or null when the option is absent.</summary>
+    public int? Int(string name)
     {
         var s = String(name);
-        if (s is null) return fallback;
-        return int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new UsageException($"--{name} must be an integer, got '{s}'");
+        if (s is null) return null;
+        return int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v
+            : throw new UsageException($"--{name} must be an integer between {int.MinValue} and {int.MaxValue}, got '{s}'");
     }
 
-    public float Float(string name, float fallback)
+    public float Float(string name, float fallback) => Float(name) ?? fallback;
+
+    /// <summary>The finite float32 given for --<paramref name="name"/>, or null when absent; NaN, ±∞ and values beyond float32's range are errors.</summary>
+    public float? Float(string name)
     {
         var s = String(name);
-        if (s is null) return fallback;
-        return float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) ? v : throw new UsageException($"--{name} must be a number, got '{s}'");
+        if (s is null) return null;
+        if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v)) throw new UsageException($"--{name} must be a number, got '{s}'");
+        if (!float.IsFinite(v)) throw new UsageException($"--{name} must be a finite number within float32's range, got '{s}'");
+        return v;
     }
 
     /// <summary>Throws if an option was given that no one asked for.</summary>

@@ -10,7 +10,8 @@ const string usage = """
       engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR]
                     [--device D] [--unpacked]
       engine inspect FILE [--json]
-      engine train-lm --text FILE [--config tiny|small|gpt2] [--steps N] [--out DIR] [--device D] [--resume]
+      engine train-lm --text FILE [--config tiny|small|gpt2] [--steps N] [--batch B] [--lr LR] [--seed S] [--out DIR]
+                    [--eval-every N] [--checkpoint-every N] [--keep-checkpoints N] [--device D] [--resume | --force]
       engine eval --model DIR --tokens FILE.json [--json] [--device D]
       engine sample --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N
                     [--greedy | --temperature T --top-k K --top-p P] [--seed S] [--json] [--device D]
@@ -18,6 +19,9 @@ const string usage = """
                     [--precision fp32|tf32|bf16]
       engine bench train --config tiny|small [--steps N] [--warmup N] [--batch B] [--device D]
       engine bench model --model DIR [--batch B] [--tokens T] [--runs R] [--device D]
+
+    Any command takes --verbose, which adds the stack trace to an error. Exit codes: 0 success, 1 an error in the
+    input or the environment, 2 a mistake on the command line, 70 an internal error (a bug: please report it).
     """;
 
 if (args.Length == 0 || args[0] == "help" || args.Any(a => a is "-h" or "--help"))
@@ -26,6 +30,8 @@ if (args.Length == 0 || args[0] == "help" || args.Any(a => a is "-h" or "--help"
     return args.Length == 0 ? 2 : 0;
 }
 
+bool verbose = args.Contains("--verbose");
+args = [.. args.Where(a => a != "--verbose")];
 try
 {
     var rest = new Arguments(args.Skip(1));
@@ -40,14 +46,26 @@ try
         _ => throw new UsageException($"unknown command '{args[0]}'"),
     };
 }
-catch (UsageException e)
+catch (Exception thrown)
 {
-    Console.Error.WriteLine($"engine: {e.Message}");
-    Console.Error.WriteLine(usage);
-    return 2;
-}
-catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or IOException or ObjectDisposedException)
-{
-    Console.Error.WriteLine($"engine: {e.Message}");
-    return 1;
+    // Parallel loops wrap what their bodies throw; the first inner error is the one to report.
+    var e = thrown is AggregateException a ? a.Flatten().InnerExceptions[0] : thrown;
+    switch (e)
+    {
+        case UsageException:
+            Console.Error.WriteLine($"engine: {e.Message}");
+            Console.Error.WriteLine(usage);
+            return 2;
+        case ArgumentException or InvalidOperationException or NotSupportedException or IOException or UnauthorizedAccessException
+            or OutOfMemoryException or ObjectDisposedException:
+            Console.Error.WriteLine($"engine: {e.Message}");
+            if (verbose) Console.Error.WriteLine(e);
+            return 1;
+        default:
+            // Anything else is a bug in Engine: one readable line, and the trace on request.
+            Console.Error.WriteLine($"engine: internal error ({e.GetType().Name}): {e.Message.ReplaceLineEndings(" ")}" +
+                (verbose ? "" : " (run again with --verbose for the stack trace)"));
+            if (verbose) Console.Error.WriteLine(e);
+            return 70;
+    }
 }

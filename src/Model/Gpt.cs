@@ -20,28 +20,71 @@ public sealed class Gpt : IDisposable
         Config = config;
         Device = device ?? Device.Cpu;
         var rng = new Generator(seed);
-        int c = config.Width;
         float std = 0.02f, residualStd = 0.02f / MathF.Sqrt(2f * config.Layers);
-        Add("wte.weight", rng.Normal(new Shape(config.VocabSize, c), 0, std, Device));
-        Add("wpe.weight", rng.Normal(new Shape(config.ContextLength, c), 0, std, Device));
+        try
+        {
+            foreach (var (name, dims) in ParameterShapes(config))
+            {
+                var shape = new Shape(dims);
+                Add(name, name.EndsWith(".bias", StringComparison.Ordinal) ? Tensor.Zeros(shape, Device)
+                    : name.Contains("ln_", StringComparison.Ordinal) ? Tensor.Ones(shape, Device)
+                    : rng.Normal(shape, 0, name.EndsWith("c_proj.weight", StringComparison.Ordinal) ? residualStd : std, Device));
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Every parameter's GPT-2 name and shape for <paramref name="config"/>, in the model's fixed order.</summary>
+    public static IEnumerable<(string Name, int[] Shape)> ParameterShapes(GptConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        int c = config.Width;
+        yield return ("wte.weight", [config.VocabSize, c]);
+        yield return ("wpe.weight", [config.ContextLength, c]);
         for (int i = 0; i < config.Layers; i++)
         {
             string h = $"h.{i}.";
-            Add(h + "ln_1.weight", Tensor.Ones(new Shape(c), Device));
-            Add(h + "ln_1.bias", Tensor.Zeros(new Shape(c), Device));
-            Add(h + "attn.c_attn.weight", rng.Normal(new Shape(c, 3 * c), 0, std, Device));
-            Add(h + "attn.c_attn.bias", Tensor.Zeros(new Shape(3 * c), Device));
-            Add(h + "attn.c_proj.weight", rng.Normal(new Shape(c, c), 0, residualStd, Device));
-            Add(h + "attn.c_proj.bias", Tensor.Zeros(new Shape(c), Device));
-            Add(h + "ln_2.weight", Tensor.Ones(new Shape(c), Device));
-            Add(h + "ln_2.bias", Tensor.Zeros(new Shape(c), Device));
-            Add(h + "mlp.c_fc.weight", rng.Normal(new Shape(c, 4 * c), 0, std, Device));
-            Add(h + "mlp.c_fc.bias", Tensor.Zeros(new Shape(4 * c), Device));
-            Add(h + "mlp.c_proj.weight", rng.Normal(new Shape(4 * c, c), 0, residualStd, Device));
-            Add(h + "mlp.c_proj.bias", Tensor.Zeros(new Shape(c), Device));
+            yield return (h + "ln_1.weight", [c]);
+            yield return (h + "ln_1.bias", [c]);
+            yield return (h + "attn.c_attn.weight", [c, 3 * c]);
+            yield return (h + "attn.c_attn.bias", [3 * c]);
+            yield return (h + "attn.c_proj.weight", [c, c]);
+            yield return (h + "attn.c_proj.bias", [c]);
+            yield return (h + "ln_2.weight", [c]);
+            yield return (h + "ln_2.bias", [c]);
+            yield return (h + "mlp.c_fc.weight", [c, 4 * c]);
+            yield return (h + "mlp.c_fc.bias", [4 * c]);
+            yield return (h + "mlp.c_proj.weight", [4 * c, c]);
+            yield return (h + "mlp.c_proj.bias", [c]);
         }
-        Add("ln_f.weight", Tensor.Ones(new Shape(c), Device));
-        Add("ln_f.bias", Tensor.Zeros(new Shape(c), Device));
+        yield return ("ln_f.weight", [c]);
+        yield return ("ln_f.bias", [c]);
+    }
+
+    /// <summary>Scalars in the parameters of <paramref name="config"/>, computed without allocating them (and without overflow).</summary>
+    public static long CountParameters(GptConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        long c = config.Width;
+        return checked((config.VocabSize + (long)config.ContextLength) * c + config.Layers * (12 * c * c + 13 * c) + 2 * c);
+    }
+
+    /// <summary>
+    /// A lower bound on the host or device bytes a forward pass over [<paramref name="batch"/>, <paramref name="time"/>]
+    /// tokens keeps alive: the logits and, per layer, the activations the backward pass saves (about 16 widths per
+    /// token). <paramref name="training"/> adds the gradients, which are as large again.
+    /// </summary>
+    public static double ActivationBytes(GptConfig config, long batch, long time, bool training)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        double tokens = (double)batch * time;
+        double perLayer = tokens * 16.0 * config.Width;
+        double floats = tokens * config.VocabSize + (training ? config.Layers * perLayer : 2 * perLayer);
+        return floats * sizeof(float) * (training ? 2 : 1);
     }
 
     void Add(string name, Tensor value) => _parameters.Add(name, Variable.Parameter(value, name));

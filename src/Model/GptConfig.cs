@@ -19,7 +19,7 @@ public sealed record GptConfig(int VocabSize, int ContextLength, int Width, int 
     public static GptConfig Gpt2 => new(50257, 1024, 768, 12, 12);
 
     /// <summary>Width of one head.</summary>
-    public int HeadDim => Width / Heads;
+    public int HeadDim => Heads > 0 ? Width / Heads : 0;
 
     /// <summary>Looks up a named configuration (<c>tiny</c>, <c>small</c>, <c>gpt2</c>).</summary>
     public static GptConfig Named(string name) => name switch
@@ -34,8 +34,15 @@ public sealed record GptConfig(int VocabSize, int ContextLength, int Width, int 
     public void Validate()
     {
         if (VocabSize <= 0 || ContextLength <= 0 || Width <= 0 || Layers <= 0 || Heads <= 0)
-            throw new ArgumentException($"config: every size must be positive: {this}");
-        if (Width % Heads != 0) throw new ArgumentException($"config: width {Width} is not divisible by {Heads} heads");
-        if (!(LayerNormEpsilon > 0)) throw new ArgumentException($"config: layer_norm_epsilon must be positive, got {LayerNormEpsilon}");
+            throw new ArgumentException($"config: every size must be positive: vocab_size {VocabSize}, n_positions {ContextLength}, " +
+                $"n_embd {Width}, n_layer {Layers}, n_head {Heads}");
+        if (Width % Heads != 0) throw new ArgumentException($"config: n_embd {Width} is not divisible by n_head {Heads}");
+        // Each parameter is one tensor, and a tensor holds at most int.MaxValue elements.
+        long widest = Math.Max(Math.Max(VocabSize, ContextLength), 4L * Width);
+        if (widest * Width > int.MaxValue)
+            throw new ArgumentException($"config: a {widest}×{Width} parameter has more than {int.MaxValue} elements (vocab_size {VocabSize}, " +
+                $"n_positions {ContextLength}, n_embd {Width})");
+        if (!(LayerNormEpsilon > 0) || !float.IsFinite(LayerNormEpsilon))
+            throw new ArgumentException($"config: layer_norm_epsilon must be positive and finite, got {LayerNormEpsilon}");
     }
 }

@@ -20,7 +20,8 @@ public sealed class DeterminismTests
         var (exit, log) = ChildProcess.Run("engine",
             ["train-lm", "--text", text, "--steps", "3", "--batch", "8", "--seed", "5", "--out", output], environment, timeoutSeconds: 300);
         Assert.True(exit == 0, $"train-lm {name} failed (exit {exit}):\n{log}");
-        return [File.ReadAllBytes(Path.Combine(output, "model.safetensors")), File.ReadAllBytes(Path.Combine(output, "optimizer.safetensors"))];
+        var latest = new Engine.Model.Checkpoints.CheckpointStore(output).Latest()!;
+        return [File.ReadAllBytes(Path.Combine(output, "model", "model.safetensors")), File.ReadAllBytes(latest.File("optimizer.safetensors"))];
     }
 
     static void AssertSameBytes(byte[][] expected, byte[][] actual, string what)

@@ -38,6 +38,16 @@ public abstract class Optimizer : IDisposable
     /// </summary>
     public float ClipGradNorm(float maxNorm)
     {
+        float norm = GradNorm();
+        float factor = maxNorm / (norm + 1e-6f);
+        if (factor < 1f)
+            foreach (var p in Parameters) p.Grad?.MulInPlace(factor);
+        return norm;
+    }
+
+    /// <summary>The global L2 norm of the gradients (NaN or +∞ when any gradient is not finite).</summary>
+    public float GradNorm()
+    {
         // The squares are summed on the parameters' device and read back once: one host round trip, not one per parameter.
         Tensor? total = null;
         foreach (var p in Parameters)
@@ -54,9 +64,6 @@ public abstract class Optimizer : IDisposable
         }
         float norm = total is null ? 0f : MathF.Sqrt(total.ToScalar());
         total?.Dispose();
-        float factor = maxNorm / (norm + 1e-6f);
-        if (factor < 1f)
-            foreach (var p in Parameters) p.Grad?.MulInPlace(factor);
         return norm;
     }
 

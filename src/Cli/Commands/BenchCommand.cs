@@ -37,6 +37,9 @@ static class BenchCommand
         };
         args.RejectUnknown();
         if (m <= 0 || n <= 0 || k <= 0 || runs <= 0) throw new UsageException("--m, --n, --k and --runs must be positive");
+        if (Math.Max(Math.Max((long)m * k, (long)k * n), (long)m * n) > int.MaxValue)
+            throw new UsageException($"--m {m}, --n {n}, --k {k}: a matrix of more than {int.MaxValue} elements is too large for one tensor");
+        HostMemory.Require(((double)m * k + (double)k * n + 2.0 * m * n) * sizeof(float), $"bench gemm {m}x{n}x{k}");
 
         device.MatmulPrecision = precision;
         using var a = Tensor.Randn(transA ? new Shape(k, m) : new Shape(m, k), seed: 1, device: device);
@@ -80,6 +83,8 @@ static class BenchCommand
         args.RejectUnknown();
         if (batch <= 0 || steps <= 0 || warmup < 0) throw new UsageException("--batch and --steps must be positive and --warmup not negative");
 
+        HostMemory.Require(Gpt.CountParameters(config) * 4.0 * sizeof(float) + Gpt.ActivationBytes(config, batch, config.ContextLength, training: true),
+            $"bench train: {name} with batch {batch}");
         int t = config.ContextLength, tokens = batch * t;
         Console.WriteLine($"train {name}: vocab {config.VocabSize}, width {config.Width}, {config.Layers} layers, {config.Heads} heads, " +
             $"context {t}, batch {batch} on {Describe(device)}");
@@ -112,9 +117,11 @@ static class BenchCommand
         args.RejectUnknown();
         if (batch <= 0 || length <= 0 || runs <= 0) throw new UsageException("--batch, --tokens and --runs must be positive");
 
-        if (!Directory.Exists(dir)) throw new IOException($"bench model: model directory '{dir}' not found");
+        dir = Gpt2Checkpoint.ResolveDirectory(dir);
         var config = Gpt2Checkpoint.ReadConfig(dir);
         if (length > config.ContextLength) throw new UsageException($"--tokens {length} exceeds the model's context of {config.ContextLength}");
+        HostMemory.Require(Gpt.CountParameters(config) * 4.0 * sizeof(float) + Gpt.ActivationBytes(config, batch, length, training: true),
+            $"bench model: a training step of {batch}×{length} tokens");
         var sw = Stopwatch.StartNew();
         using var model = Gpt2Checkpoint.Load(dir, device);
         double load = sw.Elapsed.TotalSeconds;

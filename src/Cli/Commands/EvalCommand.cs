@@ -23,8 +23,11 @@ static class EvalCommand
         args.RejectUnknown();
 
         int[][] rows = ReadRows(file);
+        dir = Gpt2Checkpoint.ResolveDirectory(dir);
         using var model = Gpt2Checkpoint.Load(dir, device);
         int length = rows[0].Length;
+        HostMemory.Require(Gpt.ActivationBytes(model.Config, Math.Min(rows.Length, 16), length, training: false),
+            $"eval: batches of {Math.Min(rows.Length, 16)} rows of {length} tokens");
         if (length > model.Config.ContextLength + 1)
             throw new ArgumentException($"eval: rows of {length} tokens need a context of {length - 1}, but the model's is {model.Config.ContextLength}");
         foreach (var id in rows.SelectMany(r => r))
@@ -46,6 +49,8 @@ static class EvalCommand
                 predictions += shape.Numel;
             }
         double mean = total / predictions;
+        if (!double.IsFinite(mean))
+            throw new InvalidOperationException($"eval: the mean cross-entropy of {dir} on {file} is {mean}: the model's outputs are not finite");
         if (json)
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["loss"] = mean, ["predictions"] = predictions }));
         else
@@ -55,11 +60,10 @@ static class EvalCommand
 
     static int[][] ReadRows(string file)
     {
-        if (!File.Exists(file)) throw new IOException($"eval: token file '{file}' not found");
         JsonElement root;
         try
         {
-            root = JsonDocument.Parse(File.ReadAllText(file)).RootElement;
+            root = JsonDocument.Parse(InputFile.ReadAllText(file, "eval: token file")).RootElement;
         }
         catch (JsonException e)
         {

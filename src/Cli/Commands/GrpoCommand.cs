@@ -34,6 +34,7 @@ static class GrpoCommand
         args.RejectUnknown();
         if (settings.Seeds < 1 || settings.GrpoSteps < 1 || settings.SftSteps < 0)
             throw new UsageException("--seeds and --steps must be ≥ 1 and --sft-steps ≥ 0");
+        if (!(settings.LearningRate > 0)) throw new UsageException($"--lr must be positive, got {settings.LearningRate}");
         OutputDirectory.Prepare("grpo arith", outDir);
         var clock = Stopwatch.StartNew();
         var m = ArithmeticExperiment.Model;
@@ -107,6 +108,8 @@ static class GrpoCommand
         var device = Device.Parse(args.String("device", "cpu"));
         args.RejectUnknown();
         if (seeds < 1 || steps <= TreeExperiment.Window) throw new UsageException($"--seeds must be ≥ 1 and --steps > {TreeExperiment.Window}");
+        if (n is < 1 or > 3) throw new UsageException($"--n must be 1, 2 or 3 (the tokens the trap shares with the target), got {n}");
+        if (!(lr > 0)) throw new UsageException($"--lr must be positive, got {lr}");
         OutputDirectory.Prepare("grpo tree", outDir);
 
         var runs = full

@@ -23,8 +23,7 @@ static class InspectCommand
         bool json = args.Flag("json");
         args.RejectUnknown();
         string file = args.Positional[0];
-        if (!File.Exists(file)) throw new IOException($"inspect: file '{file}' not found");
-        var (groups, epsilon, scale) = Parse(File.ReadAllText(file), file);
+        var (groups, epsilon, scale) = Parse(InputFile.ReadAllText(file, "inspect: file"), file);
 
         var output = new JsonArray();
         var text = new StringBuilder();

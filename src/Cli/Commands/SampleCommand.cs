@@ -31,6 +31,7 @@ static class SampleCommand
         if ((text is null) == (idList is null)) throw new UsageException("sample needs exactly one of --prompt TEXT and --prompt-ids 1,2,3");
         if (maxNew < 0) throw new UsageException("sample needs --max-new-tokens N (N ≥ 0)");
 
+        dir = Gpt2Checkpoint.ResolveDirectory(dir);
         using var model = Gpt2Checkpoint.Load(dir, device);
         var tokenizer = Tokenizer.Load(dir);
         int[] prompt;

@@ -42,14 +42,37 @@ public static partial class Gpt2Checkpoint
         WriteConfig(model.Config, directory);
     }
 
-    /// <summary>Creates a model from the directory's <c>config.json</c> and <c>model.safetensors</c>.</summary>
+    /// <summary>
+    /// The model directory <paramref name="directory"/> stands for: itself when it holds a <c>config.json</c>, or the
+    /// final model (<c>model/</c>) of the run it holds. A directory that does not exist is an error naming it.
+    /// </summary>
+    public static string ResolveDirectory(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException(File.Exists(directory) ? $"model '{directory}' is a file; expected a model directory" : $"model directory '{directory}' not found");
+        string final = Path.Combine(directory, RunDirectory.ModelDirectoryName);
+        return !File.Exists(Path.Combine(directory, ConfigFileName)) && File.Exists(Path.Combine(final, ConfigFileName)) ? final : directory;
+    }
+
+    /// <summary>
+    /// Creates a model from the directory's <c>config.json</c> and <c>model.safetensors</c>. Before it allocates
+    /// anything it checks that the weights file holds every parameter with the shape the config implies, and that
+    /// the parameters fit in the memory available; values that are not finite are an error naming the tensor.
+    /// </summary>
     public static Gpt Load(string directory, Device? device = null)
     {
+        directory = ResolveDirectory(directory);
         var config = ReadConfig(directory);
+        string path = Path.Combine(directory, WeightsFileName);
+        using var reader = SafeTensorsReader.Open(path);
+        var byParameter = Match(config, reader);
+        HostMemory.Require(Gpt.CountParameters(config) * (double)sizeof(float),
+            $"gpt2 checkpoint {directory}: the model of {config.Layers} layers, width {config.Width} and vocabulary {config.VocabSize}");
         var model = new Gpt(config, device: device);
         try
         {
-            LoadWeights(model, Path.Combine(directory, WeightsFileName));
+            Copy(model, reader, byParameter);
             return model;
         }
         catch
@@ -64,8 +87,16 @@ public static partial class Gpt2Checkpoint
     {
         ArgumentNullException.ThrowIfNull(model);
         using var reader = SafeTensorsReader.Open(path);
+        Copy(model, reader, Match(model.Config, reader));
+    }
+
+    /// <summary>Which tensor of <paramref name="reader"/> holds each parameter of <paramref name="config"/>; every shape and dtype checked.</summary>
+    static Dictionary<string, SafeTensorInfo> Match(GptConfig config, SafeTensorsReader reader)
+    {
+        string path = reader.Path;
+        var expected = Gpt.ParameterShapes(config).ToDictionary(p => p.Name, p => p.Shape, StringComparer.Ordinal);
         var byParameter = new Dictionary<string, SafeTensorInfo>(StringComparer.Ordinal);
-        var wte = model["wte.weight"].Shape.ToArray();
+        var wte = expected["wte.weight"];
         foreach (var t in reader.Tensors)
         {
             string name = t.Name.StartsWith(Prefix, StringComparison.Ordinal) ? t.Name[Prefix.Length..] : t.Name;
@@ -76,23 +107,30 @@ public static partial class Gpt2Checkpoint
                     throw new CheckpointException($"gpt2 checkpoint {path}: tensor '{t.Name}' (tied to wte.weight) has shape {t.ShapeText}, expected {SafeTensors.FormatShape(wte)}");
                 continue;
             }
-            if (!model.Parameters.ContainsKey(name))
-                throw new CheckpointException($"gpt2 checkpoint {path}: unexpected tensor '{t.Name}' (no such parameter in a {model.Config.Layers}-layer GPT-2)");
+            if (!expected.TryGetValue(name, out var shape))
+                throw new CheckpointException($"gpt2 checkpoint {path}: unexpected tensor '{t.Name}' (no such parameter in a {config.Layers}-layer GPT-2)");
             if (byParameter.TryGetValue(name, out var other))
                 throw new CheckpointException($"gpt2 checkpoint {path}: parameter '{name}' is present twice (as '{other.Name}' and '{t.Name}')");
-            var expected = model[name].Shape.ToArray();
-            if (!t.Shape.AsSpan().SequenceEqual(expected))
-                throw new CheckpointException($"gpt2 checkpoint {path}: tensor '{t.Name}' has shape {t.ShapeText}, expected {SafeTensors.FormatShape(expected)} from the config");
+            if (!t.Shape.AsSpan().SequenceEqual(shape))
+                throw new CheckpointException($"gpt2 checkpoint {path}: tensor '{t.Name}' has shape {t.ShapeText}, expected {SafeTensors.FormatShape(shape)} from the config");
             if (!t.DType.IsFloat())
                 throw new CheckpointException($"gpt2 checkpoint {path}: tensor '{t.Name}' has dtype {t.DType}, expected a floating-point type");
             byParameter[name] = t;
         }
-        var missing = model.Parameters.Keys.Where(k => !byParameter.ContainsKey(k)).ToList();
+        var missing = expected.Keys.Where(k => !byParameter.ContainsKey(k)).ToList();
         if (missing.Count > 0)
             throw new CheckpointException($"gpt2 checkpoint {path}: missing tensor{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing.Take(8).Select(m => $"'{m}'"))}{(missing.Count > 8 ? $" and {missing.Count - 8} more" : "")}");
+        return byParameter;
+    }
+
+    static void Copy(Gpt model, SafeTensorsReader reader, Dictionary<string, SafeTensorInfo> byParameter)
+    {
         foreach (var (name, t) in byParameter)
         {
             var data = reader.ReadFloats(t.Name);
+            int bad = Array.FindIndex(data, v => !float.IsFinite(v));
+            if (bad >= 0)
+                throw new CheckpointException($"gpt2 checkpoint {reader.Path}: tensor '{t.Name}' holds {data[bad]} at element {bad}; every weight must be finite");
             model[name].Value.CopyFrom(data);
         }
     }
@@ -104,7 +142,7 @@ public static partial class Gpt2Checkpoint
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { MaxDepth = 16 });
+            root = JsonNode.Parse(InputFile.ReadAllText(path, "gpt2 config"), documentOptions: new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException e)
         {
@@ -126,6 +164,8 @@ public static partial class Gpt2Checkpoint
         {
             if (eps is not JsonValue ev || !ev.TryGetValue(out double e))
                 throw new CheckpointException($"gpt2 config {path}: 'layer_norm_epsilon' is not a number: {eps.ToJsonString()}");
+            if (!(e > 0 && e <= float.MaxValue && (float)e > 0))
+                throw new CheckpointException($"gpt2 config {path}: 'layer_norm_epsilon' is {eps.ToJsonString()}; it must be positive and within float32's range");
             epsilon = (float)e;
         }
         if (json["activation_function"] is { } act)

@@ -64,7 +64,16 @@ public sealed class SafeTensorsReader : IDisposable
     /// <summary>Opens and validates <paramref name="path"/>.</summary>
     public static SafeTensorsReader Open(string path)
     {
-        var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        InputFile.Check(path, "safetensors file");
+        SafeFileHandle file;
+        try
+        {
+            file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new CheckpointException($"safetensors {path}: cannot be read: {e.Message}", e);
+        }
         try
         {
             long length = RandomAccess.GetLength(file);

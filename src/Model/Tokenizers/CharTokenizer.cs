@@ -108,7 +108,7 @@ public sealed class CharTokenizer : ITokenizer
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(path));
+            root = JsonNode.Parse(InputFile.ReadAllText(path, "char tokenizer"));
         }
         catch (JsonException e)
         {

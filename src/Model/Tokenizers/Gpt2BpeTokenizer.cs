@@ -69,7 +69,7 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(vocabPath));
+            using var doc = JsonDocument.Parse(InputFile.ReadAllText(vocabPath, "gpt2 vocabulary"));
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new CheckpointException($"bpe vocab {vocabPath}: not a JSON object");
             foreach (var p in doc.RootElement.EnumerateObject())
             {
@@ -85,6 +85,7 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
 
         var merges = new List<(string, string)>();
         int lineNumber = 0;
+        InputFile.Check(mergesPath, "gpt2 merges");
         foreach (string line in File.ReadLines(mergesPath))
         {
             lineNumber++;

@@ -77,9 +77,11 @@ public sealed class LmTrainer : IDisposable
                 Optimizer.ZeroGrad();
                 var l = Gpt.Loss(_model.Forward(x), y);
                 l.Backward();
-                norm = _options.GradClip > 0 ? Optimizer.ClipGradNorm(_options.GradClip) : float.NaN;
-                Optimizer.Step();
                 loss = l.Value.ToScalar();
+                norm = _options.GradClip > 0 ? Optimizer.ClipGradNorm(_options.GradClip) : Optimizer.GradNorm();
+                // Stops before the update, so the weights and every checkpoint stay finite.
+                if (!float.IsFinite(loss) || !float.IsFinite(norm)) throw new TrainingDivergedException(Step + 1, loss, norm);
+                Optimizer.Step();
             }
             Step++;
             double tps = tokensPerStep / clock.Elapsed.TotalSeconds;
@@ -109,12 +111,15 @@ public sealed class LmTrainer : IDisposable
         return (float)(total / _options.EvalBatches);
     }
 
+    /// <summary>The header of the CSV written by <see cref="AppendCsv"/>.</summary>
+    public const string CsvHeader = "step,lr,train_loss,val_loss,grad_norm,tokens_per_s";
+
     /// <summary>Appends steps to a CSV file (writing the header if the file is new).</summary>
     public static void AppendCsv(string path, IEnumerable<LmStep> steps)
     {
         bool header = !File.Exists(path);
         using var w = new StreamWriter(path, append: true);
-        if (header) w.WriteLine("step,lr,train_loss,val_loss,grad_norm,tokens_per_s");
+        if (header) w.WriteLine(CsvHeader);
         foreach (var s in steps)
             w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{s.Step},{s.LearningRate:G6},{s.TrainLoss:G7},{(s.ValLoss is { } v ? v.ToString("G7", CultureInfo.InvariantCulture) : "")},{s.GradNorm:G6},{s.TokensPerSecond:F1}"));
     }
@@ -127,9 +132,9 @@ public sealed class LmTrainer : IDisposable
         foreach (var line in File.ReadLines(csv).Skip(1))
         {
             var f = line.Split(',');
-            double step = double.Parse(f[0], CultureInfo.InvariantCulture);
-            train.Add((step, double.Parse(f[2], CultureInfo.InvariantCulture)));
-            if (f[3].Length > 0) val.Add((step, double.Parse(f[3], CultureInfo.InvariantCulture)));
+            if (f.Length < 4 || !double.TryParse(f[0], CultureInfo.InvariantCulture, out double step)) continue;
+            if (double.TryParse(f[2], CultureInfo.InvariantCulture, out double loss)) train.Add((step, loss));
+            if (double.TryParse(f[3], CultureInfo.InvariantCulture, out double v)) val.Add((step, v));
         }
         SvgPlot.Write(svg, "language-model loss", "step", "cross-entropy (nats)", [("train", train), ("validation", val)]);
     }

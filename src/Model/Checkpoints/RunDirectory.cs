@@ -1,0 +1,165 @@
+using System.Text.Json.Nodes;
+
+namespace Engine.Model.Checkpoints;
+
+/// <summary>
+/// A training run's output directory: <c>run.json</c> says which command made it, <c>checkpoints/</c> holds its
+/// checkpoint sets (<see cref="CheckpointStore"/>) and <c>model/</c> its final model. A new run never writes into
+/// a directory that holds something else: an existing run is replaced only when asked (<c>--force</c>), in one
+/// rename, and a directory that is not a run is never touched. While a run is open its directory is locked, so
+/// two processes cannot mix their steps in one run.
+/// </summary>
+public sealed class RunDirectory : IDisposable
+{
+    /// <summary>The file that marks a directory as a run.</summary>
+    public const string MarkerFileName = "run.json";
+
+    /// <summary>The final model's folder.</summary>
+    public const string ModelDirectoryName = "model";
+
+    const string LockFileName = ".lock";
+    const string LegacyStateFileName = "trainer_state.json";
+
+    readonly FileStream _lock;
+
+    RunDirectory(string command, string path, int keep)
+    {
+        Path = path;
+        Command = command;
+        _lock = Lock(command, path);
+        Checkpoints = new CheckpointStore(path, keep);
+    }
+
+    /// <summary>The directory.</summary>
+    public string Path { get; }
+
+    /// <summary>The command that opened it, for messages.</summary>
+    public string Command { get; }
+
+    /// <summary>The checkpoint sets.</summary>
+    public CheckpointStore Checkpoints { get; }
+
+    /// <summary>The final model's directory.</summary>
+    public string ModelDirectory => System.IO.Path.Combine(Path, ModelDirectoryName);
+
+    /// <summary>The path of a file at the top of the run directory.</summary>
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    /// <summary>Whether <paramref name="directory"/> holds an Engine run (a marker, checkpoint sets, or an older run's trainer state).</summary>
+    public static bool HoldsRun(string directory) =>
+        System.IO.File.Exists(System.IO.Path.Combine(directory, MarkerFileName))
+        || Directory.Exists(System.IO.Path.Combine(directory, CheckpointStore.DirectoryName))
+        || System.IO.File.Exists(System.IO.Path.Combine(directory, LegacyStateFileName));
+
+    /// <summary>
+    /// Claims <paramref name="path"/> for a new run of <paramref name="command"/>. A new or empty directory is used
+    /// as it is; one that holds a run is refused unless <paramref name="force"/>, and then moved aside in one rename
+    /// and deleted; one that holds anything else is always refused. The directory is proved writable before any
+    /// work starts.
+    /// </summary>
+    public static RunDirectory Create(string command, string path, bool force, int keep = 3)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        if (CheckCreate(command, path, force))
+        {
+            // Proves no other process has the run open, then replaces it in one rename.
+            Lock(command, full).Dispose();
+            AtomicDirectory.Delete(full);
+        }
+        Probe(command, path, full);
+        var run = new RunDirectory(command, full, keep);
+        AtomicFile.WriteText(run.File(MarkerFileName), new JsonObject
+        {
+            ["format"] = "engine-run",
+            ["command"] = command,
+            ["created"] = DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        }.ToJsonString() + "\n");
+        return run;
+    }
+
+    /// <summary>
+    /// Changes nothing, but throws what <see cref="Create"/> would refuse, so a command can check its output before
+    /// any work. Returns whether <see cref="Create"/> will replace an existing run.
+    /// </summary>
+    public static bool CheckCreate(string command, string path, bool force)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        if (System.IO.File.Exists(full)) throw new IOException($"{command}: --out '{path}' is a file, not a directory");
+        if (!Directory.Exists(full) || !Directory.EnumerateFileSystemEntries(full).Any(e => System.IO.Path.GetFileName(e) != LockFileName)) return false;
+        if (!HoldsRun(full))
+            throw new IOException($"{command}: --out '{path}' is not empty and holds no Engine run; refusing to write into it (choose a new or empty directory)");
+        if (!force) throw new IOException($"{command}: --out '{path}' already holds a run; pass --resume to continue it, or --force to replace it");
+        return true;
+    }
+
+    /// <summary>
+    /// Opens the run in <paramref name="path"/> to resume it: removes what a killed save left behind and returns it
+    /// with its newest complete checkpoint set. Refuses, naming the directory or the file at fault, when there is
+    /// no run, no complete set, or the newest set is damaged.
+    /// </summary>
+    public static (RunDirectory Run, CheckpointSet Latest) Resume(string command, string path, int keep = 3)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        if (!Directory.Exists(full)) throw new IOException($"{command}: --resume, but '{path}' does not exist: there is no run to resume");
+        if (!HoldsRun(full)) throw new IOException($"{command}: --resume, but '{path}' holds no Engine run");
+        var run = new RunDirectory(command, full, keep);
+        try
+        {
+            run.CleanUp();
+            var latest = run.Checkpoints.Latest();
+            if (latest is null)
+            {
+                string why = System.IO.File.Exists(run.File(LegacyStateFileName))
+                    ? "it was written by an older Engine that saved its files one by one, so it cannot be resumed exactly"
+                    : $"{run.Checkpoints.Root} holds no complete checkpoint set";
+                throw new IOException($"{command}: --resume, but {why}; start the run again with --force to replace it");
+            }
+            return (run, latest);
+        }
+        catch
+        {
+            run.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Removes leftovers of a killed save in the run directory and its checkpoints; returns how many.</summary>
+    public int CleanUp() => AtomicDirectory.CleanUp(Path) + Checkpoints.CleanUp();
+
+    /// <summary>Writes the final model into <c>model/</c>, replacing the previous one atomically.</summary>
+    public void ExportModel(Action<string> write) => AtomicDirectory.Write(ModelDirectory, write);
+
+    /// <summary>Releases the directory's lock.</summary>
+    public void Dispose() => _lock.Dispose();
+
+    static FileStream Lock(string command, string directory)
+    {
+        try
+        {
+            return new FileStream(System.IO.Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"{command}: '{directory}' is in use by another process (its {LockFileName} is locked): {e.Message}", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new IOException($"{command}: cannot write to '{directory}': {e.Message}", e);
+        }
+    }
+
+    static void Probe(string command, string path, string full)
+    {
+        string probe = System.IO.Path.Combine(full, $".engine-write-test-{Guid.NewGuid():N}{AtomicFile.TempSuffix}");
+        try
+        {
+            Directory.CreateDirectory(full);
+            System.IO.File.WriteAllBytes(probe, []);
+            System.IO.File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{command}: cannot write to --out '{path}': {e.Message}", e);
+        }
+    }
+}

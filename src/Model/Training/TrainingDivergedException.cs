@@ -1,0 +1,19 @@
+namespace Engine.Model.Training;
+
+/// <summary>
+/// Training met a loss or gradient norm that is not finite. It stops before that step updates the weights, so
+/// the model in memory and every checkpoint already written stay finite.
+/// </summary>
+public sealed class TrainingDivergedException : InvalidOperationException
+{
+    /// <summary>Step <paramref name="step"/> (1-based) gave <paramref name="loss"/> and <paramref name="gradNorm"/>.</summary>
+    public TrainingDivergedException(int step, float loss, float gradNorm)
+        : base(FormattableString.Invariant($"training diverged at step {step}: the loss is {loss} and the gradient norm {gradNorm}; ") +
+            "stopped before updating the weights, and no checkpoint of this step was written (lower the learning rate or check the data)")
+    {
+        Step = step;
+    }
+
+    /// <summary>The step that diverged (1-based).</summary>
+    public int Step { get; }
+}

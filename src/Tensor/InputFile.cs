@@ -1,0 +1,73 @@
+using System.Runtime.InteropServices;
+
+namespace Engine;
+
+/// <summary>
+/// Opens files the user names: a missing path, a directory, or something that is not a regular file (a FIFO,
+/// which would block the read forever, a device, a socket) is refused with an error that names it.
+/// </summary>
+public static partial class InputFile
+{
+    /// <summary>Throws unless <paramref name="path"/> is an existing regular file; <paramref name="what"/> names it in the message.</summary>
+    public static void Check(string path, string what)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path)) throw new IOException($"{what} '{path}' is a directory, not a file");
+        if (!File.Exists(path)) throw new FileNotFoundException($"{what} '{path}' not found", path);
+        if (!IsRegular(path)) throw new IOException($"{what} '{path}' is not a regular file (a FIFO, device or socket); refusing to read it");
+    }
+
+    /// <summary>The text of <paramref name="path"/>, after <see cref="Check"/>.</summary>
+    public static string ReadAllText(string path, string what)
+    {
+        Check(path, what);
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new IOException($"{what} '{path}' cannot be read: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A read-only stream over <paramref name="path"/>, after <see cref="Check"/>.</summary>
+    public static FileStream OpenRead(string path, string what)
+    {
+        Check(path, what);
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new IOException($"{what} '{path}' cannot be read: {e.Message}", e);
+        }
+    }
+
+    // The runtime's own stat wrapper reports the type in portable bits on every Unix it supports.
+    const int TypeMask = 0xF000, Regular = 0x8000;
+
+    [StructLayout(LayoutKind.Sequential, Size = 512)]
+    struct FileStatus
+    {
+        public int Flags;
+        public int Mode;
+    }
+
+    [LibraryImport("libSystem.Native", EntryPoint = "SystemNative_Stat", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Stat(string path, out FileStatus status);
+
+    static bool IsRegular(string path)
+    {
+        if (OperatingSystem.IsWindows()) return true;
+        try
+        {
+            return Stat(path, out var status) != 0 || (status.Mode & TypeMask) == Regular;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return true;
+        }
+    }
+}

@@ -1,0 +1,158 @@
+using Engine.Model.Checkpoints;
+using Engine.Tests.Support;
+
+namespace Engine.Tests;
+
+/// <summary>Checkpoint sets appear whole or not at all, are verified on load, pruned to the newest N, and run directories are never overwritten unasked.</summary>
+public sealed class CheckpointStoreTests
+{
+    static CheckpointSet SaveText(CheckpointStore store, int step, params (string Name, string Text)[] files) =>
+        store.Save(step, dir =>
+        {
+            foreach (var (name, text) in files) File.WriteAllText(Path.Combine(dir, name), text);
+        });
+
+    static string[] Entries(string dir) =>
+        [.. Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal)!];
+
+    [Fact]
+    public void ASetListsEveryFileWithItsSizeAndChecksumAndVerifies()
+    {
+        using var tmp = new TempDirectory();
+        var store = new CheckpointStore(tmp.Path);
+        var set = SaveText(store, 12, ("a.txt", "alpha"), ("b.bin", "bravo!"));
+        Assert.Equal(Path.Combine(store.Root, "step-00000012"), set.Directory);
+        Assert.Equal(["a.txt", "b.bin", "manifest.json"], Entries(set.Directory));
+        Assert.Equal(["step-00000012"], Entries(store.Root));
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(set.File("manifest.json")))!;
+        Assert.Equal(6, (long)manifest["files"]!["b.bin"]!["bytes"]!);
+        Assert.Equal(12, store.Latest()!.Step);
+    }
+
+    [Fact]
+    public void OnlyTheNewestSetsAreKept()
+    {
+        using var tmp = new TempDirectory();
+        var store = new CheckpointStore(tmp.Path, keep: 2);
+        for (int step = 1; step <= 5; step++) SaveText(store, step, ("x", $"{step}"));
+        Assert.Equal([4, 5], store.Sets.Select(s => s.Step).ToArray());
+        Assert.Equal(["step-00000004", "step-00000005"], Entries(store.Root));
+        Assert.Throws<ArgumentException>(() => new CheckpointStore(tmp.Path, keep: 0));
+    }
+
+    [Fact]
+    public void AFailedSaveLeavesNoTraceAndTheSetsOnDiskUntouched()
+    {
+        using var tmp = new TempDirectory();
+        var store = new CheckpointStore(tmp.Path);
+        SaveText(store, 1, ("x", "one"));
+        var e = Assert.Throws<IOException>(() => store.Save(2, dir =>
+        {
+            File.WriteAllText(Path.Combine(dir, "x"), "two");
+            throw new IOException("No space left on device");
+        }));
+        Assert.Contains("saving step 2", e.Message);
+        Assert.Contains("the newest complete set is still step 1", e.Message);
+        Assert.Equal(["step-00000001"], Entries(store.Root));
+        Assert.Equal("one", File.ReadAllText(store.Latest()!.File("x")));
+    }
+
+    [Fact]
+    public void CleanUpRemovesWhatAKilledSaveLeftAndRestoresAnInterruptedReplacement()
+    {
+        using var tmp = new TempDirectory();
+        var store = new CheckpointStore(tmp.Path);
+        SaveText(store, 3, ("x", "three"));
+        // A kill between moving step 3 aside and moving its replacement in; a staging folder; a half-deleted set; a temp file.
+        Directory.Move(Path.Combine(store.Root, "step-00000003"), Path.Combine(store.Root, ".step-00000003.old-1234"));
+        Directory.CreateDirectory(Path.Combine(store.Root, ".step-00000004.tmp-5678"));
+        Directory.CreateDirectory(Path.Combine(store.Root, ".step-00000001.deleting-9abc"));
+        File.WriteAllText(Path.Combine(store.Root, ".x.0123.tmp"), "junk");
+        Assert.Equal(3, store.CleanUp());
+        Assert.Equal(["step-00000003"], Entries(store.Root));
+        Assert.Equal("three", File.ReadAllText(store.Latest()!.File("x")));
+    }
+
+    [Theory]
+    [InlineData("truncate", "has 2 bytes, but the manifest says 5")]
+    [InlineData("change", "does not match its SHA-256")]
+    [InlineData("delete", "x is missing")]
+    [InlineData("manifest", "manifest.json is missing")]
+    public void ADamagedNewestSetIsRefusedNamingTheFileAndTheIntactOne(string damage, string message)
+    {
+        using var tmp = new TempDirectory();
+        var store = new CheckpointStore(tmp.Path);
+        SaveText(store, 1, ("x", "first"));
+        var set = SaveText(store, 2, ("x", "later"));
+        switch (damage)
+        {
+            case "truncate": File.WriteAllText(set.File("x"), "la"); break;
+            case "change": File.WriteAllText(set.File("x"), "LATER"); break;
+            case "delete": File.Delete(set.File("x")); break;
+            default: File.Delete(set.File("manifest.json")); break;
+        }
+        var e = Assert.Throws<CheckpointException>(() => store.Latest());
+        Assert.Contains(message, e.Message);
+        Assert.Contains("the newest intact set is step 1", e.Message);
+    }
+
+    [Fact]
+    public void ANewRunNeverWritesIntoADirectoryThatHoldsSomethingElse()
+    {
+        using var tmp = new TempDirectory();
+        string other = tmp.File("photos");
+        Directory.CreateDirectory(other);
+        File.WriteAllText(Path.Combine(other, "cat.jpg"), "meow");
+        foreach (bool force in new[] { false, true })
+        {
+            var e = Assert.Throws<IOException>(() => RunDirectory.Create("test", other, force));
+            Assert.Contains("holds no Engine run", e.Message);
+        }
+        Assert.Equal("meow", File.ReadAllText(Path.Combine(other, "cat.jpg")));
+        File.WriteAllText(tmp.File("file"), "keep");
+        Assert.Contains("is a file", Assert.Throws<IOException>(() => RunDirectory.Create("test", tmp.File("file"), force: true)).Message);
+    }
+
+    [Fact]
+    public void AnExistingRunIsReplacedOnlyWithForceAndIsLockedWhileOpen()
+    {
+        using var tmp = new TempDirectory();
+        string dir = tmp.File("run");
+        using (var run = RunDirectory.Create("test", dir, force: false))
+        {
+            SaveText(run.Checkpoints, 1, ("x", "old"));
+            Assert.Contains("in use by another process", Assert.Throws<IOException>(() => RunDirectory.Resume("test", dir)).Message);
+        }
+        Assert.Contains("pass --resume to continue it, or --force", Assert.Throws<IOException>(() => RunDirectory.Create("test", dir, force: false)).Message);
+        Assert.True(new CheckpointStore(dir).Latest() is { Step: 1 });
+        using (var run = RunDirectory.Create("test", dir, force: true))
+            Assert.Empty(run.Checkpoints.Sets);
+        Assert.DoesNotContain(Entries(tmp.Path), e => e != "run");
+    }
+
+    [Fact]
+    public void ResumeRefusesADirectoryWithoutACompleteSet()
+    {
+        using var tmp = new TempDirectory();
+        Assert.Contains("does not exist", Assert.Throws<IOException>(() => RunDirectory.Resume("test", tmp.File("none"))).Message);
+        Assert.Contains("holds no Engine run", Assert.Throws<IOException>(() => RunDirectory.Resume("test", tmp.Path)).Message);
+        using (RunDirectory.Create("test", tmp.File("run"), force: false)) { }
+        Directory.CreateDirectory(Path.Combine(tmp.File("run"), "checkpoints", ".step-00000001.tmp-0000"));
+        Assert.Contains("holds no complete checkpoint set", Assert.Throws<IOException>(() => RunDirectory.Resume("test", tmp.File("run"))).Message);
+        // The refusal still cleaned up the killed save's staging folder.
+        Assert.Empty(Entries(Path.Combine(tmp.File("run"), "checkpoints")));
+    }
+
+    [Fact]
+    public void TheFinalModelIsReplacedAsAWhole()
+    {
+        using var tmp = new TempDirectory();
+        using var run = RunDirectory.Create("test", tmp.File("run"), force: false);
+        run.ExportModel(dir => File.WriteAllText(Path.Combine(dir, "a"), "1"));
+        run.ExportModel(dir => File.WriteAllText(Path.Combine(dir, "b"), "2"));
+        Assert.Equal(["b"], Entries(run.ModelDirectory));
+        Assert.Throws<InvalidOperationException>(() => run.ExportModel(_ => throw new InvalidOperationException("fail")));
+        Assert.Equal(["b"], Entries(run.ModelDirectory));
+        Assert.Equal([".lock", "model", "run.json"], Entries(run.Path));
+    }
+}
