@@ -27,6 +27,20 @@ public static class ChildProcess
     public static (int ExitCode, string Output) Run(string program, IEnumerable<string> arguments, IEnumerable<string> environment,
         int timeoutSeconds = 600)
     {
+        using var process = Start(program, arguments, environment);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeoutSeconds * 1000))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} ran past {timeoutSeconds} s");
+        }
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    /// <summary>Starts <paramref name="program"/> with its output redirected; the caller waits for it or kills it.</summary>
+    public static Process Start(string program, IEnumerable<string> arguments, IEnumerable<string> environment)
+    {
         string dir = AppContext.BaseDirectory;
         string apphost = Path.Combine(dir, OperatingSystem.IsWindows() ? program + ".exe" : program);
         var info = File.Exists(apphost)
@@ -43,14 +57,6 @@ public static class ChildProcess
         }
         info.RedirectStandardOutput = info.RedirectStandardError = true;
         info.WorkingDirectory = dir;
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {info.FileName}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeoutSeconds * 1000))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', arguments)} ran past {timeoutSeconds} s");
-        }
-        return (process.ExitCode, stdout.Result + stderr.Result);
+        return Process.Start(info) ?? throw new InvalidOperationException($"could not start {info.FileName}");
     }
 }

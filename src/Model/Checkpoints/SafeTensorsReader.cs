@@ -104,6 +104,7 @@ public sealed class SafeTensorsReader : IDisposable
     {
         // The format allows trailing spaces as padding; the JSON must open with '{'.
         if (header[0] != (byte)'{') throw new CheckpointException($"safetensors {path}: header does not start with '{{'");
+        if (!System.Text.Unicode.Utf8.IsValid(header)) throw new CheckpointException($"safetensors {path}: header is not valid UTF-8");
         JsonDocument doc;
         try
         {
@@ -179,7 +180,8 @@ public sealed class SafeTensorsReader : IDisposable
 
         if (offsetsJson is not { ValueKind: JsonValueKind.Array } off || off.GetArrayLength() != 2)
             throw new CheckpointException($"{where}: 'data_offsets' must be an array [begin, end]");
-        if (!off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < 0)
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+            || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < 0)
             throw new CheckpointException($"{where}: data_offsets {off.GetRawText()} are not non-negative integers");
         if (end < begin) throw new CheckpointException($"{where}: data_offsets [{begin}, {end}] are reversed");
         if (end > dataLength) throw new CheckpointException($"{where}: data_offsets [{begin}, {end}] run past the {dataLength}-byte data section (truncated?)");
