@@ -33,7 +33,7 @@ sealed class Arguments
     {
         if (!_options.TryGetValue(name, out var v)) return false;
         _used.Add(name);
-        if (v is not null) throw new UsageException($"--{name} takes no value (got '{v}')");
+        if (v is not null) throw new UsageException($"--{name} takes no value (got '{Shown(v)}')");
         return true;
     }
 
@@ -54,7 +54,7 @@ sealed class Arguments
         var s = String(name);
         if (s is null) return null;
         return int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v
-            : throw new UsageException($"--{name} must be an integer between {int.MinValue} and {int.MaxValue}, got '{s}'");
+            : throw new UsageException($"--{name} must be an integer between {int.MinValue} and {int.MaxValue}, got '{Shown(s)}'");
     }
 
     public float Float(string name, float fallback) => Float(name) ?? fallback;
@@ -64,10 +64,13 @@ sealed class Arguments
     {
         var s = String(name);
         if (s is null) return null;
-        if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v)) throw new UsageException($"--{name} must be a number, got '{s}'");
-        if (!float.IsFinite(v)) throw new UsageException($"--{name} must be a finite number within float32's range, got '{s}'");
+        if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v)) throw new UsageException($"--{name} must be a number, got '{Shown(s)}'");
+        if (!float.IsFinite(v)) throw new UsageException($"--{name} must be a finite number within float32's range, got '{Shown(s)}'");
         return v;
     }
+
+    /// <summary>A value as an error message quotes it: long ones are cut.</summary>
+    static string Shown(string value) => value.Length <= 40 ? value : value[..40] + "…";
 
     /// <summary>Throws if an option was given that no one asked for.</summary>
     public void RejectUnknown()

@@ -24,7 +24,8 @@ const string usage = """
     input or the environment, 2 a mistake on the command line, 70 an internal error (a bug: please report it).
     """;
 
-if (args.Length == 0 || args[0] == "help" || args.Any(a => a is "-h" or "--help"))
+// "-h" right after an option is that option's value (say, a prompt), not a request for help.
+if (args.Length == 0 || args[0] == "help" || args.Where((a, i) => a == "--help" || (a == "-h" && (i == 0 || !args[i - 1].StartsWith("--", StringComparison.Ordinal)))).Any())
 {
     Console.WriteLine(usage);
     return args.Length == 0 ? 2 : 0;
@@ -46,26 +47,7 @@ try
         _ => throw new UsageException($"unknown command '{args[0]}'"),
     };
 }
-catch (Exception thrown)
+catch (Exception e)
 {
-    // Parallel loops wrap what their bodies throw; the first inner error is the one to report.
-    var e = thrown is AggregateException a ? a.Flatten().InnerExceptions[0] : thrown;
-    switch (e)
-    {
-        case UsageException:
-            Console.Error.WriteLine($"engine: {e.Message}");
-            Console.Error.WriteLine(usage);
-            return 2;
-        case ArgumentException or InvalidOperationException or NotSupportedException or IOException or UnauthorizedAccessException
-            or OutOfMemoryException or ObjectDisposedException:
-            Console.Error.WriteLine($"engine: {e.Message}");
-            if (verbose) Console.Error.WriteLine(e);
-            return 1;
-        default:
-            // Anything else is a bug in Engine: one readable line, and the trace on request.
-            Console.Error.WriteLine($"engine: internal error ({e.GetType().Name}): {e.Message.ReplaceLineEndings(" ")}" +
-                (verbose ? "" : " (run again with --verbose for the stack trace)"));
-            if (verbose) Console.Error.WriteLine(e);
-            return 70;
-    }
+    return ErrorReport.Write(e, verbose, usage);
 }

@@ -144,7 +144,7 @@ public class Gpt2CheckpointTests
         using var model = new Gpt(Small);
         WriteWeights(model, dir.Path, _ => { });
         Gpt2Checkpoint.WriteConfig(Small with { Width = 12 }, dir.Path);
-        Assert.Contains("tensor 'wte.weight' has shape [11, 8], expected [11, 12] from the config", LoadFails(dir.Path).Message);
+        Assert.Contains("tensor 'wte.weight' has shape [11, 8], expected [11, 12] from config.json", LoadFails(dir.Path).Message);
         Gpt2Checkpoint.WriteConfig(Small with { Layers = 1 }, dir.Path);
         Assert.Contains("unexpected tensor 'h.1.", LoadFails(dir.Path).Message);
         Gpt2Checkpoint.WriteConfig(Small with { Layers = 3 }, dir.Path);

@@ -12,7 +12,7 @@ public sealed class AdamW : Optimizer
     public AdamW(IEnumerable<Variable> parameters, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f, float weightDecay = 0.01f)
         : base(parameters)
     {
-        if (!(lr >= 0) || !(beta1 is >= 0 and < 1) || !(beta2 is >= 0 and < 1) || !(eps > 0) || !(weightDecay >= 0))
+        if (!(lr >= 0) || !float.IsFinite(lr) || !(beta1 is >= 0 and < 1) || !(beta2 is >= 0 and < 1) || !(eps > 0) || !(weightDecay >= 0))
             throw new ArgumentException($"adamw: invalid hyper-parameters lr={lr}, betas=({beta1}, {beta2}), eps={eps}, weight_decay={weightDecay}");
         LearningRate = lr;
         Beta1 = beta1;

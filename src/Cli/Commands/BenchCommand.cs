@@ -19,6 +19,9 @@ static class BenchCommand
         + "       engine bench train --config tiny|small [--steps N] [--warmup N] [--batch B] [--device D]\n"
         + "       engine bench model --model DIR [--batch B] [--tokens T] [--runs R] [--device D]";
 
+    /// <summary>The most timed repetitions a bench takes: the times are kept, and more would only exhaust memory.</summary>
+    const int MaxRuns = 1_000_000;
+
     public static int Run(Arguments args)
     {
         if (args.Positional.Count == 1 && args.Positional[0] == "train") return Train(args);
@@ -37,6 +40,7 @@ static class BenchCommand
         };
         args.RejectUnknown();
         if (m <= 0 || n <= 0 || k <= 0 || runs <= 0) throw new UsageException("--m, --n, --k and --runs must be positive");
+        if (runs > MaxRuns) throw new UsageException($"--runs must be at most {MaxRuns}, got {runs}");
         if (Math.Max(Math.Max((long)m * k, (long)k * n), (long)m * n) > int.MaxValue)
             throw new UsageException($"--m {m}, --n {n}, --k {k}: a matrix of more than {int.MaxValue} elements is too large for one tensor");
         HostMemory.Require(((double)m * k + (double)k * n + 2.0 * m * n) * sizeof(float), $"bench gemm {m}x{n}x{k}");
@@ -82,6 +86,7 @@ static class BenchCommand
         var device = Device.Parse(args.String("device", "cpu"));
         args.RejectUnknown();
         if (batch <= 0 || steps <= 0 || warmup < 0) throw new UsageException("--batch and --steps must be positive and --warmup not negative");
+        if (steps > MaxRuns || warmup > MaxRuns) throw new UsageException($"--steps and --warmup must be at most {MaxRuns}");
 
         HostMemory.Require(Gpt.CountParameters(config) * 4.0 * sizeof(float) + Gpt.ActivationBytes(config, batch, config.ContextLength, training: true),
             $"bench train: {name} with batch {batch}");
@@ -116,6 +121,7 @@ static class BenchCommand
         var device = Device.Parse(args.String("device", "cpu"));
         args.RejectUnknown();
         if (batch <= 0 || length <= 0 || runs <= 0) throw new UsageException("--batch, --tokens and --runs must be positive");
+        if (runs > MaxRuns) throw new UsageException($"--runs must be at most {MaxRuns}, got {runs}");
 
         dir = Gpt2Checkpoint.ResolveDirectory(dir);
         var config = Gpt2Checkpoint.ReadConfig(dir);

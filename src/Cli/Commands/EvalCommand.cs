@@ -63,7 +63,7 @@ static class EvalCommand
         JsonElement root;
         try
         {
-            root = JsonDocument.Parse(InputFile.ReadAllText(file, "eval: token file")).RootElement;
+            root = JsonDocument.Parse(InputFile.ReadAllText(file, "eval: token file"), InputFile.StrictJson()).RootElement;
         }
         catch (JsonException e)
         {

@@ -34,6 +34,8 @@ static class GrpoCommand
         args.RejectUnknown();
         if (settings.Seeds < 1 || settings.GrpoSteps < 1 || settings.SftSteps < 0)
             throw new UsageException("--seeds and --steps must be ≥ 1 and --sft-steps ≥ 0");
+        if (settings.Seeds > 1000 || settings.GrpoSteps > 1_000_000 || settings.SftSteps > 1_000_000)
+            throw new UsageException("--seeds must be at most 1000, and --steps and --sft-steps at most 1000000");
         if (!(settings.LearningRate > 0)) throw new UsageException($"--lr must be positive, got {settings.LearningRate}");
         OutputDirectory.Prepare("grpo arith", outDir);
         var clock = Stopwatch.StartNew();
@@ -108,6 +110,7 @@ static class GrpoCommand
         var device = Device.Parse(args.String("device", "cpu"));
         args.RejectUnknown();
         if (seeds < 1 || steps <= TreeExperiment.Window) throw new UsageException($"--seeds must be ≥ 1 and --steps > {TreeExperiment.Window}");
+        if (seeds > 1000 || steps > 1_000_000) throw new UsageException($"--seeds must be at most 1000 and --steps at most 1000000, got {seeds} and {steps}");
         if (n is < 1 or > 3) throw new UsageException($"--n must be 1, 2 or 3 (the tokens the trap shares with the target), got {n}");
         if (!(lr > 0)) throw new UsageException($"--lr must be positive, got {lr}");
         OutputDirectory.Prepare("grpo tree", outDir);

@@ -86,7 +86,7 @@ static class InspectCommand
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(content);
+            root = JsonNode.Parse(content, documentOptions: InputFile.StrictJson());
         }
         catch (JsonException e)
         {
@@ -144,7 +144,7 @@ static class InspectCommand
     {
         if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || !v.TryGetValue(out double d))
             throw new ArgumentException($"inspect: {at} must be a number, got {node?.ToJsonString() ?? "null"}");
-        if (!double.IsFinite(d)) throw new ArgumentException($"inspect: {at} is not finite");
+        if (!(Math.Abs(d) <= float.MaxValue)) throw new ArgumentException($"inspect: {at} is {v.ToJsonString()}, beyond float32's range");
         return d;
     }
 }

@@ -24,12 +24,16 @@ static class SampleCommand
         float temperature = args.Float("temperature", 1f);
         int topK = args.Int("top-k", 0);
         float topP = args.Float("top-p", 1f);
-        ulong seed = (ulong)args.Int("seed", 0);
+        int seed = args.Int("seed", 0);
         bool json = args.Flag("json");
         var device = Device.Parse(args.String("device", "cpu"));
         args.RejectUnknown();
         if ((text is null) == (idList is null)) throw new UsageException("sample needs exactly one of --prompt TEXT and --prompt-ids 1,2,3");
         if (maxNew < 0) throw new UsageException("sample needs --max-new-tokens N (N ≥ 0)");
+        if (temperature < 0) throw new UsageException($"--temperature must be ≥ 0 (0 is greedy), got {temperature}");
+        if (topK < 0) throw new UsageException($"--top-k must be ≥ 0 (0 keeps every token), got {topK}");
+        if (!(topP > 0 && topP <= 1)) throw new UsageException($"--top-p must be in (0, 1], got {topP}");
+        if (seed < 0) throw new UsageException($"--seed must be ≥ 0, got {seed}");
 
         dir = Gpt2Checkpoint.ResolveDirectory(dir);
         using var model = Gpt2Checkpoint.Load(dir, device);
@@ -48,7 +52,7 @@ static class SampleCommand
         }
         var sampling = greedy ? SamplingOptions.ArgMax : new SamplingOptions(false, temperature, topK, topP);
         var stop = tokenizer?.EosId is int eos ? new HashSet<int> { eos } : null;
-        var ids = Generation.Generate(model, [prompt], new GenerationOptions(maxNew, sampling, seed, stop))[0];
+        var ids = Generation.Generate(model, [prompt], new GenerationOptions(maxNew, sampling, (ulong)seed, stop))[0];
         string? decoded = tokenizer?.Decode(ids);
         if (json)
         {

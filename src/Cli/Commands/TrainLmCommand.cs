@@ -66,11 +66,11 @@ static class TrainLmCommand
             int[] tokens = tokenizer.Encode(corpus);
             int split = (int)(tokens.Length * 0.9);
             var config = GptConfig.Named(state.Config) with { VocabSize = tokenizer.VocabSize };
-            if (split < config.ContextLength + 1 || tokens.Length - split < config.ContextLength + 1)
-                throw new ArgumentException($"train-lm: {text} has {tokens.Length} characters, too few for context {config.ContextLength} (need about {10 * (config.ContextLength + 1)})");
             double parameterBytes = Gpt.CountParameters(config) * 4.0 * sizeof(float); // weights, gradients, AdamW's two moments
             HostMemory.Require(parameterBytes + Gpt.ActivationBytes(config, state.Batch, config.ContextLength, training: true),
                 $"train-lm: {state.Config} with batch {state.Batch} × context {config.ContextLength}");
+            if (split < config.ContextLength + 1 || tokens.Length - split < config.ContextLength + 1)
+                throw new ArgumentException($"train-lm: {text} has {tokens.Length} characters, too few for context {config.ContextLength} (need about {10 * (config.ContextLength + 1)})");
             run ??= RunDirectory.Create(Command, outDir, force, keep);
             return Train(run, latest, state, tokenizer, tokens, split, config, device, evalEvery ?? Math.Max(1, state.Steps / 10),
                 checkpointEvery ?? Math.Max(1, state.Steps / 4));
@@ -176,7 +176,7 @@ static class TrainLmCommand
         JsonElement root;
         try
         {
-            using var doc = JsonDocument.Parse(InputFile.ReadAllText(path, "train-lm: trainer state"));
+            using var doc = JsonDocument.Parse(InputFile.ReadAllText(path, "train-lm: trainer state"), InputFile.StrictJson());
             root = doc.RootElement.Clone();
         }
         catch (JsonException e)

@@ -161,7 +161,7 @@ public sealed class CheckpointSet(int step, string directory)
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(InputFile.ReadAllText(manifestPath, "checkpoint manifest"));
+            root = JsonNode.Parse(InputFile.ReadAllText(manifestPath, "checkpoint manifest"), documentOptions: InputFile.StrictJson());
         }
         catch (JsonException e)
         {

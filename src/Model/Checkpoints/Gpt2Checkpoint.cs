@@ -94,6 +94,12 @@ public static partial class Gpt2Checkpoint
     static Dictionary<string, SafeTensorInfo> Match(GptConfig config, SafeTensorsReader reader)
     {
         string path = reader.Path;
+        // Counted before the shapes are listed: a config claiming 10⁹ layers must not build 10⁹ entries first. Within a
+        // layer of the count, the comparison below names the missing tensors instead.
+        long parameters = 4 + 12L * config.Layers;
+        if (parameters > reader.Tensors.Count + 12)
+            throw new CheckpointException($"gpt2 checkpoint {path}: holds {reader.Tensors.Count} tensors, but n_layer {config.Layers} in {ConfigFileName} " +
+                $"needs {parameters} parameter tensors; the config does not belong to these weights");
         var expected = Gpt.ParameterShapes(config).ToDictionary(p => p.Name, p => p.Shape, StringComparer.Ordinal);
         var byParameter = new Dictionary<string, SafeTensorInfo>(StringComparer.Ordinal);
         var wte = expected["wte.weight"];
@@ -108,11 +114,11 @@ public static partial class Gpt2Checkpoint
                 continue;
             }
             if (!expected.TryGetValue(name, out var shape))
-                throw new CheckpointException($"gpt2 checkpoint {path}: unexpected tensor '{t.Name}' (no such parameter in a {config.Layers}-layer GPT-2)");
+                throw new CheckpointException($"gpt2 checkpoint {path}: unexpected tensor '{t.Name}' (no such parameter in the {config.Layers}-layer GPT-2 of {ConfigFileName})");
             if (byParameter.TryGetValue(name, out var other))
                 throw new CheckpointException($"gpt2 checkpoint {path}: parameter '{name}' is present twice (as '{other.Name}' and '{t.Name}')");
             if (!t.Shape.AsSpan().SequenceEqual(shape))
-                throw new CheckpointException($"gpt2 checkpoint {path}: tensor '{t.Name}' has shape {t.ShapeText}, expected {SafeTensors.FormatShape(shape)} from the config");
+                throw new CheckpointException($"gpt2 checkpoint {path}: tensor '{t.Name}' has shape {t.ShapeText}, expected {SafeTensors.FormatShape(shape)} from {ConfigFileName}");
             if (!t.DType.IsFloat())
                 throw new CheckpointException($"gpt2 checkpoint {path}: tensor '{t.Name}' has dtype {t.DType}, expected a floating-point type");
             byParameter[name] = t;
@@ -142,7 +148,7 @@ public static partial class Gpt2Checkpoint
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(InputFile.ReadAllText(path, "gpt2 config"), documentOptions: new JsonDocumentOptions { MaxDepth = 16 });
+            root = JsonNode.Parse(InputFile.ReadAllText(path, "gpt2 config"), documentOptions: InputFile.StrictJson(16));
         }
         catch (JsonException e)
         {

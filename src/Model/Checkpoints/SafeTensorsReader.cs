@@ -108,7 +108,7 @@ public sealed class SafeTensorsReader : IDisposable
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 8 });
+            doc = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 8 }); // duplicates are named below
         }
         catch (JsonException e)
         {

@@ -105,10 +105,23 @@ public sealed class CharTokenizer : ITokenizer
     /// <summary>Reads <paramref name="path"/> if it is a char tokenizer file; null if it is JSON of another kind (e.g. a Hugging Face tokenizer.json).</summary>
     internal static CharTokenizer? TryLoad(string path)
     {
+        try
+        {
+            return Parse(path);
+        }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json reports text it cannot decode (a lone surrogate) this way.
+            throw new CheckpointException($"char tokenizer {path}: {e.Message}", e);
+        }
+    }
+
+    static CharTokenizer? Parse(string path)
+    {
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(InputFile.ReadAllText(path, "char tokenizer"));
+            root = JsonNode.Parse(InputFile.ReadAllText(path, "char tokenizer"), documentOptions: InputFile.StrictJson());
         }
         catch (JsonException e)
         {

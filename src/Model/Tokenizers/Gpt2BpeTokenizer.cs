@@ -69,7 +69,7 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         try
         {
-            using var doc = JsonDocument.Parse(InputFile.ReadAllText(vocabPath, "gpt2 vocabulary"));
+            using var doc = JsonDocument.Parse(InputFile.ReadAllText(vocabPath, "gpt2 vocabulary"), InputFile.StrictJson());
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new CheckpointException($"bpe vocab {vocabPath}: not a JSON object");
             foreach (var p in doc.RootElement.EnumerateObject())
             {
