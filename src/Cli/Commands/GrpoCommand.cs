@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
+using Engine.Model.Checkpoints;
 using Engine.Model.Training;
 using Engine.Rl.Tasks;
 
@@ -86,13 +88,11 @@ static class GrpoCommand
         }
         SvgPlot.Write(Path.Combine(outDir, "accuracy.svg"), $"held-out accuracy (mean of {settings.Seeds} seeds)", "GRPO step", "accuracy",
             [("GRPO", Curve(false)), ("λ-GRPO", Curve(true))]);
-        using (var csv = new StreamWriter(Path.Combine(outDir, "accuracy.csv")))
-        {
-            csv.WriteLine("method,seed,step,accuracy");
-            foreach (var r in runs)
-                foreach (var (step, acc) in r.Accuracy)
-                    csv.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(r.Lambda ? "lambda-grpo" : "grpo")},{r.Seed},{step},{acc}"));
-        }
+        var csv = new StringBuilder("method,seed,step,accuracy\n");
+        foreach (var r in runs)
+            foreach (var (step, acc) in r.Accuracy)
+                csv.Append(CultureInfo.InvariantCulture, $"{(r.Lambda ? "lambda-grpo" : "grpo")},{r.Seed},{step},{acc}\n");
+        AtomicFile.WriteText(Path.Combine(outDir, "accuracy.csv"), csv.ToString());
         Console.WriteLine($"{runs.Count} runs in {clock.Elapsed.TotalSeconds:F0} s; curves, metrics and plots in {outDir}/");
         return 0;
     }
@@ -142,8 +142,7 @@ static class GrpoCommand
         Console.WriteLine();
         Console.WriteLine("| n | r_neg | GRPO | λ-GRPO | paper GRPO | paper λ-GRPO |");
         Console.WriteLine("|---|---|---|---|---|---|");
-        using var csv = new StreamWriter(Path.Combine(outDir, "target_frequency.csv"));
-        csv.WriteLine("n,r_neg,method,seed,step,target_frequency");
+        var csv = new StringBuilder("n,r_neg,method,seed,step,target_frequency\n");
         foreach (var config in results.GroupBy(r => (r.Run.SharedPrefix, r.Run.NegativeReward)).OrderBy(g => g.Key.SharedPrefix).ThenByDescending(g => g.Key.NegativeReward))
         {
             double Mean(bool lambda) => config.Where(r => r.Run.Lambda == lambda).Average(r => r.FinalFrequency);
@@ -152,7 +151,7 @@ static class GrpoCommand
                 $"| {config.Key.SharedPrefix} | {config.Key.NegativeReward:0.0} | {Mean(false):F4} | {Mean(true):F4} | {paper.Item1:F4} | {paper.Item2:F4} |"));
             foreach (var r in config)
                 for (int s = 0; s < r.TargetFrequency.Length; s++)
-                    csv.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Run.SharedPrefix},{r.Run.NegativeReward},{(r.Run.Lambda ? "lambda-grpo" : "grpo")},{r.Run.Seed},{s + 1},{r.TargetFrequency[s]}"));
+                    csv.Append(CultureInfo.InvariantCulture, $"{r.Run.SharedPrefix},{r.Run.NegativeReward},{(r.Run.Lambda ? "lambda-grpo" : "grpo")},{r.Run.Seed},{s + 1},{r.TargetFrequency[s]}\n");
             IReadOnlyList<(double, double)> Curve(bool lambda)
             {
                 var rs = config.Where(r => r.Run.Lambda == lambda).ToArray();
@@ -162,6 +161,7 @@ static class GrpoCommand
             SvgPlot.Write(Path.Combine(outDir, name), string.Create(CultureInfo.InvariantCulture, $"target frequency, n = {config.Key.SharedPrefix}, r_neg = {config.Key.NegativeReward:0.0} (mean of {seeds} seeds)"),
                 "step", "frequency of the target", [("GRPO", Curve(false)), ("λ-GRPO", Curve(true))]);
         }
+        AtomicFile.WriteText(Path.Combine(outDir, "target_frequency.csv"), csv.ToString());
         Console.WriteLine();
         Console.WriteLine($"{runs.Count} runs in {clock.Elapsed.TotalSeconds:F0} s; curves and per-step frequencies in {outDir}/");
         return 0;

@@ -66,19 +66,20 @@ static class InspectCommand
         s.AppendLine(inv, $"  advantages [{string.Join(", ", advantages.Select(a => a.ToString("+0.000;-0.000;0.000", inv)))}]");
         s.AppendLine("  prompt");
         var children = trie.Steps.ToLookup(st => st.Parent);
-        void Walk(int parent, string indent)
+        // Depth first with an explicit stack: a deep trie must not overflow the call stack.
+        var open = new Stack<(ProcessStep[] Kids, int Next, string Indent)>();
+        open.Push((children[-1].ToArray(), 0, "  "));
+        while (open.Count > 0)
         {
-            var kids = children[parent].ToArray();
-            for (int k = 0; k < kids.Length; k++)
-            {
-                var st = kids[k];
-                bool last = k == kids.Length - 1;
-                int i = st.Trajectories[0];
-                s.AppendLine(inv, $"{indent}{(last ? "└─ " : "├─ ")}[{string.Join(",", st.Tokens)}]  |λ|={st.Count}  R={reward[i][st.Start]:0.###}  A={adv[i][st.Start]:+0.000;-0.000;0.000}  trajectories {{{string.Join(",", st.Trajectories)}}}");
-                Walk(st.Id, indent + (last ? "   " : "│  "));
-            }
+            var (kids, next, indent) = open.Pop();
+            if (next == kids.Length) continue;
+            open.Push((kids, next + 1, indent));
+            var st = kids[next];
+            bool last = next == kids.Length - 1;
+            int i = st.Trajectories[0];
+            s.AppendLine(inv, $"{indent}{(last ? "└─ " : "├─ ")}[{string.Join(",", st.Tokens)}]  |λ|={st.Count}  R={reward[i][st.Start]:0.###}  A={adv[i][st.Start]:+0.000;-0.000;0.000}  trajectories {{{string.Join(",", st.Trajectories)}}}");
+            open.Push((children[st.Id].ToArray(), 0, indent + (last ? "   " : "│  ")));
         }
-        Walk(-1, "  ");
     }
 
     static (Group[] Groups, float Epsilon, bool Scale) Parse(string content, string file)

@@ -44,7 +44,7 @@ public static class SvgPlot
             sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(w - right + 38)}\" y=\"{F(top + 14 + 18 * s)}\">{Escape(series[s].Name)}</text>\n");
         }
         sb.Append("</svg>\n");
-        File.WriteAllText(path, sb.ToString());
+        Checkpoints.AtomicFile.WriteText(path, sb.ToString());
     }
 
     static string Escape(string s) => s.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);

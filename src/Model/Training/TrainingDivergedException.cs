@@ -8,7 +8,13 @@ public sealed class TrainingDivergedException : InvalidOperationException
 {
     /// <summary>Step <paramref name="step"/> (1-based) gave <paramref name="loss"/> and <paramref name="gradNorm"/>.</summary>
     public TrainingDivergedException(int step, float loss, float gradNorm)
-        : base(FormattableString.Invariant($"training diverged at step {step}: the loss is {loss} and the gradient norm {gradNorm}; ") +
+        : this(step, FormattableString.Invariant($"the loss is {loss} and the gradient norm {gradNorm}"))
+    {
+    }
+
+    /// <summary>Step <paramref name="step"/> (1-based) went wrong as <paramref name="what"/> says.</summary>
+    public TrainingDivergedException(int step, string what)
+        : base(FormattableString.Invariant($"training diverged at step {step}: {what}; ") +
             "stopped before updating the weights, and no checkpoint of this step was written (lower the learning rate or check the data)")
     {
         Step = step;

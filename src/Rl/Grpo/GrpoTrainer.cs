@@ -171,7 +171,9 @@ public sealed class GrpoTrainer : IDisposable
                 entropy += s.Entropy * s.Tokens;
                 tokens += s.Tokens;
             }
-            if (Options.GradClip > 0) Optimizer.ClipGradNorm(Options.GradClip);
+            float norm = Options.GradClip > 0 ? Optimizer.ClipGradNorm(Options.GradClip) : Optimizer.GradNorm();
+            if (!float.IsFinite(norm))
+                throw new Engine.Model.Training.TrainingDivergedException(StepCount + 1, FormattableString.Invariant($"the gradient norm of pass {pass + 1} is {norm}"));
             Optimizer.Step();
             last = new ObjectiveStats(clip / tokens, kl / tokens, entropy / tokens, tokens);
         }
