@@ -254,6 +254,55 @@ public sealed class CliContractTests : IDisposable
         Assert.Equal(before, Snapshot(run));
     }
 
+    [Fact]
+    public void ARunIsNeverOverwrittenUnaskedAndAResumeKeepsItsSettings()
+    {
+        string text = Path.Combine(_dir, "text.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 100)));
+        string run = Path.Combine(_dir, "run");
+        string[] train = ["--text", text, "--out", run, "--steps", "2", "--batch", "2", "--checkpoint-every", "1"];
+        Capture(() => TrainLmCommand.Run(new Arguments(train)));
+        var before = Snapshot(run);
+        Assert.Contains("already holds a run", Assert.Throws<IOException>(() => TrainLmCommand.Run(new Arguments(train))).Message);
+        Assert.Contains("--batch 3 differs from the run's 2",
+            Assert.Throws<UsageException>(() => TrainLmCommand.Run(new Arguments([.. train[..^4], "--batch", "3", "--resume"]))).Message);
+        Assert.Contains("--steps 1 is below the 2 steps", Assert.Throws<UsageException>(() => TrainLmCommand.Run(new Arguments(["--text", text, "--out", run, "--steps", "1", "--resume"]))).Message);
+        File.WriteAllText(Path.Combine(_dir, "other.txt"), string.Concat(Enumerable.Repeat("a dog ran in the park. ", 100)));
+        Assert.Contains("is not the text the run was trained on",
+            Assert.Throws<IOException>(() => TrainLmCommand.Run(new Arguments(["--text", Path.Combine(_dir, "other.txt"), "--out", run, "--resume"]))).Message);
+        Assert.Equal(before, Snapshot(run));
+
+        // Extending the run and replacing it are each one explicit choice.
+        Capture(() => TrainLmCommand.Run(new Arguments(["--text", text, "--out", run, "--steps", "3", "--resume"])));
+        Assert.Equal([1, 2, 3], new CheckpointStore(run).Sets.Select(s => s.Step).ToArray());
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(run, "loss.csv")).Length);
+        Capture(() => TrainLmCommand.Run(new Arguments([.. train, "--force"])));
+        Assert.Equal([1, 2], new CheckpointStore(run).Sets.Select(s => s.Step).ToArray());
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(run, "loss.csv")).Length);
+    }
+
+    [Fact]
+    public void ResumeRefusesAConsistentSetWhoseTrainerStateIsMalformedNamingTheField()
+    {
+        string text = Path.Combine(_dir, "text.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 100)));
+        string run = Path.Combine(_dir, "run");
+        string[] train = ["--text", text, "--out", run, "--steps", "1", "--batch", "2"];
+        Capture(() => TrainLmCommand.Run(new Arguments(train)));
+        var set = new CheckpointStore(run).Latest()!;
+        foreach (var (state, field) in new[] { ("{\"step\": 1}", "'data_position'"), ("{\"step\": \"one\"}", "'step'"), ("[1]", "JSON object"), ("{", "not valid JSON") })
+        {
+            // Rewritten through the store, so the manifest agrees and the state's own check must catch it.
+            var files = Directory.EnumerateFiles(set.Directory).Where(f => !f.EndsWith("manifest.json", StringComparison.Ordinal))
+                .ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+            files["trainer_state.json"] = System.Text.Encoding.UTF8.GetBytes(state);
+            new CheckpointStore(run).Save(1, dir => { foreach (var (name, bytes) in files) File.WriteAllBytes(Path.Combine(dir, name), bytes); });
+            var e = Assert.Throws<CheckpointException>(() => TrainLmCommand.Run(new Arguments([.. train, "--resume"])));
+            Assert.Contains("trainer_state.json", e.Message);
+            Assert.Contains(field, e.Message);
+        }
+    }
+
     /// <summary>Every file under <paramref name="dir"/> (but the lock) with its bytes, to prove a refusal changed nothing.</summary>
     internal static SortedDictionary<string, string> Snapshot(string dir) =>
         new(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Where(f => Path.GetFileName(f) != ".lock")

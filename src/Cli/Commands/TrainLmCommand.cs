@@ -50,13 +50,13 @@ static class TrainLmCommand
         RunDirectory? run = null;
         CheckpointSet? latest = null;
         State? saved = null;
-        if (resume)
-        {
-            (run, latest) = RunDirectory.Resume(Command, outDir, keep);
-            saved = ReadState(latest.File(StateFile));
-        }
         try
         {
+            if (resume)
+            {
+                (run, latest) = RunDirectory.Resume(Command, outDir, keep);
+                saved = ReadState(latest.File(StateFile));
+            }
             string corpus = InputFile.ReadAllText(text, "train-lm: --text");
             string corpusSha = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(corpus)));
             var state = saved is null
@@ -197,15 +197,16 @@ static class TrainLmCommand
                 throw new CheckpointException($"train-lm: {path}: field '{name}' is {v.GetRawText()}, not an integer in [{min}, {max}]; refusing to resume");
             return x;
         }
-        var rate = Field("learning_rate", JsonValueKind.Number);
-        if (!rate.TryGetSingle(out float learningRate) || !(learningRate > 0) || !float.IsFinite(learningRate))
-            throw new CheckpointException($"train-lm: {path}: field 'learning_rate' is {rate.GetRawText()}, not a positive float32; refusing to resume");
+        int step = (int)Integer("step", 0, int.MaxValue);
+        long position = Integer("data_position", 0, long.MaxValue);
         string config = Field("config", JsonValueKind.String).GetString()!;
         if (config is not ("tiny" or "small" or "gpt2"))
             throw new CheckpointException($"train-lm: {path}: field 'config' is '{config}', not tiny, small or gpt2; refusing to resume");
-        int step = (int)Integer("step", 0, int.MaxValue);
-        var state = new State(step, Integer("data_position", 0, long.MaxValue), config, (int)Integer("steps", 1, int.MaxValue),
-            (int)Integer("batch", 1, int.MaxValue), learningRate, Integer("seed", 0, int.MaxValue), Field("corpus_sha256", JsonValueKind.String).GetString()!);
+        int steps = (int)Integer("steps", 1, int.MaxValue), batch = (int)Integer("batch", 1, int.MaxValue);
+        var rate = Field("learning_rate", JsonValueKind.Number);
+        if (!rate.TryGetSingle(out float learningRate) || !(learningRate > 0) || !float.IsFinite(learningRate))
+            throw new CheckpointException($"train-lm: {path}: field 'learning_rate' is {rate.GetRawText()}, not a positive float32; refusing to resume");
+        var state = new State(step, position, config, steps, batch, learningRate, Integer("seed", 0, int.MaxValue), Field("corpus_sha256", JsonValueKind.String).GetString()!);
         if (state.Step > state.Steps) throw new CheckpointException($"train-lm: {path}: 'step' {state.Step} is past 'steps' {state.Steps}; refusing to resume");
         return state;
     }
