@@ -138,6 +138,30 @@ public sealed partial class Variable
         }, a.Value, b.Value);
     }
 
+    /// <summary>
+    /// x clipped to [<paramref name="low"/>, <paramref name="high"/>]. The gradient passes wherever low ≤ x ≤ high,
+    /// bounds included, as PyTorch's clamp does (a composition of <see cref="Minimum"/> and <see cref="Maximum"/>
+    /// would halve it at each bound).
+    /// </summary>
+    public static Variable Clamp(Variable x, float low, float high)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (!(low <= high)) throw new ArgumentException($"clamp: low {low} must not exceed high {high}");
+        using var lo = Tensor.Scalar(low, x.Value.Device);
+        using var hi = Tensor.Scalar(high, x.Value.Device);
+        using var capped = Tensor.Minimum(x.Value, hi);
+        return Record("clamp", Tensor.Maximum(capped, lo), [x], g =>
+        {
+            using var lowBound = Tensor.Scalar(low, x.Value.Device);
+            using var highBound = Tensor.Scalar(high, x.Value.Device);
+            using var below = Tensor.Lt(x.Value, lowBound);
+            using var above = Tensor.Gt(x.Value, highBound);
+            using var outside = below + above;
+            using var inside = 1f - outside;
+            return [g * inside];
+        }, x.Value);
+    }
+
     /// <summary>x + s</summary>
     public static Variable operator +(Variable x, float s) => Record("add_scalar", x.Value + s, [x], g => [g]);
     /// <summary>s + x</summary>

@@ -10,7 +10,11 @@ namespace Engine.Model;
 /// <param name="StopTokens">A sequence ends after emitting one of these (it is included in the output).</param>
 /// <param name="AllowedTokens">If set, only these ids can be sampled (e.g. a task's alphabet).</param>
 public sealed record GenerationOptions(int MaxNewTokens, SamplingOptions? Sampling = null, ulong Seed = 0,
-    IReadOnlySet<int>? StopTokens = null, IReadOnlyList<int>? AllowedTokens = null);
+    IReadOnlySet<int>? StopTokens = null, IReadOnlyList<int>? AllowedTokens = null)
+{
+    /// <summary>A sequence also ends once this says so of its new tokens so far (e.g. its text holds a stop string).</summary>
+    public Func<IReadOnlyList<int>, bool>? StopWhen { get; init; }
+}
 
 /// <summary>Autoregressive generation with a KV cache.</summary>
 public static class Generation
@@ -112,7 +116,7 @@ public static class Generation
                 if (done[r]) continue;
                 next[r] = Sampler.Choose(logits[r], sampling, streamOf(r), options.AllowedTokens);
                 outputs[r].Add(next[r]);
-                if (options.StopTokens?.Contains(next[r]) == true) done[r] = true;
+                if (options.StopTokens?.Contains(next[r]) == true || options.StopWhen?.Invoke(outputs[r]) == true) done[r] = true;
             }
             if (done.All(d => d) || step + 1 >= options.MaxNewTokens || cache.Length >= model.Config.ContextLength) break;
             using (GradMode.NoGrad())

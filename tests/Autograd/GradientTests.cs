@@ -48,6 +48,18 @@ public class GradientTests
     }
 
     [Fact]
+    public void ClampPassesTheGradientInsideAndAtItsBounds()
+    {
+        GradCheck.Check(v => Variable.Clamp(v[0], -0.5f, 0.3f), x => Map(x[0], a => Math.Clamp(a, -0.5, 0.3)), [new Shape(5, 7)]);
+        // At a bound the gradient is whole, as in torch.clamp; Maximum(Minimum(x, hi), lo) gives 1/2 there.
+        using var x = Variable.Parameter(Tensor.FromArray([0.8f, 1f, 1.2f, 1.5f]));
+        Variable.Clamp(x, 1f, 1.2f).Sum().Backward();
+        Assert.Equal([0f, 1f, 1f, 0f], x.Grad!.ToArray());
+        Assert.Equal([1f, 1f, 1.2f, 1.2f], Variable.Clamp(x, 1f, 1.2f).Value.ToArray());
+        Assert.Throws<ArgumentException>(() => Variable.Clamp(x, 2f, 1f));
+    }
+
+    [Fact]
     public void ScalarVariants()
     {
         GradCheck.Check(v => v[0] * 3f + 2f, x => Map(x[0], a => a * 3 + 2), [S23]);

@@ -58,7 +58,7 @@ static class GrpoCommand
                 var run = ArithmeticExperiment.Run(start, lambda, seed, settings, mt => progress.Report(mt.Step, mt.Summary));
                 progress.Done();
                 runs.Add(run);
-                var log = new Engine.Rl.Grpo.GrpoLog(Path.Combine(outDir, $"{(lambda ? "lambda-grpo" : "grpo")}-seed{seed}"));
+                var log = new Engine.Rl.Grpo.GrpoLog(Path.Combine(outDir, $"{(lambda ? "lambda-grpo" : "grpo")}-seed{seed}"), Engine.Rl.Grpo.GrpoStepMetrics.ColumnNames(1));
                 foreach (var mt in run.Steps) log.Append(mt);
                 log.Plot();
             }

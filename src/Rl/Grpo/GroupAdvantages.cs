@@ -13,6 +13,26 @@ public static class GroupAdvantages
         return rewards.Select(r => scale == 0 ? 0f : (float)((r - mean) * scale)).ToArray();
     }
 
+    /// <summary>
+    /// a_i = (r_i − mean r)/(<paramref name="std"/> + ε) with the group's mean and a std measured elsewhere (over the
+    /// whole step: TRL's batch scaling). A group of equal rewards still has a_i = 0.
+    /// </summary>
+    public static float[] Compute(IReadOnlyList<float> rewards, double std, float stdEpsilon)
+    {
+        ArgumentNullException.ThrowIfNull(rewards);
+        var (mean, scale) = Moments(rewards, false, stdEpsilon);
+        return rewards.Select(r => scale == 0 ? 0f : (float)((r - mean) / (std + stdEpsilon))).ToArray();
+    }
+
+    /// <summary>The sample (n − 1) std of <paramref name="rewards"/>; 0 for fewer than two.</summary>
+    public static double SampleStd(IReadOnlyList<float> rewards)
+    {
+        ArgumentNullException.ThrowIfNull(rewards);
+        if (rewards.Count < 2) return 0;
+        double mean = rewards.Average(r => (double)r);
+        return Math.Sqrt(rewards.Sum(r => (r - mean) * (r - mean)) / (rewards.Count - 1));
+    }
+
     /// <summary>The group mean, and the factor that turns r − mean into an advantage (0 when all advantages are 0).</summary>
     public static (double Mean, double Scale) Moments(IReadOnlyList<float> rewards, bool scaleRewards, float stdEpsilon)
     {

@@ -18,10 +18,19 @@ public sealed record GroupAnalysis(float[] Advantages, int[][] Lambda, float[][]
     public PrefixTrie? Trie { get; init; }
 
     /// <summary>Builds the group's trie and reads everything off it.</summary>
-    public static GroupAnalysis Of(int[] prompt, int[][] completions, float[] rewards, GrpoOptions options)
+    /// <param name="prompt">The group's prompt.</param>
+    /// <param name="completions">Its completions.</param>
+    /// <param name="rewards">Their outcome rewards.</param>
+    /// <param name="options">The run's settings (how rewards are scaled).</param>
+    /// <param name="batchStd">The step's reward std, used when the options scale by the batch.</param>
+    public static GroupAnalysis Of(int[] prompt, int[][] completions, float[] rewards, GrpoOptions options, double batchStd = 0)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var trie = PrefixTrie.Build(prompt, completions);
-        return new GroupAnalysis(GroupAdvantages.Compute(rewards, options.ScaleRewards, options.StdEpsilon), trie.Lambda, trie.LambdaScales(),
+        var advantages = options.Scaling == RewardScaling.Batch
+            ? GroupAdvantages.Compute(rewards, batchStd, options.StdEpsilon)
+            : GroupAdvantages.Compute(rewards, options.ScalesRewards, options.StdEpsilon);
+        return new GroupAnalysis(advantages, trie.Lambda, trie.LambdaScales(),
             trie.Steps.Count, trie.PathDepthMean, trie.IntermediateProportionMean) { Trie = trie };
     }
 }

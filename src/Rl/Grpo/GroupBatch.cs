@@ -73,27 +73,36 @@ public sealed class GroupBatch
     public float[] Advantages { get; }
 
     /// <summary>
-    /// Per-token loss weights for an aggregation: the λ-scale (1 when <paramref name="lambdaScales"/> is
-    /// null) times the aggregation's denominator, and 1/<paramref name="groups"/> to average over groups.
+    /// Per-token loss weights for an aggregation: the λ-scale (1 when <paramref name="lambdaScales"/> is null) over the
+    /// aggregation's denominator. A step of <paramref name="groups"/> groups averages them: token-mean divides by the
+    /// step's <paramref name="stepTokens"/> completion tokens, seq-mean by its <paramref name="stepSequences"/>
+    /// sequences (each group's own counts × groups when not given), group-token-mean by this group's tokens × groups,
+    /// Dr. GRPO by k · L_max · groups. <paramref name="masked"/> completions get weight 0 (and are not counted).
     /// </summary>
-    public static float[][] TokenWeights(int[][] completions, float[][]? lambdaScales, Aggregation aggregation, int maxNewTokens, int groups = 1)
+    public static float[][] TokenWeights(int[][] completions, float[][]? lambdaScales, Aggregation aggregation, int maxNewTokens, int groups = 1,
+        long stepTokens = 0, int stepSequences = 0, bool[]? masked = null)
     {
+        ArgumentNullException.ThrowIfNull(completions);
         int k = completions.Length;
-        long total = completions.Sum(c => (long)c.Length);
+        bool Masked(int i) => masked?[i] == true;
+        long total = completions.Where((c, i) => !Masked(i)).Sum(c => (long)c.Length);
+        int sequences = completions.Where((c, i) => !Masked(i)).Count();
         var w = new float[k][];
         for (int i = 0; i < k; i++)
         {
             int n = completions[i].Length;
+            w[i] = new float[n];
+            if (Masked(i)) continue;
             double denominator = aggregation switch
             {
-                Aggregation.SeqMean => (double)k * n,
-                Aggregation.TokenMean => total,
-                Aggregation.DrGrpo => (double)k * maxNewTokens,
+                Aggregation.SeqMean => (double)n * (stepSequences > 0 ? stepSequences : (double)sequences * groups),
+                Aggregation.TokenMean => stepTokens > 0 ? stepTokens : (double)total * groups,
+                Aggregation.GroupTokenMean => (double)total * groups,
+                Aggregation.DrGrpo => (double)k * maxNewTokens * groups,
                 _ => throw new ArgumentOutOfRangeException(nameof(aggregation)),
             };
-            w[i] = new float[n];
             for (int t = 0; t < n; t++)
-                w[i][t] = (float)((lambdaScales?[i][t] ?? 1f) / (denominator * groups));
+                w[i][t] = (float)((lambdaScales?[i][t] ?? 1f) / denominator);
         }
         return w;
     }

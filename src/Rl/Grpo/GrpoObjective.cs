@@ -30,8 +30,7 @@ public static class GrpoObjective
         var device = policy.Device;
         var inputs = Tensor.FromInts(batch.Inputs, new Shape(k, t), device);
         var targets = Tensor.FromInts(batch.Targets, new Shape(k * t), device);
-        var logits = policy.Forward(inputs);
-        if (logitMask is not null) logits += new Variable(logitMask.Reshape(logitMask.Shape.Dims));
+        var logits = Tempered(policy.Forward(inputs), options.Temperature, logitMask);
         var flat = logits.Reshape(k * t, -1);
         var logp = Variable.TargetLogProbs(flat, targets, GroupBatch.IgnoreIndex);
         logProbs = logp.Value.ToArray();
@@ -55,8 +54,7 @@ public static class GrpoObjective
         var device = policy.Device;
         var inputs = Tensor.FromInts(packed.Inputs, new Shape(1, n), device);
         var positions = Tensor.FromInts(packed.Positions, new Shape(n), device);
-        var logits = policy.Forward(inputs, positions, packed.Tree);
-        if (logitMask is not null) logits += new Variable(logitMask.Reshape(logitMask.Shape.Dims));
+        var logits = Tempered(policy.Forward(inputs, positions, packed.Tree), options.Temperature, logitMask);
         // A branching position predicts several children: gather its logits once per child.
         var rows = Variable.Embedding(logits.Reshape(n, -1), Tensor.FromInts(packed.TargetPosition, new Shape(nodes), device));
         var nodeLogp = Variable.TargetLogProbs(rows, Tensor.FromInts(packed.TargetToken, new Shape(nodes), device));
@@ -81,9 +79,7 @@ public static class GrpoObjective
         var shape = logp.Shape;
         var ratio = (logp - new Variable(Tensor.FromArray(old, shape, device))).Exp();
         var adv = new Variable(Tensor.FromArray(advantages, shape, device));
-        var low = new Variable(Tensor.Scalar(1f - options.EpsilonLow, device));
-        var high = new Variable(Tensor.Scalar(1f + options.EpsilonHigh, device));
-        var clipped = Variable.Maximum(Variable.Minimum(ratio, high), low);
+        var clipped = Variable.Clamp(ratio, 1f - options.EpsilonLow, 1f + options.EpsilonHigh);
         var objective = Variable.Minimum(ratio * adv, clipped * adv);
         kl = null;
         if (options.Beta > 0)
@@ -120,28 +116,24 @@ public static class GrpoObjective
         return new ObjectiveStats((double)clipped / terms.Length, klSum / terms.Length, entropySum / terms.Length, terms.Length);
     }
 
-    static double[] RowEntropies(Tensor logits)
+    /// <summary>
+    /// The logits of the distribution the sampler drew from: divided by the temperature, then restricted by the
+    /// additive mask. π_θ, π_old and the reference all go through here, so the ratio, the clip and the KL refer to
+    /// the sampling policy.
+    /// </summary>
+    static Variable Tempered(Variable logits, float temperature, Tensor? logitMask)
     {
-        int v = logits.Shape[-1], rows = (int)(logits.Numel / v);
-        var all = logits.ToArray();
-        var h = new double[rows];
-        for (int r = 0; r < rows; r++) h[r] = Entropy(all.AsSpan(r * v, v));
-        return h;
+        if (temperature != 1f) logits /= temperature;
+        return logitMask is null ? logits : logits + new Variable(logitMask.Reshape(logitMask.Shape.Dims));
     }
 
-    /// <summary>−Σ p ln p of softmax(row); masked (−∞) logits contribute nothing.</summary>
-    static double Entropy(ReadOnlySpan<float> row)
+    /// <summary>−Σ p ln p of each row's softmax, on the logits' device; only one number per row comes back to the host.</summary>
+    static double[] RowEntropies(Tensor logits)
     {
-        double max = double.NegativeInfinity;
-        foreach (float x in row) max = Math.Max(max, x);
-        double z = 0, s = 0;
-        foreach (float x in row)
-        {
-            if (float.IsNegativeInfinity(x)) continue;
-            double e = Math.Exp(x - max);
-            z += e;
-            s += e * (x - max);
-        }
-        return Math.Log(z) - s / z;
+        using var logp = logits.LogSoftmax();
+        using var p = logp.Exp();
+        using var terms = p * logp;
+        using var sums = terms.Sum(-1);
+        return Array.ConvertAll(sums.ToArray(), h => -(double)h);
     }
 }

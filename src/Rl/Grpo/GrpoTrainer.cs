@@ -13,9 +13,28 @@ public sealed record GrpoPrompt(int[] Ids, object? TaskData = null);
 /// <summary>One group after sampling and scoring.</summary>
 /// <param name="Prompt">The prompt.</param>
 /// <param name="Completions">The k sampled completions.</param>
-/// <param name="Rewards">Their outcome rewards.</param>
+/// <param name="Rewards">Their outcome rewards (the weighted sum of the reward functions).</param>
 /// <param name="Analysis">The trie's view of the group: advantages, |λ| and tree statistics.</param>
-public sealed record SampledGroup(GrpoPrompt Prompt, int[][] Completions, float[] Rewards, GroupAnalysis Analysis);
+public sealed record SampledGroup(GrpoPrompt Prompt, int[][] Completions, float[] Rewards, GroupAnalysis Analysis)
+{
+    /// <summary>Each reward function's own score of each completion, [completion][function], before weighting.</summary>
+    public float[][] RewardParts { get; init; } = [];
+
+    /// <summary>Which completions reached the token budget (or the context) without a stop.</summary>
+    public bool[] Truncated { get; init; } = [];
+
+    /// <summary>Whether every reward of the group is equal, so that every advantage is 0.</summary>
+    public bool ZeroStd => Rewards.All(r => r == Rewards[0]);
+}
+
+/// <summary>What the μ passes of one update measured, averaged over the passes.</summary>
+/// <param name="Loss">The loss.</param>
+/// <param name="GradNorm">The global gradient norm before clipping.</param>
+/// <param name="ClipFraction">Share of tokens whose clipped term was the smaller one.</param>
+/// <param name="Kl">Mean k3 KL to the reference.</param>
+/// <param name="Entropy">Mean entropy of the policy at the trained positions.</param>
+/// <param name="Tokens">Completion tokens trained (with a weight).</param>
+public readonly record struct UpdateStats(double Loss, double GradNorm, double ClipFraction, double Kl, double Entropy, int Tokens);
 
 /// <summary>
 /// GRPO and λ-GRPO on a <see cref="Gpt"/> policy: each step samples a group per prompt with the KV cache
@@ -58,7 +77,8 @@ public sealed class GrpoTrainer : IDisposable
         if (options.Beta > 0) _reference = policy.Clone();
         if (allowedTokens is not null)
         {
-            var mask = Enumerable.Repeat(float.NegativeInfinity, policy.Config.VocabSize).ToArray();
+            // Finite, so that 0 · log p stays 0 in the entropy; exp(−1e9) is exactly 0 in float32 all the same.
+            var mask = Enumerable.Repeat(-1e9f, policy.Config.VocabSize).ToArray();
             foreach (int id in allowedTokens) mask[id] = 0f;
             _logitMask = TensorScope.Untrack(Tensor.FromArray(mask, new Shape(mask.Length), policy.Device));
         }
@@ -70,8 +90,20 @@ public sealed class GrpoTrainer : IDisposable
     /// <summary>The policy's optimizer.</summary>
     public AdamW Optimizer { get; }
 
-    /// <summary>Steps completed.</summary>
-    public int StepCount { get; private set; }
+    /// <summary>
+    /// Steps completed. Sampling streams and the learning rate are functions of it, so restoring it (with the
+    /// policy, the optimizer and the reference) resumes a run exactly.
+    /// </summary>
+    public int StepCount
+    {
+        get => _stepCount;
+        set => _stepCount = value >= 0 ? value : throw new ArgumentException($"grpo: step count must be ≥ 0, got {value}");
+    }
+
+    int _stepCount;
+
+    /// <summary>The frozen reference policy of the KL term (null when β = 0).</summary>
+    public Gpt? Reference => _reference;
 
     /// <summary>Samples and scores one group per prompt, without updating anything.</summary>
     public IReadOnlyList<SampledGroup> Sample(IReadOnlyList<GrpoPrompt> prompts, out double generateSeconds, out double scoreSeconds) =>
@@ -80,41 +112,95 @@ public sealed class GrpoTrainer : IDisposable
     /// <summary>Samples and scores one group per prompt; also reports the seconds spent building tries and λ-scales.</summary>
     public IReadOnlyList<SampledGroup> Sample(IReadOnlyList<GrpoPrompt> prompts, out double generateSeconds, out double scoreSeconds, out double trieSeconds)
     {
+        ArgumentNullException.ThrowIfNull(prompts);
         var clock = Stopwatch.StartNew();
         // Each group draws from its own Philox stream, a pure function of (seed, step, group).
         var seeds = Enumerable.Range(0, prompts.Count).Select(g => Options.Seed * 0x9E3779B97F4A7C15UL + ((ulong)StepCount << 20) + (ulong)g).ToArray();
-        var gen = new GenerationOptions(Options.MaxNewTokens, Options.Sampling, 0, _stop, _allowed);
+        var gen = new GenerationOptions(Options.MaxNewTokens, Options.Sampling, 0, _stop, _allowed) { StopWhen = StopsAString };
         // Prompts of one length decode as one batch; the groups' tokens are the same either way.
         var completions = prompts.All(p => p.Ids.Length == prompts[0].Ids.Length)
             ? Generation.GenerateGroups(_policy, prompts.Select(p => p.Ids).ToArray(), Options.GroupSize, gen, seeds)
             : prompts.Select((p, g) => Generation.GenerateGroup(_policy, p.Ids, Options.GroupSize, gen with { Seed = seeds[g] })).ToArray();
         generateSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
+        var rewards = new float[prompts.Count][];
+        var parts = new float[prompts.Count][][];
+        var truncated = new bool[prompts.Count][];
+        for (int g = 0; g < prompts.Count; g++)
+        {
+            int room = _policy.Config.ContextLength - prompts[g].Ids.Length;
+            rewards[g] = new float[completions[g].Length];
+            parts[g] = new float[completions[g].Length][];
+            truncated[g] = new bool[completions[g].Length];
+            for (int i = 0; i < completions[g].Length; i++)
+            {
+                var c = completions[g][i];
+                var (text, stopped) = RewardText(c);
+                parts[g][i] = new float[_rewards.Count];
+                rewards[g][i] = RewardScoring.Score(_rewards, new RewardInput(prompts[g].Ids, c, text, prompts[g].TaskData), parts[g][i]);
+                truncated[g][i] = !stopped && (c.Length >= Options.MaxNewTokens || c.Length >= room);
+            }
+        }
+        double batchStd = Options.Scaling == RewardScaling.Batch ? GroupAdvantages.SampleStd(rewards.SelectMany(r => r).ToArray()) : 0;
         var groups = new SampledGroup[prompts.Count];
         var trieClock = new Stopwatch();
         for (int g = 0; g < prompts.Count; g++)
         {
-            var rewards = completions[g].Select(c => RewardScoring.Score(_rewards,
-                new RewardInput(prompts[g].Ids, c, _tokenizer?.Decode(c), prompts[g].TaskData))).ToArray();
             trieClock.Start();
-            var analysis = GroupAnalysis.Of(prompts[g].Ids, completions[g], rewards, Options);
+            var analysis = GroupAnalysis.Of(prompts[g].Ids, completions[g], rewards[g], Options, batchStd);
             trieClock.Stop();
-            groups[g] = new SampledGroup(prompts[g], completions[g], rewards, analysis);
+            groups[g] = new SampledGroup(prompts[g], completions[g], rewards[g], analysis) { RewardParts = parts[g], Truncated = truncated[g] };
         }
         scoreSeconds = clock.Elapsed.TotalSeconds;
         trieSeconds = trieClock.Elapsed.TotalSeconds;
         return groups;
     }
 
-    /// <summary>One GRPO step: sample, score, and μ updates. Returns the sampled groups and the step's metrics.</summary>
+    /// <summary>Whether the decoded completion already holds a stop string (null when there are none).</summary>
+    Func<IReadOnlyList<int>, bool>? StopsAString => Options.Stop is { Count: > 0 } && _tokenizer is not null
+        ? ids => StopAt(_tokenizer.Decode(ids.ToArray())) >= 0
+        : null;
+
+    int StopAt(string text)
+    {
+        int first = -1;
+        foreach (var stop in Options.Stop ?? [])
+        {
+            int at = text.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0 && (first < 0 || at < first)) first = at;
+        }
+        return first;
+    }
+
+    /// <summary>What the rewards read of a completion: its text up to the first stop string, without a final stop token; and whether it stopped.</summary>
+    (string? Text, bool Stopped) RewardText(int[] completion)
+    {
+        bool stopToken = completion.Length > 0 && _stop?.Contains(completion[^1]) == true;
+        if (_tokenizer is null) return (null, stopToken);
+        string text = _tokenizer.Decode(stopToken ? completion.AsSpan(0, completion.Length - 1) : completion);
+        int at = StopAt(text);
+        return at >= 0 ? (text[..at], true) : (text, stopToken);
+    }
+
+    /// <summary>
+    /// One GRPO step: sample, score, and μ updates. <paramref name="prompts"/> must hold
+    /// <see cref="GrpoOptions.PromptsPerStep"/> prompts. Returns the sampled groups and the step's metrics.
+    /// </summary>
     public (IReadOnlyList<SampledGroup> Groups, GrpoStepMetrics Metrics) Step(IReadOnlyList<GrpoPrompt> prompts)
     {
+        ArgumentNullException.ThrowIfNull(prompts);
+        if (prompts.Count != Options.PromptsPerStep)
+            throw new ArgumentException($"grpo: a step takes {Options.PromptsPerStep} prompts (prompts per step), got {prompts.Count}");
         var groups = Sample(prompts, out double generateSeconds, out double scoreSeconds, out double trieSeconds);
         var clock = Stopwatch.StartNew();
+        float lr = Options.LearningRates.At(StepCount);
         var stats = Update(groups);
         double trainSeconds = clock.Elapsed.TotalSeconds;
         StepCount++;
-        return (groups, GrpoStepMetrics.From(StepCount, groups, stats, generateSeconds, scoreSeconds, trainSeconds) with { TrieSeconds = trieSeconds, PackedShare = LastPackedShare });
+        return (groups, GrpoStepMetrics.From(StepCount, groups, stats, generateSeconds, scoreSeconds, trainSeconds) with
+        {
+            TrieSeconds = trieSeconds, PackedShare = LastPackedShare, LearningRate = lr,
+        });
     }
 
     /// <summary>The last update's inputs as a share of the unpacked layout's (1 when nothing was packed).</summary>
@@ -128,14 +214,26 @@ public sealed class GrpoTrainer : IDisposable
         return packed.IsCheaperThanUnpacked(_policy.Config, _policy.Device.HasTreeAttention) ? packed : null;
     }
 
-    /// <summary>The μ optimisation passes over sampled groups; returns the objective's statistics of the last pass.</summary>
-    public ObjectiveStats Update(IReadOnlyList<SampledGroup> groups)
+    /// <summary>
+    /// The μ optimisation passes over sampled groups, at the learning rate of the current step. Groups of equal
+    /// rewards (with <see cref="GrpoOptions.DropZeroStdGroups"/>) and truncated completions (with
+    /// <see cref="GrpoOptions.MaskTruncated"/>) carry no weight and leave the denominators. Returns the statistics
+    /// averaged over the passes.
+    /// </summary>
+    public UpdateStats Update(IReadOnlyList<SampledGroup> groups)
     {
-        var trained = groups.Where(g => g.Completions.Any(c => c.Length > 0)).ToArray();
+        ArgumentNullException.ThrowIfNull(groups);
+        Optimizer.LearningRate = Options.LearningRates.At(StepCount);
+        bool[] Masked(SampledGroup g) => [.. g.Completions.Select((_, i) => Options.MaskTruncated && g.Truncated.ElementAtOrDefault(i))];
+        var trained = groups.Where(g => !(Options.DropZeroStdGroups && g.ZeroStd)
+            && g.Completions.Where((c, i) => !Masked(g)[i]).Any(c => c.Length > 0)).ToArray();
         if (trained.Length == 0) return default;
-        var batches = trained.Select(g => new GroupBatch(g.Prompt.Ids, g.Completions, g.Analysis.Advantages,
-            GroupBatch.TokenWeights(g.Completions, Options.LambdaScaling ? g.Analysis.LambdaScales : null, Options.Aggregation, Options.MaxNewTokens, groups.Count)))
-            .ToArray();
+        var masks = trained.Select(Masked).ToArray();
+        long stepTokens = trained.Select((g, j) => g.Completions.Where((c, i) => !masks[j][i]).Sum(c => (long)c.Length)).Sum();
+        int stepSequences = masks.Sum(m => m.Count(x => !x));
+        var batches = trained.Select((g, j) => new GroupBatch(g.Prompt.Ids, g.Completions, g.Analysis.Advantages,
+            GroupBatch.TokenWeights(g.Completions, Options.LambdaScaling ? g.Analysis.LambdaScales : null, Options.Aggregation, Options.MaxNewTokens,
+                trained.Length, stepTokens, stepSequences, masks[j]))).ToArray();
         var packed = batches.Select((b, i) => PackIfCheaper(b, trained[i])).ToArray();
         LastPackedShare = (double)batches.Select((b, i) => packed[i]?.Length ?? (long)b.Rows * b.Time).Sum() / batches.Sum(b => (long)b.Rows * b.Time);
         Variable Loss(Gpt model, int b, float[]? old, float[]? reference, GrpoOptions options, out float[] logp, out ObjectiveStats stats) =>
@@ -154,17 +252,19 @@ public sealed class GrpoTrainer : IDisposable
                 }
 
         var old = new float[]?[batches.Length];
-        ObjectiveStats last = default;
+        double lossSum = 0, normSum = 0, clipSum = 0, klSum = 0, entropySum = 0;
+        int tokens = 0;
         for (int pass = 0; pass < Options.Mu; pass++)
         {
             using var scope = TensorScope.Open();
             Optimizer.ZeroGrad();
-            double clip = 0, kl = 0, entropy = 0;
-            int tokens = 0;
+            double clip = 0, kl = 0, entropy = 0, loss = 0;
+            tokens = 0;
             for (int b = 0; b < batches.Length; b++)
             {
-                var loss = Loss(_policy, b, old[b], reference[b], Options, out var logp, out var s);
-                loss.Backward();
+                var l = Loss(_policy, b, old[b], reference[b], Options, out var logp, out var s);
+                l.Backward();
+                loss += l.Value.ToScalar();
                 if (pass == 0) old[b] = logp; // θ_old = θ at sampling time
                 clip += s.ClipFraction * s.Tokens;
                 kl += s.Kl * s.Tokens;
@@ -172,12 +272,18 @@ public sealed class GrpoTrainer : IDisposable
                 tokens += s.Tokens;
             }
             float norm = Options.GradClip > 0 ? Optimizer.ClipGradNorm(Options.GradClip) : Optimizer.GradNorm();
-            if (!float.IsFinite(norm))
-                throw new Engine.Model.Training.TrainingDivergedException(StepCount + 1, FormattableString.Invariant($"the gradient norm of pass {pass + 1} is {norm}"));
+            if (!float.IsFinite(norm) || !double.IsFinite(loss))
+                throw new Engine.Model.Training.TrainingDivergedException(StepCount + 1,
+                    FormattableString.Invariant($"pass {pass + 1} has loss {loss} and gradient norm {norm}"));
             Optimizer.Step();
-            last = new ObjectiveStats(clip / tokens, kl / tokens, entropy / tokens, tokens);
+            lossSum += loss;
+            normSum += norm;
+            clipSum += clip / Math.Max(tokens, 1);
+            klSum += kl / Math.Max(tokens, 1);
+            entropySum += entropy / Math.Max(tokens, 1);
         }
-        return last;
+        int mu = Options.Mu;
+        return new UpdateStats(lossSum / mu, normSum / mu, clipSum / mu, klSum / mu, entropySum / mu, tokens);
     }
 
     /// <summary>Frees the optimizer state and the reference model.</summary>

@@ -46,13 +46,20 @@ public sealed class RewardException : Exception
 /// <summary>Scores completions with a weighted sum of reward functions.</summary>
 public static class RewardScoring
 {
-    /// <summary>Σ weight · score, or a <see cref="RewardException"/> naming the function, prompt and completion.</summary>
-    public static float Score(IReadOnlyList<WeightedReward> rewards, RewardInput input)
+    /// <summary>
+    /// Σ weight · score, or a <see cref="RewardException"/> naming the function, prompt and completion. Each function's
+    /// own score goes into <paramref name="parts"/> (one per function) when it is given.
+    /// </summary>
+    public static float Score(IReadOnlyList<WeightedReward> rewards, RewardInput input, float[]? parts = null)
     {
+        ArgumentNullException.ThrowIfNull(rewards);
+        ArgumentNullException.ThrowIfNull(input);
         if (rewards.Count == 0) throw new ArgumentException("grpo: at least one reward function is needed");
+        if (parts is not null && parts.Length != rewards.Count) throw new ArgumentException($"grpo: {rewards.Count} rewards but room for {parts.Length} scores");
         double total = 0;
-        foreach (var (fn, weight) in rewards)
+        for (int r = 0; r < rewards.Count; r++)
         {
+            var (fn, weight) = rewards[r];
             float s;
             try
             {
@@ -64,8 +71,11 @@ public static class RewardScoring
             }
             if (!float.IsFinite(s))
                 throw new RewardException($"reward '{fn.Name}' returned {s} for prompt [{string.Join(",", input.Prompt)}] and completion [{string.Join(",", input.Completion)}]{Quote(input.Text)}");
+            if (parts is not null) parts[r] = s;
             total += (double)weight * s;
         }
+        if (!(Math.Abs(total) <= float.MaxValue))
+            throw new RewardException($"the weighted sum of the rewards, {total}, is beyond float32's range for prompt [{string.Join(",", input.Prompt)}] and completion [{string.Join(",", input.Completion)}]");
         return (float)total;
     }
 
