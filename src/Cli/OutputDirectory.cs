@@ -6,8 +6,11 @@ static class OutputDirectory
     /// <summary>Creates <paramref name="dir"/> if needed and proves it writable; the error names the command and the path.</summary>
     public static void Prepare(string command, string dir)
     {
+        if (string.IsNullOrWhiteSpace(dir)) throw new IOException($"{command}: --out is empty; give a directory");
         if (File.Exists(dir)) throw new IOException($"{command}: --out '{dir}' is a file, not a directory");
-        string probe = Path.Combine(dir, $".engine-write-test-{Guid.NewGuid():N}");
+        if (Engine.Model.Checkpoints.RunDirectory.HoldsRun(dir))
+            throw new IOException($"{command}: --out '{dir}' holds a training run; write the experiment's results somewhere else");
+        string probe = Path.Combine(dir, $".engine-write-test.{Guid.NewGuid():N}.tmp");
         try
         {
             Directory.CreateDirectory(dir);

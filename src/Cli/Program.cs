@@ -5,6 +5,7 @@ const string usage = """
     engine: a machine-learning engine in C#
 
     usage:
+      engine grpo run --config FILE.json [--out DIR] [--steps N] [--resume] [--force]
       engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR] [--device D]
                     [--unpacked]
       engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR]
@@ -33,6 +34,11 @@ if (args.Length == 0 || args[0] == "help" || args.Where((a, i) => a == "--help" 
 
 bool verbose = args.Contains("--verbose");
 args = [.. args.Where(a => a != "--verbose")];
+if (args.Length == 0)
+{
+    Console.Error.WriteLine(usage);
+    return 2;
+}
 try
 {
     var rest = new Arguments(args.Skip(1));

@@ -26,13 +26,19 @@ public static partial class InputFile
         Check(path, what);
         try
         {
-            return File.ReadAllText(path);
+            return File.ReadAllText(path, StrictUtf8);
         }
         catch (UnauthorizedAccessException e)
         {
             throw new IOException($"{what} '{path}' cannot be read: {e.Message}", e);
         }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            throw new IOException($"{what} '{path}' is not valid UTF-8 text (byte {e.Index} of a bad sequence)", e);
+        }
     }
+
+    static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>A read-only stream over <paramref name="path"/>, after <see cref="Check"/>.</summary>
     public static FileStream OpenRead(string path, string what)

@@ -193,6 +193,16 @@ public sealed class HostileInputTests : IClassFixture<HostileInputTests.Files>
     }
 
     [Fact]
+    public void VerboseAloneIsAUsageError() => AssertRefused(Engine("--verbose"), 2, "usage:");
+
+    [Fact]
+    public void ATokenizerLargerThanTheModelsVocabularyIsRefused()
+    {
+        string dir = _files.Variant("big-tokenizer", d => new CharTokenizer([.. Enumerable.Range(0, 20).Select(i => ((char)('a' + i)).ToString())]).Save(d));
+        AssertRefused(Engine("sample", "--model", dir, "--prompt", "abc", "--max-new-tokens", "2"), 1, "20 tokens", "vocab_size 9");
+    }
+
+    [Fact]
     public void VerboseAddsTheStackTrace()
     {
         var result = Engine("eval", "--model", _files.Dir.File("missing"), "--tokens", _files.Tokens, "--verbose");

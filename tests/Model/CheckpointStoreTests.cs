@@ -64,10 +64,10 @@ public sealed class CheckpointStoreTests
         var store = new CheckpointStore(tmp.Path);
         SaveText(store, 3, ("x", "three"));
         // A kill between moving step 3 aside and moving its replacement in; a staging folder; a half-deleted set; a temp file.
-        Directory.Move(Path.Combine(store.Root, "step-00000003"), Path.Combine(store.Root, ".step-00000003.old-1234"));
-        Directory.CreateDirectory(Path.Combine(store.Root, ".step-00000004.tmp-5678"));
-        Directory.CreateDirectory(Path.Combine(store.Root, ".step-00000001.deleting-9abc"));
-        File.WriteAllText(Path.Combine(store.Root, ".x.0123.tmp"), "junk");
+        Directory.Move(Path.Combine(store.Root, "step-00000003"), Path.Combine(store.Root, $".step-00000003.old-{Guid.NewGuid():N}"));
+        Directory.CreateDirectory(Path.Combine(store.Root, $".step-00000004.tmp-{Guid.NewGuid():N}"));
+        Directory.CreateDirectory(Path.Combine(store.Root, $".step-00000001.deleting-{Guid.NewGuid():N}"));
+        File.WriteAllText(Path.Combine(store.Root, $".x.{Guid.NewGuid():N}.tmp"), "junk");
         Assert.Equal(3, store.CleanUp());
         Assert.Equal(["step-00000003"], Entries(store.Root));
         Assert.Equal("three", File.ReadAllText(store.Latest()!.File("x")));
@@ -137,10 +137,58 @@ public sealed class CheckpointStoreTests
         Assert.Contains("does not exist", Assert.Throws<IOException>(() => RunDirectory.Resume("test", tmp.File("none"))).Message);
         Assert.Contains("holds no Engine run", Assert.Throws<IOException>(() => RunDirectory.Resume("test", tmp.Path)).Message);
         using (RunDirectory.Create("test", tmp.File("run"), force: false)) { }
-        Directory.CreateDirectory(Path.Combine(tmp.File("run"), "checkpoints", ".step-00000001.tmp-0000"));
+        Directory.CreateDirectory(Path.Combine(tmp.File("run"), "checkpoints", $".step-00000001.tmp-{Guid.NewGuid():N}"));
         Assert.Contains("holds no complete checkpoint set", Assert.Throws<IOException>(() => RunDirectory.Resume("test", tmp.File("run"))).Message);
         // The refusal still cleaned up the killed save's staging folder.
         Assert.Empty(Entries(Path.Combine(tmp.File("run"), "checkpoints")));
+    }
+
+    [Fact]
+    public void ASetMustListEveryFileItHoldsAndHoldOnlyRegularFiles()
+    {
+        using var tmp = new TempDirectory();
+        var store = new CheckpointStore(tmp.Path);
+        var set = SaveText(store, 1, ("x", "one"));
+        File.WriteAllText(set.File("extra"), "slipped in");
+        Assert.Contains("does not list extra", Assert.Throws<CheckpointException>(() => set.Verify()).Message);
+        File.Delete(set.File("extra"));
+        File.Delete(set.File("x"));
+        Directory.CreateDirectory(set.File("x"));
+        Assert.Contains("is a directory", Assert.Throws<CheckpointException>(() => set.Verify()).Message);
+        if (OperatingSystem.IsWindows()) return;
+        Directory.Delete(set.File("x"));
+        using (var fifo = System.Diagnostics.Process.Start("mkfifo", [set.File("x")])) fifo.WaitForExit();
+        Assert.Contains("not a regular file", Assert.Throws<CheckpointException>(() => set.Verify()).Message);
+    }
+
+    [Fact]
+    public void CleanUpTouchesOnlyTheNamesItsWritersUse()
+    {
+        using var tmp = new TempDirectory();
+        File.WriteAllText(tmp.File(".notes.tmp"), "mine");
+        Directory.CreateDirectory(tmp.File(".mydata.old-x"));
+        File.WriteAllText(tmp.File($".loss.csv.{Guid.NewGuid():N}.tmp"), "leftover");
+        Directory.CreateDirectory(tmp.File($".model.tmp-{Guid.NewGuid():N}"));
+        Assert.Equal(2, AtomicDirectory.CleanUp(tmp.Path));
+        Assert.Equal([".mydata.old-x", ".notes.tmp"], Entries(tmp.Path));
+    }
+
+    [Fact]
+    public void ForceNeverDeletesFilesThatNoRunWrote()
+    {
+        using var tmp = new TempDirectory();
+        string dir = tmp.File("run");
+        using (RunDirectory.Create("test", dir, force: false)) { }
+        File.WriteAllText(Path.Combine(dir, "thesis.tex"), "years of work");
+        var e = Assert.Throws<IOException>(() => RunDirectory.Create("test", dir, force: true));
+        Assert.Contains("thesis.tex", e.Message);
+        Assert.Equal("years of work", File.ReadAllText(Path.Combine(dir, "thesis.tex")));
+        // A directory with a checkpoints folder or a trainer state but no run marker is not a run at all.
+        string fake = tmp.File("fake");
+        Directory.CreateDirectory(Path.Combine(fake, "checkpoints"));
+        File.WriteAllText(Path.Combine(fake, "run.json"), "{}");
+        Assert.Contains("holds no Engine run", Assert.Throws<IOException>(() => RunDirectory.Create("test", fake, force: true)).Message);
+        Assert.Contains("--out is empty", Assert.Throws<IOException>(() => RunDirectory.Create("test", "", force: true)).Message);
     }
 
     [Fact]

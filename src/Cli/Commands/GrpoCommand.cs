@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Engine.Model.Checkpoints;
 using Engine.Model.Training;
+using Engine.Rl.Runs;
 using Engine.Rl.Tasks;
 
 namespace Engine.Cli.Commands;
@@ -10,15 +11,31 @@ namespace Engine.Cli.Commands;
 /// <summary><c>engine grpo tree …</c>: the paper's synthetic experiment, GRPO against λ-GRPO.</summary>
 static class GrpoCommand
 {
-    public const string Usage = "engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR] [--device D] [--unpacked]\n" +
+    public const string Usage = "engine grpo run --config FILE.json [--out DIR] [--steps N] [--resume] [--force]\n" +
+        "       engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR] [--device D] [--unpacked]\n" +
         "       engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR] [--device D] [--unpacked]";
 
     public static int Run(Arguments args) => args.Positional switch
     {
         ["tree"] => Tree(args),
         ["arith"] => Arith(args),
+        ["run"] => RunConfig(args),
         _ => throw new UsageException("expected: " + Usage),
     };
+
+    /// <summary><c>engine grpo run --config FILE.json [--out DIR] [--steps N] [--resume] [--force]</c>: GRPO or λ-GRPO as a config describes it.</summary>
+    static int RunConfig(Arguments args)
+    {
+        string config = args.String("config") ?? throw new UsageException("grpo run needs --config FILE.json");
+        string? outDir = args.String("out");
+        int? steps = args.Int("steps");
+        bool resume = args.Flag("resume"), force = args.Flag("force");
+        args.RejectUnknown();
+        if (steps is <= 0) throw new UsageException($"--steps must be positive, got {steps}");
+        if (resume && force) throw new UsageException("--resume continues a run and --force replaces it: give one of them");
+        GrpoRun.Execute(GrpoRunConfig.Load(config), new GrpoRunOptions(outDir, steps, resume, force));
+        return 0;
+    }
 
     static int Arith(Arguments args)
     {
@@ -146,9 +163,11 @@ static class GrpoCommand
         foreach (var config in results.GroupBy(r => (r.Run.SharedPrefix, r.Run.NegativeReward)).OrderBy(g => g.Key.SharedPrefix).ThenByDescending(g => g.Key.NegativeReward))
         {
             double Mean(bool lambda) => config.Where(r => r.Run.Lambda == lambda).Average(r => r.FinalFrequency);
-            var paper = TreeExperiment.PaperTable.TryGetValue(config.Key, out var p) ? p : (double.NaN, double.NaN);
+            // The paper has no number for settings outside its Table 1.
+            var paper = TreeExperiment.PaperTable.TryGetValue(config.Key, out var p)
+                ? (p.Item1.ToString("F4", CultureInfo.InvariantCulture), p.Item2.ToString("F4", CultureInfo.InvariantCulture)) : ("–", "–");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {config.Key.SharedPrefix} | {config.Key.NegativeReward:0.0} | {Mean(false):F4} | {Mean(true):F4} | {paper.Item1:F4} | {paper.Item2:F4} |"));
+                $"| {config.Key.SharedPrefix} | {config.Key.NegativeReward:0.0} | {Mean(false):F4} | {Mean(true):F4} | {paper.Item1} | {paper.Item2} |"));
             foreach (var r in config)
                 for (int s = 0; s < r.TargetFrequency.Length; s++)
                     csv.Append(CultureInfo.InvariantCulture, $"{r.Run.SharedPrefix},{r.Run.NegativeReward},{(r.Run.Lambda ? "lambda-grpo" : "grpo")},{r.Run.Seed},{s + 1},{r.TargetFrequency[s]}\n");

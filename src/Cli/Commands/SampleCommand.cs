@@ -21,9 +21,10 @@ static class SampleCommand
         string? idList = args.String("prompt-ids");
         int maxNew = args.Int("max-new-tokens", -1);
         bool greedy = args.Flag("greedy");
-        float temperature = args.Float("temperature", 1f);
-        int topK = args.Int("top-k", 0);
-        float topP = args.Float("top-p", 1f);
+        float? givenTemperature = args.Float("temperature"), givenTopP = args.Float("top-p");
+        int? givenTopK = args.Int("top-k");
+        float temperature = givenTemperature ?? 1f, topP = givenTopP ?? 1f;
+        int topK = givenTopK ?? 0;
         int seed = args.Int("seed", 0);
         bool json = args.Flag("json");
         var device = Device.Parse(args.String("device", "cpu"));
@@ -34,10 +35,16 @@ static class SampleCommand
         if (topK < 0) throw new UsageException($"--top-k must be ≥ 0 (0 keeps every token), got {topK}");
         if (!(topP > 0 && topP <= 1)) throw new UsageException($"--top-p must be in (0, 1], got {topP}");
         if (seed < 0) throw new UsageException($"--seed must be ≥ 0, got {seed}");
+        if (greedy && (givenTemperature, givenTopK, givenTopP) != (null, null, null))
+            throw new UsageException("--greedy takes the most likely token; it cannot be combined with --temperature, --top-k or --top-p");
 
         dir = Gpt2Checkpoint.ResolveDirectory(dir);
         using var model = Gpt2Checkpoint.Load(dir, device);
         var tokenizer = Tokenizer.Load(dir);
+        if (tokenizer is not null && tokenizer.VocabSize > model.Config.VocabSize)
+            throw new ArgumentException($"sample: the tokenizer in {dir} has {tokenizer.VocabSize} tokens, more than the model's vocab_size {model.Config.VocabSize} in config.json");
+        // A model whose vocabulary is padded beyond its tokenizer's may only produce ids the tokenizer can decode.
+        int[]? decodable = tokenizer is not null && tokenizer.VocabSize < model.Config.VocabSize ? [.. Enumerable.Range(0, tokenizer.VocabSize)] : null;
         int[] prompt;
         if (text is not null)
         {
@@ -52,7 +59,9 @@ static class SampleCommand
         }
         var sampling = greedy ? SamplingOptions.ArgMax : new SamplingOptions(false, temperature, topK, topP);
         var stop = tokenizer?.EosId is int eos ? new HashSet<int> { eos } : null;
-        var ids = Generation.Generate(model, [prompt], new GenerationOptions(maxNew, sampling, (ulong)seed, stop))[0];
+        var ids = Generation.Generate(model, [prompt], new GenerationOptions(maxNew, sampling, (ulong)seed, stop, decodable))[0];
+        if (ids.Length < maxNew && (ids.Length == 0 || stop?.Contains(ids[^1]) != true))
+            Console.Error.WriteLine($"sample: stopped after {ids.Length} new tokens, at the model's context of {model.Config.ContextLength}");
         string? decoded = tokenizer?.Decode(ids);
         if (json)
         {

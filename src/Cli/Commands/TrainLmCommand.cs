@@ -93,6 +93,8 @@ static class TrainLmCommand
         string csv = run.File(LossFile);
         if (latest is not null)
         {
+            if (state.DataPosition > split)
+                throw new CheckpointException($"train-lm: {latest.File(StateFile)}: 'data_position' {state.DataPosition} is past the {split} training tokens; refusing to resume");
             Gpt2Checkpoint.LoadOptimizer(trainer.Optimizer, latest.Directory);
             (trainer.Step, trainer.Data.Position) = (state.Step, state.DataPosition);
             // The log goes back to exactly the steps the set has seen; lines written after it are dropped.

@@ -124,7 +124,7 @@ public sealed class CheckpointStore
 
     internal static (long Bytes, string Sha256) Hash(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        using var stream = InputFile.OpenRead(path, "checkpoint file");
         return (stream.Length, Convert.ToHexStringLower(SHA256.HashData(stream)));
     }
 
@@ -172,13 +172,25 @@ public sealed class CheckpointSet(int step, string directory)
             throw new CheckpointException($"checkpoint manifest {manifestPath}: not a manifest of format \"{CheckpointStore.Format}\" with a 'files' object");
         if (manifest["step"] is not JsonValue s || !s.TryGetValue(out int step) || step != Step)
             throw new CheckpointException($"checkpoint manifest {manifestPath}: 'step' is {manifest["step"]?.ToJsonString() ?? "missing"}, but the set is named for step {Step}");
+        var unlisted = System.IO.Directory.EnumerateFileSystemEntries(Directory).Select(e => Path.GetFileName(e))
+            .Where(n => n != CheckpointStore.ManifestFileName && !files.ContainsKey(n)).ToList();
+        if (unlisted.Count > 0)
+            throw new CheckpointException($"checkpoint manifest {manifestPath}: does not list {string.Join(", ", unlisted.Take(5))} (the set was changed after it was saved)");
         foreach (var (name, entry) in files)
         {
             string path = File(name);
             if (name.Contains('/') || name.Contains('\\') || name == ".." || entry is not JsonObject e
                 || e["bytes"] is not JsonValue b || !b.TryGetValue(out long bytes) || e["sha256"] is not JsonValue h || !h.TryGetValue(out string? sha))
                 throw new CheckpointException($"checkpoint manifest {manifestPath}: the entry of '{name}' is malformed");
-            if (!System.IO.File.Exists(path)) throw new CheckpointException($"checkpoint set {Directory}: {name} is missing");
+            if (!System.IO.File.Exists(path) && !System.IO.Directory.Exists(path)) throw new CheckpointException($"checkpoint set {Directory}: {name} is missing");
+            try
+            {
+                InputFile.Check(path, $"checkpoint set {Directory}: {name}");
+            }
+            catch (IOException notRegular)
+            {
+                throw new CheckpointException(notRegular.Message, notRegular);
+            }
             var (actualBytes, actualSha) = CheckpointStore.Hash(path);
             if (actualBytes != bytes)
                 throw new CheckpointException($"checkpoint set {Directory}: {name} has {actualBytes} bytes, but the manifest says {bytes} (truncated or replaced)");

@@ -37,9 +37,16 @@ public static partial class Gpt2Checkpoint
     {
         ArgumentNullException.ThrowIfNull(model);
         Directory.CreateDirectory(directory);
-        var tensors = model.Parameters.Select(p => SafeTensorEntry.Float32(p.Key, p.Value.Value.Shape.ToArray(), () => p.Value.Value.ToArray())).ToList();
-        SafeTensors.Write(Path.Combine(directory, WeightsFileName), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        SaveWeights(model, Path.Combine(directory, WeightsFileName));
         WriteConfig(model.Config, directory);
+    }
+
+    /// <summary>Writes <paramref name="model"/>'s parameters, with GPT-2's names, to the safetensors file <paramref name="path"/>.</summary>
+    public static void SaveWeights(Gpt model, string path)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var tensors = model.Parameters.Select(p => SafeTensorEntry.Float32(p.Key, p.Value.Value.Shape.ToArray(), () => p.Value.Value.ToArray())).ToList();
+        SafeTensors.Write(path, tensors, new Dictionary<string, string> { ["format"] = "pt" });
     }
 
     /// <summary>

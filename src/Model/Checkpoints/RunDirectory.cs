@@ -45,11 +45,29 @@ public sealed class RunDirectory : IDisposable
     /// <summary>The path of a file at the top of the run directory.</summary>
     public string File(string name) => System.IO.Path.Combine(Path, name);
 
-    /// <summary>Whether <paramref name="directory"/> holds an Engine run (a marker, checkpoint sets, or an older run's trainer state).</summary>
-    public static bool HoldsRun(string directory) =>
-        System.IO.File.Exists(System.IO.Path.Combine(directory, MarkerFileName))
-        || Directory.Exists(System.IO.Path.Combine(directory, CheckpointStore.DirectoryName))
-        || System.IO.File.Exists(System.IO.Path.Combine(directory, LegacyStateFileName));
+    /// <summary>Whether <paramref name="directory"/> holds an Engine run: a <c>run.json</c> that says so.</summary>
+    public static bool HoldsRun(string directory)
+    {
+        string marker = System.IO.Path.Combine(directory, MarkerFileName);
+        if (!System.IO.File.Exists(marker) || new FileInfo(marker).Length > 1 << 16) return false;
+        try
+        {
+            return JsonNode.Parse(System.IO.File.ReadAllText(marker)) is JsonObject json && (string?)json["format"] == "engine-run";
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The names a run directory holds besides hidden leftovers: what the trainers write.</summary>
+    static readonly string[] RunEntries = [MarkerFileName, LockFileName, CheckpointStore.DirectoryName, ModelDirectoryName, "loss.csv", "metrics.jsonl",
+        "metrics.csv", "timing.csv"];
+
+    /// <summary>Entries of a run directory that no Engine trainer wrote: replacing the run would delete them.</summary>
+    static List<string> Foreign(string directory) =>
+        [.. Directory.EnumerateFileSystemEntries(directory).Select(e => System.IO.Path.GetFileName(e))
+            .Where(n => !RunEntries.Contains(n) && !n.EndsWith(".svg", StringComparison.Ordinal) && !n.StartsWith('.'))];
 
     /// <summary>
     /// Claims <paramref name="path"/> for a new run of <paramref name="command"/>. A new or empty directory is used
@@ -59,7 +77,8 @@ public sealed class RunDirectory : IDisposable
     /// </summary>
     public static RunDirectory Create(string command, string path, bool force, int keep = 3)
     {
-        string full = System.IO.Path.GetFullPath(path);
+        string full = Full(command, path);
+        AtomicDirectory.CleanUpDeleted(full);
         if (CheckCreate(command, path, force))
         {
             // Proves no other process has the run open, then replaces it in one rename.
@@ -83,13 +102,28 @@ public sealed class RunDirectory : IDisposable
     /// </summary>
     public static bool CheckCreate(string command, string path, bool force)
     {
-        string full = System.IO.Path.GetFullPath(path);
-        if (System.IO.File.Exists(full)) throw new IOException($"{command}: --out '{path}' is a file, not a directory");
+        string full = Full(command, path);
         if (!Directory.Exists(full) || !Directory.EnumerateFileSystemEntries(full).Any(e => System.IO.Path.GetFileName(e) != LockFileName)) return false;
         if (!HoldsRun(full))
             throw new IOException($"{command}: --out '{path}' is not empty and holds no Engine run; refusing to write into it (choose a new or empty directory)");
         if (!force) throw new IOException($"{command}: --out '{path}' already holds a run; pass --resume to continue it, or --force to replace it");
+        var foreign = Foreign(full);
+        if (foreign.Count > 0)
+            throw new IOException($"{command}: --out '{path}' holds a run, but also {string.Join(", ", foreign.Take(5))}{(foreign.Count > 5 ? $" and {foreign.Count - 5} more" : "")}, " +
+                "which no Engine run writes; --force would delete them, so move them first");
         return true;
+    }
+
+    /// <summary>The absolute path of an --out value; an empty one, a file, a dangling or looping link are errors naming it.</summary>
+    static string Full(string command, string path)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new IOException($"{command}: --out is empty; give a directory");
+        string full = System.IO.Path.GetFullPath(path);
+        var info = new FileInfo(full);
+        if (info.LinkTarget is not null && !Directory.Exists(full) && !System.IO.File.Exists(full))
+            throw new IOException($"{command}: --out '{path}' is a symbolic link to '{info.LinkTarget}', which does not exist or loops");
+        if (System.IO.File.Exists(full)) throw new IOException($"{command}: --out '{path}' is a file, not a directory");
+        return full;
     }
 
     /// <summary>
@@ -99,9 +133,17 @@ public sealed class RunDirectory : IDisposable
     /// </summary>
     public static (RunDirectory Run, CheckpointSet Latest) Resume(string command, string path, int keep = 3)
     {
-        string full = System.IO.Path.GetFullPath(path);
+        string full = Full(command, path);
         if (!Directory.Exists(full)) throw new IOException($"{command}: --resume, but '{path}' does not exist: there is no run to resume");
-        if (!HoldsRun(full)) throw new IOException($"{command}: --resume, but '{path}' holds no Engine run");
+        if (!HoldsRun(full))
+        {
+            string legacy = System.IO.File.Exists(System.IO.Path.Combine(full, LegacyStateFileName))
+                ? " (its trainer_state.json was written by an older Engine that saved its files one by one, so it cannot be resumed exactly)" : "";
+            throw new IOException($"{command}: --resume, but '{path}' holds no Engine run{legacy}");
+        }
+        foreach (var own in new[] { CheckpointStore.DirectoryName, ModelDirectoryName })
+            if (new DirectoryInfo(System.IO.Path.Combine(full, own)).LinkTarget is { } target)
+                throw new IOException($"{command}: '{path}/{own}' is a symbolic link to '{target}'; a run's folders must be its own");
         var run = new RunDirectory(command, full, keep);
         try
         {
@@ -109,10 +151,8 @@ public sealed class RunDirectory : IDisposable
             var latest = run.Checkpoints.Latest();
             if (latest is null)
             {
-                string why = System.IO.File.Exists(run.File(LegacyStateFileName))
-                    ? "it was written by an older Engine that saved its files one by one, so it cannot be resumed exactly"
-                    : $"{run.Checkpoints.Root} holds no complete checkpoint set";
-                throw new IOException($"{command}: --resume, but {why}; start the run again with --force to replace it");
+                throw new IOException($"{command}: --resume, but {run.Checkpoints.Root} holds no complete checkpoint set; " +
+                    "start the run again with --force to replace it");
             }
             return (run, latest);
         }
@@ -150,7 +190,7 @@ public sealed class RunDirectory : IDisposable
 
     static void Probe(string command, string path, string full)
     {
-        string probe = System.IO.Path.Combine(full, $".engine-write-test-{Guid.NewGuid():N}{AtomicFile.TempSuffix}");
+        string probe = System.IO.Path.Combine(full, $".engine-write-test.{Guid.NewGuid():N}{AtomicFile.TempSuffix}");
         try
         {
             Directory.CreateDirectory(full);

@@ -90,7 +90,17 @@ public sealed class SafeTensorsReader : IDisposable
             var header = new byte[(int)headerLength];
             ReadExactly(file, header, 8, path, "header");
             long dataStart = 8 + (long)headerLength;
-            var (tensors, metadata) = ParseHeader(header, length - dataStart, path);
+            List<SafeTensorInfo> tensors;
+            Dictionary<string, string> metadata;
+            try
+            {
+                (tensors, metadata) = ParseHeader(header, length - dataStart, path);
+            }
+            catch (InvalidOperationException e)
+            {
+                // System.Text.Json reports text it cannot decode (a lone surrogate in a name) this way.
+                throw new CheckpointException($"safetensors {path}: header: {e.Message}", e);
+            }
             return new SafeTensorsReader(path, file, dataStart, tensors, metadata);
         }
         catch

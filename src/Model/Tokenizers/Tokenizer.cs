@@ -15,4 +15,9 @@ public static class Tokenizer
         string chars = Path.Combine(modelDirectory, CharTokenizer.FileName);
         return File.Exists(chars) ? CharTokenizer.TryLoad(chars) : null;
     }
+
+    /// <summary>The tokenizer's files in <paramref name="modelDirectory"/>, to copy with the model: the files <see cref="Load"/> reads, and Hugging Face's tokenizer files beside them.</summary>
+    public static IReadOnlyList<string> Files(string modelDirectory) =>
+        [.. new[] { Gpt2BpeTokenizer.VocabFileName, Gpt2BpeTokenizer.MergesFileName, CharTokenizer.FileName, "tokenizer_config.json", "special_tokens_map.json" }
+            .Select(name => Path.Combine(modelDirectory, name)).Where(File.Exists)];
 }

@@ -105,6 +105,39 @@ public sealed class GrpoTrainer : IDisposable
     /// <summary>The frozen reference policy of the KL term (null when β = 0).</summary>
     public Gpt? Reference => _reference;
 
+    /// <summary>The policy being trained.</summary>
+    public Gpt Policy => _policy;
+
+    /// <summary>
+    /// Greedy completions of <paramref name="prompts"/>, stopped and scored as sampled ones are. Returns the mean
+    /// outcome reward, each reward function's mean score, and the share of completions that were truncated.
+    /// </summary>
+    public (double RewardMean, double[] RewardParts, double TruncatedFraction) Evaluate(IReadOnlyList<GrpoPrompt> prompts)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        if (prompts.Count == 0) throw new ArgumentException("grpo: evaluation needs at least one prompt");
+        var gen = new GenerationOptions(Options.MaxNewTokens, SamplingOptions.ArgMax, 0, _stop, _allowed) { StopWhen = StopsAString };
+        double total = 0;
+        var parts = new double[_rewards.Count];
+        int truncated = 0;
+        // Prompts of one length decode together; greedy choices do not depend on the batch.
+        foreach (var sameLength in prompts.GroupBy(p => p.Ids.Length))
+        {
+            var batch = sameLength.ToArray();
+            var completions = Generation.Generate(_policy, batch.Select(p => p.Ids).ToArray(), gen);
+            for (int i = 0; i < batch.Length; i++)
+            {
+                var (text, stopped) = RewardText(completions[i]);
+                var scores = new float[_rewards.Count];
+                total += RewardScoring.Score(_rewards, new RewardInput(batch[i].Ids, completions[i], text, batch[i].TaskData), scores);
+                for (int r = 0; r < scores.Length; r++) parts[r] += scores[r];
+                int room = _policy.Config.ContextLength - batch[i].Ids.Length;
+                if (!stopped && (completions[i].Length >= Options.MaxNewTokens || completions[i].Length >= room)) truncated++;
+            }
+        }
+        return (total / prompts.Count, [.. parts.Select(p => p / prompts.Count)], (double)truncated / prompts.Count);
+    }
+
     /// <summary>Samples and scores one group per prompt, without updating anything.</summary>
     public IReadOnlyList<SampledGroup> Sample(IReadOnlyList<GrpoPrompt> prompts, out double generateSeconds, out double scoreSeconds) =>
         Sample(prompts, out generateSeconds, out scoreSeconds, out _);

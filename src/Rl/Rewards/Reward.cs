@@ -31,7 +31,7 @@ public sealed class DelegateReward(string name, Func<RewardInput, float> score) 
 public sealed record WeightedReward(IRewardFunction Function, float Weight = 1f);
 
 /// <summary>A reward function threw or returned a non-finite value; no update has been applied.</summary>
-public sealed class RewardException : Exception
+public sealed class RewardException : InvalidOperationException
 {
     /// <summary>Creates the exception.</summary>
     public RewardException(string message, Exception? inner = null) : base(message, inner) { }

@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Engine.Model;
+using Engine.Model.Checkpoints;
+using Engine.Model.Tokenizers;
+using Engine.Model.Training;
+using Engine.Rl.Grpo;
+
+namespace Engine.Rl.Runs;
+
+/// <summary>How to run a config: where, how long, and whether to continue or replace a run already there.</summary>
+/// <param name="OutDir">The run directory (default <c>runs/grpo-&lt;config name&gt;</c>).</param>
+/// <param name="Steps">Overrides the config's step count (a resumed run can be extended).</param>
+/// <param name="Resume">Continue from the newest complete checkpoint set.</param>
+/// <param name="Force">Replace a run that is already in the directory.</param>
+public sealed record GrpoRunOptions(string? OutDir = null, int? Steps = null, bool Resume = false, bool Force = false);
+
+/// <summary>What a run did.</summary>
+/// <param name="Directory">The run directory.</param>
+/// <param name="Steps">Steps the run has completed in all.</param>
+/// <param name="Last">The metrics of the last step run by this call (null if it ran none).</param>
+/// <param name="TrainerSeconds">Seconds inside the trainer's steps (sampling, scoring, updates) in this call.</param>
+/// <param name="OverheadSeconds">Seconds of everything else in this call: data, metrics, plots, checkpoints (not evaluation).</param>
+public sealed record GrpoRunResult(string Directory, int Steps, GrpoStepMetrics? Last, double TrainerSeconds, double OverheadSeconds);
+
+/// <summary>
+/// <c>engine grpo run</c> as a library call: GRPO or λ-GRPO on a model directory, a prompt file and rewards, with
+/// checkpoint sets that resume bit-exactly, metrics in JSONL and CSV, SVG plots, greedy evaluations and the final
+/// policy in <c>model/</c>.
+/// </summary>
+public static class GrpoRun
+{
+    /// <summary>The command's name in messages.</summary>
+    public const string Command = "grpo run";
+
+    const string ConfigFileName = "run_config.json";
+
+    /// <summary>Runs <paramref name="config"/>; <paramref name="output"/> (default: standard output) gets the summary lines.</summary>
+    public static GrpoRunResult Execute(GrpoRunConfig config, GrpoRunOptions options, TextWriter? output = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(options);
+        output ??= Console.Out;
+        if (options.Resume && options.Force) throw new ArgumentException($"{Command}: --resume continues a run and --force replaces it: give one of them");
+        if (options.Steps is <= 0) throw new ArgumentException($"{Command}: --steps must be positive, got {options.Steps}");
+        config = config with { Steps = options.Steps ?? config.Steps };
+        string outDir = options.OutDir ?? Path.Combine("runs", $"grpo-{config.Name}");
+        var device = Device.Parse(config.Device);
+
+        RunDirectory? run = null;
+        CheckpointSet? latest = null;
+        try
+        {
+            if (options.Resume)
+            {
+                (run, latest) = RunDirectory.Resume(Command, outDir, config.KeepCheckpoints);
+                CheckSameRun(config, latest);
+                if (latest.Step > config.Steps)
+                    throw new ArgumentException($"{Command}: the run in '{outDir}' is already at step {latest.Step}, past the {config.Steps} steps asked for");
+            }
+            else RunDirectory.CheckCreate(Command, outDir, options.Force);
+
+            string modelDir = latest?.Directory ?? Gpt2Checkpoint.ResolveDirectory(config.Model);
+            var tokenizer = Tokenizer.Load(modelDir)
+                ?? throw new ArgumentException($"{config.Path}: the model '{modelDir}' has no tokenizer (vocab.json and merges.txt, or a char tokenizer.json)");
+            var tokenizerFiles = Tokenizer.Files(modelDir);
+            var modelConfig = Gpt2Checkpoint.ReadConfig(modelDir);
+            if (tokenizer.VocabSize > modelConfig.VocabSize)
+                throw new ArgumentException($"{Command}: the tokenizer in {modelDir} has {tokenizer.VocabSize} tokens, more than the model's vocab_size {modelConfig.VocabSize}");
+            var dataset = PromptDataset.Load(config.Prompts, tokenizer, modelConfig.ContextLength, (ulong)config.Seed);
+            var evalSet = config.Eval is null ? null : PromptDataset.Load(config.Eval.Prompts, tokenizer, modelConfig.ContextLength);
+            int longest = Math.Min(modelConfig.ContextLength, dataset.All.Max(p => p.Ids.Length) + config.MaxNewTokens);
+            double weights = Gpt.CountParameters(modelConfig) * (double)sizeof(float) * (config.Beta > 0 ? 5 : 4);
+            HostMemory.Require(weights + Gpt.ActivationBytes(modelConfig, config.GroupSize, longest, training: true),
+                $"{Command}: a {modelConfig.Layers}-layer model training groups of {config.GroupSize} × {longest} tokens");
+            run ??= RunDirectory.Create(Command, outDir, options.Force, config.KeepCheckpoints);
+
+            using var policy = Gpt2Checkpoint.Load(modelDir, device);
+            var stop = tokenizer.EosId is int eos ? new HashSet<int> { eos } : null;
+            // A vocabulary padded beyond the tokenizer's: the policy samples, and is trained on, only ids the tokenizer can decode.
+            int[]? decodable = tokenizer.VocabSize < modelConfig.VocabSize ? [.. Enumerable.Range(0, tokenizer.VocabSize)] : null;
+            using var trainer = new GrpoTrainer(policy, config.Options, config.WeightedRewards, tokenizer, decodable, stop);
+            if (latest is not null)
+            {
+                GrpoCheckpoint.Restore(trainer, latest.Directory);
+                foreach (var name in new[] { GrpoLog.JsonFileName, GrpoLog.CsvFileName, GrpoLog.TimingFileName })
+                    AtomicFile.Write(run.File(name), s => { using var f = InputFile.OpenRead(latest.File(name), "grpo run: metrics"); f.CopyTo(s); });
+                output.WriteLine($"resuming {run.Path} at step {trainer.StepCount} of {config.Steps}");
+            }
+            var evalKeys = evalSet is null ? null
+                : (IReadOnlyList<string>)["eval/reward_mean", .. Enumerable.Range(0, config.Rewards.Count).Select(i => $"eval/reward/{i}"), "eval/truncated_fraction"];
+            var log = new GrpoLog(run.Path, GrpoStepMetrics.ColumnNames(config.Rewards.Count, evalKeys), append: latest is not null);
+            output.WriteLine($"{Command}: {(config.Lambda ? "λ-GRPO" : "GRPO")} on {modelDir} ({policy.ParameterCount:N0} parameters, {device}); " +
+                $"{dataset.Count} prompts, {config.PromptsPerStep} per step, groups of {config.GroupSize}, {config.Steps} steps; " +
+                $"rewards: {string.Join(", ", config.Rewards.Select(r => $"{r.Function.Name} × {r.Weight.ToString(CultureInfo.InvariantCulture)}"))}");
+
+            void Checkpoint() => run.Checkpoints.Save(trainer.StepCount, dir =>
+            {
+                GrpoCheckpoint.Save(trainer, dir);
+                foreach (var file in tokenizerFiles) File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+                foreach (var name in new[] { GrpoLog.JsonFileName, GrpoLog.CsvFileName, GrpoLog.TimingFileName }) File.Copy(run.File(name), Path.Combine(dir, name));
+                File.WriteAllText(Path.Combine(dir, ConfigFileName), config.Fingerprint().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            });
+
+            var progress = new Progress(config.Steps, "grpo");
+            double trainerSeconds = 0, overheadSeconds = 0;
+            GrpoStepMetrics? last = null;
+            while (trainer.StepCount < config.Steps)
+            {
+                var iteration = Stopwatch.StartNew();
+                var prompts = dataset.Batch(trainer.StepCount, config.PromptsPerStep);
+                var inTrainer = Stopwatch.StartNew();
+                GrpoStepMetrics metrics;
+                using (TensorScope.Open()) metrics = trainer.Step(prompts).Metrics;
+                double stepSeconds = inTrainer.Elapsed.TotalSeconds, evalSeconds = 0;
+                if (evalSet is not null && (metrics.Step % config.Eval!.Every == 0 || metrics.Step == config.Steps))
+                {
+                    var evalClock = Stopwatch.StartNew();
+                    var (mean, parts, truncated) = trainer.Evaluate(evalSet.All);
+                    evalSeconds = evalClock.Elapsed.TotalSeconds;
+                    var eval = new Dictionary<string, double>(StringComparer.Ordinal) { ["eval/reward_mean"] = mean, ["eval/truncated_fraction"] = truncated };
+                    for (int i = 0; i < parts.Length; i++) eval[$"eval/reward/{i}"] = parts[i];
+                    metrics = metrics with { Eval = eval };
+                }
+                metrics = metrics with { Seconds = stepSeconds + evalSeconds };
+                double overhead = iteration.Elapsed.TotalSeconds - stepSeconds - evalSeconds;
+                log.Append(metrics, overhead);
+                if (metrics.Step % config.CheckpointEvery == 0 || metrics.Step == config.Steps)
+                {
+                    Checkpoint();
+                    log.Plot();
+                }
+                progress.Report(metrics.Step, string.Create(CultureInfo.InvariantCulture,
+                    $"reward {metrics.RewardMean:F3}{(metrics.Eval is { } e ? $" eval {e["eval/reward_mean"]:F3}" : "")} |λ| {metrics.LambdaMean:F2} kl {metrics.Kl:F4}"));
+                trainerSeconds += stepSeconds;
+                overheadSeconds += iteration.Elapsed.TotalSeconds - stepSeconds - evalSeconds;
+                last = metrics;
+            }
+            progress.Done();
+            run.ExportModel(dir =>
+            {
+                Gpt2Checkpoint.Save(policy, dir);
+                foreach (var file in tokenizerFiles) File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+            });
+            log.Plot();
+            if (last is not null)
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"step {last.Step}: reward {last.RewardMean:F4}{(last.Eval is { } e ? $", eval reward {e["eval/reward_mean"]:F4}" : "")}, " +
+                    $"overhead {overheadSeconds / Math.Max(trainerSeconds, 1e-9):P2} of the trainer's time"));
+            output.WriteLine($"wrote {run.Path}/: model/, checkpoints/, metrics.jsonl, metrics.csv, reward.svg, kl.svg, tree.svg{(evalSet is null ? "" : ", eval.svg")}");
+            return new GrpoRunResult(run.Path, trainer.StepCount, last, trainerSeconds, overheadSeconds);
+        }
+        finally
+        {
+            run?.Dispose();
+        }
+    }
+
+    /// <summary>Refuses to resume with settings, prompts or rewards other than the run's own, listing what differs.</summary>
+    static void CheckSameRun(GrpoRunConfig config, CheckpointSet latest)
+    {
+        string path = latest.File(ConfigFileName);
+        JsonObject saved;
+        try
+        {
+            saved = JsonNode.Parse(InputFile.ReadAllText(path, "grpo run: saved config"), documentOptions: InputFile.StrictJson()) as JsonObject
+                ?? throw new CheckpointException($"{path}: not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException($"{path}: not valid JSON: {e.Message}", e);
+        }
+        var current = config.Fingerprint();
+        var differ = current.Select(p => p.Key).Union(saved.Select(p => p.Key))
+            .Where(k => !JsonNode.DeepEquals(current[k], saved[k])).ToList();
+        if (differ.Count > 0)
+            throw new ArgumentException($"{Command}: {config.Path} differs from the run's own settings ({path}) in {string.Join(", ", differ)}; " +
+                "a resumed run keeps them (only steps, checkpoint_every, keep_checkpoints and device may change)");
+    }
+}
