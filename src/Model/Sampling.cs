@@ -37,6 +37,31 @@ public static class Sampler
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(rng);
+        var (candidates, weights, keep, total) = Weigh(logits, options, allowed);
+        if (options.IsGreedy) return candidates[0];
+        double u = rng.NextUniform() * total, run = 0;
+        for (int i = 0; i < keep; i++)
+        {
+            run += weights[i];
+            if (u < run) return candidates[i];
+        }
+        return candidates[keep - 1];
+    }
+
+    /// <summary>The distribution <see cref="Choose"/> draws from, over every id of <paramref name="logits"/> (0 for ids it cannot choose).</summary>
+    public static double[] Probabilities(ReadOnlySpan<float> logits, SamplingOptions options, IReadOnlyList<int>? allowed = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var (candidates, weights, keep, total) = Weigh(logits, options, allowed);
+        var p = new double[logits.Length];
+        if (options.IsGreedy) p[candidates[0]] = 1;
+        else for (int i = 0; i < keep; i++) p[candidates[i]] = weights[i] / total;
+        return p;
+    }
+
+    /// <summary>The candidates, most likely first, and the unnormalised weights of the first <c>keep</c> of them after top-k and top-p.</summary>
+    static (int[] Candidates, double[] Weights, int Keep, double Total) Weigh(ReadOnlySpan<float> logits, SamplingOptions options, IReadOnlyList<int>? allowed)
+    {
         int[] candidates = allowed?.ToArray() ?? Enumerable.Range(0, logits.Length).ToArray();
         if (candidates.Length == 0) throw new ArgumentException("sampling: no candidate tokens");
         float[] lg = logits.ToArray();
@@ -47,7 +72,7 @@ public static class Sampler
         }
         // Most likely first; ties keep the lower id first, so greedy picks the first maximum.
         Array.Sort(candidates, (a, b) => lg[b].CompareTo(lg[a]) is var c && c != 0 ? c : a.CompareTo(b));
-        if (options.IsGreedy) return candidates[0];
+        if (options.IsGreedy) return (candidates, [1], 1, 1);
 
         int keep = options.TopK > 0 ? Math.Min(options.TopK, candidates.Length) : candidates.Length;
         var probs = new double[keep];
@@ -72,12 +97,6 @@ public static class Sampler
             total = 0;
             for (int i = 0; i < keep; i++) total += probs[i];
         }
-        double u = rng.NextUniform() * total, run = 0;
-        for (int i = 0; i < keep; i++)
-        {
-            run += probs[i];
-            if (u < run) return candidates[i];
-        }
-        return candidates[keep - 1];
+        return (candidates, probs, keep, total);
     }
 }

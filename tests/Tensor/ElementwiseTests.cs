@@ -145,4 +145,14 @@ public class ElementwiseTests
             Tolerance.AssertClose(fused.ToArray(), expected, 1e-7, 1e-5, "bias_gelu vs reference");
         }
     }
+
+    [Fact]
+    public void ExpOfZeroIsExactlyOne()
+    {
+        // GRPO's first-pass ratio is exp(logp − logp); the vector exp alone rounds e^0 to 1 + 2⁻²³.
+        using var zeros = Engine.Tensor.FromArray([.. Enumerable.Repeat(0f, 37), -0f, 2f]);
+        using var e = zeros.Exp();
+        Assert.All(e.ToArray().Take(38), v => Assert.Equal(1f, v));
+        Assert.Equal(MathF.Exp(2f), e.ToArray()[38], 6);
+    }
 }

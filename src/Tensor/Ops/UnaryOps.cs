@@ -27,7 +27,7 @@ public readonly struct Abs : IUnaryOp
     public static void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Abs(x, y);
 }
 
-/// <summary>e^x</summary>
+/// <summary>e^x, exactly 1 at 0.</summary>
 public readonly struct Exp : IUnaryOp
 {
     /// <inheritdoc/>
@@ -35,7 +35,26 @@ public readonly struct Exp : IUnaryOp
     /// <inheritdoc/>
     public static float Apply(float x) => MathF.Exp(x);
     /// <inheritdoc/>
-    public static void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Exp(x, y);
+    public static void Apply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        // The vector exp may round e^0 to 1 + 2⁻²³. GRPO's first-pass ratio exp(logp − logp) must be exactly 1, as in
+        // PyTorch, or a clip range of zero width would block its gradient; blocks that stay in cache get fixed up.
+        const int block = 4096;
+        for (int start = 0; start < x.Length; start += block)
+        {
+            int n = Math.Min(block, x.Length - start);
+            var src = x.Slice(start, n);
+            var dst = y.Slice(start, n);
+            TensorPrimitives.Exp(src, dst);
+            int w = System.Numerics.Vector<float>.Count, i = 0;
+            for (; i + w <= n; i += w)
+                if (System.Numerics.Vector.EqualsAny(new System.Numerics.Vector<float>(src.Slice(i, w)), System.Numerics.Vector<float>.Zero))
+                    for (int j = i; j < i + w; j++)
+                        if (src[j] == 0f) dst[j] = 1f;
+            for (; i < n; i++)
+                if (src[i] == 0f) dst[i] = 1f;
+        }
+    }
 }
 
 /// <summary>ln x</summary>
