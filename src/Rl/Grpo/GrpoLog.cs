@@ -5,7 +5,7 @@ namespace Engine.Rl.Grpo;
 
 /// <summary>
 /// A run's metrics files in a folder: metrics.jsonl and metrics.csv (one line per step, the same columns), and
-/// timing.csv (where each step's seconds went). <see cref="Plot"/> draws them, from the CSV on disk, as SVG.
+/// timing.csv (where the trainer's seconds went in each step: sampling, scoring, tries, updates). <see cref="Plot"/> draws them, from the CSV on disk, as SVG.
 /// </summary>
 public sealed class GrpoLog
 {
@@ -18,7 +18,7 @@ public sealed class GrpoLog
     /// <summary>The timing file.</summary>
     public const string TimingFileName = "timing.csv";
 
-    const string TimingHeader = "step,seconds,generate_s,score_s,trie_s,train_s,overhead_s";
+    const string TimingHeader = "step,seconds,generate_s,score_s,trie_s,train_s";
 
     readonly string _dir;
 
@@ -43,14 +43,14 @@ public sealed class GrpoLog
     /// <summary>The path of one of the log's files.</summary>
     public string PathOf(string name) => Path.Combine(_dir, name);
 
-    /// <summary>Appends one step to every file; <paramref name="overheadSeconds"/> is the part of the step outside the trainer.</summary>
-    public void Append(GrpoStepMetrics m, double overheadSeconds = 0)
+    /// <summary>Appends one step to every file.</summary>
+    public void Append(GrpoStepMetrics m)
     {
         ArgumentNullException.ThrowIfNull(m);
         File.AppendAllText(PathOf(JsonFileName), m.ToJson(Columns) + "\n");
         File.AppendAllText(PathOf(CsvFileName), m.ToCsv(Columns) + "\n");
         File.AppendAllText(PathOf(TimingFileName), string.Create(CultureInfo.InvariantCulture,
-            $"{m.Step},{m.Seconds:R},{m.GenerateSeconds:R},{m.ScoreSeconds:R},{m.TrieSeconds:R},{m.TrainSeconds:R},{overheadSeconds:R}\n"));
+            $"{m.Step},{m.Seconds:R},{m.GenerateSeconds:R},{m.ScoreSeconds:R},{m.TrieSeconds:R},{m.TrainSeconds:R}\n"));
     }
 
     /// <summary>

@@ -125,8 +125,7 @@ public static class GrpoRun
                     metrics = metrics with { Eval = eval };
                 }
                 metrics = metrics with { Seconds = stepSeconds + evalSeconds };
-                double overhead = iteration.Elapsed.TotalSeconds - stepSeconds - evalSeconds;
-                log.Append(metrics, overhead);
+                log.Append(metrics);
                 if (metrics.Step % config.CheckpointEvery == 0 || metrics.Step == config.Steps)
                 {
                     Checkpoint();
