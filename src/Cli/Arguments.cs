@@ -59,12 +59,15 @@ sealed class Arguments
 
     public float Float(string name, float fallback) => Float(name) ?? fallback;
 
-    /// <summary>The finite float32 given for --<paramref name="name"/>, or null when absent; NaN, ±∞ and values beyond float32's range are errors.</summary>
+    /// <summary>
+    /// The finite float32 given for --<paramref name="name"/>, or null when absent; NaN, ±∞ and values beyond float32's range are errors.
+    /// </summary>
     public float? Float(string name)
     {
         var s = String(name);
         if (s is null) return null;
-        if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v)) throw new UsageException($"--{name} must be a number, got '{Shown(s)}'");
+        if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v))
+            throw new UsageException($"--{name} must be a number, got '{Shown(s)}'");
         if (!float.IsFinite(v)) throw new UsageException($"--{name} must be a finite number within float32's range, got '{Shown(s)}'");
         return v;
     }
@@ -76,7 +79,8 @@ sealed class Arguments
     public void RejectUnknown()
     {
         var unknown = _options.Keys.Where(k => !_used.Contains(k)).ToList();
-        if (unknown.Count > 0) throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(u => "--" + u))}");
+        if (unknown.Count > 0)
+            throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(u => "--" + u))}");
     }
 }
 

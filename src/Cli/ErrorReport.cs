@@ -12,7 +12,10 @@ static class ErrorReport
     /// <summary>EX_SOFTWARE: anything else is a bug in Engine.</summary>
     public const int InternalError = 70;
 
-    /// <summary>Writes one line about <paramref name="thrown"/> to standard error (the trace only when <paramref name="verbose"/>) and returns the exit code.</summary>
+    /// <summary>
+    /// Writes one line about <paramref name="thrown"/> to standard error (the trace only when <paramref name="verbose"/>)
+    /// and returns the exit code.
+    /// </summary>
     public static int Write(Exception thrown, bool verbose, string usage)
     {
         // Parallel loops wrap what their bodies throw; the first inner error is the one to report.

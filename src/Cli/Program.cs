@@ -26,7 +26,8 @@ const string usage = """
     """;
 
 // "-h" right after an option is that option's value (say, a prompt), not a request for help.
-if (args.Length == 0 || args[0] == "help" || args.Where((a, i) => a == "--help" || (a == "-h" && (i == 0 || !args[i - 1].StartsWith("--", StringComparison.Ordinal)))).Any())
+if (args.Length == 0 || args[0] == "help"
+    || args.Where((a, i) => a == "--help" || (a == "-h" && (i == 0 || !args[i - 1].StartsWith("--", StringComparison.Ordinal)))).Any())
 {
     Console.WriteLine(usage);
     return args.Length == 0 ? 2 : 0;

@@ -48,14 +48,16 @@ public static class Generation
     /// (no copies). Group g draws from its own Philox stream seeded with <paramref name="seeds"/>[g], so it
     /// gets the tokens <see cref="GenerateGroup"/> gives it with that seed.
     /// </summary>
-    public static int[][][] GenerateGroups(Gpt model, IReadOnlyList<int[]> prompts, int samples, GenerationOptions options, IReadOnlyList<ulong> seeds)
+    public static int[][][] GenerateGroups(Gpt model, IReadOnlyList<int[]> prompts, int samples, GenerationOptions options,
+        IReadOnlyList<ulong> seeds)
     {
         if (samples <= 0) throw new ArgumentException($"generate: need at least one sample, got {samples}");
         if (prompts.Count == 0) return [];
         if (seeds.Count != prompts.Count) throw new ArgumentException($"generate: {prompts.Count} prompts but {seeds.Count} seeds");
         foreach (var p in prompts) CheckPrompt(model, p);
         if (prompts.Any(p => p.Length != prompts[0].Length))
-            throw new ArgumentException($"generate: grouped prompts must have one length, got {string.Join(", ", prompts.Select(p => p.Length).Distinct())}");
+            throw new ArgumentException(
+                $"generate: grouped prompts must have one length, got {string.Join(", ", prompts.Select(p => p.Length).Distinct())}");
         var streams = seeds.Select(s => new Generator(s)).ToArray();
         using var prefix = new KvCache(model.Config, prompts.Count, model.Device);
         float[][] last;
@@ -63,7 +65,8 @@ public static class Generation
         using (TensorScope.Open())
             last = LastLogits(model, prompts, prefix);
         using var cache = prefix.Branch(samples);
-        var rows = Decode(model, cache, Enumerable.Range(0, prompts.Count * samples).Select(r => last[r / samples]).ToArray(), options, r => streams[r / samples]);
+        var rows = Decode(model, cache, Enumerable.Range(0, prompts.Count * samples).Select(r => last[r / samples]).ToArray(), options,
+            r => streams[r / samples]);
         return Enumerable.Range(0, prompts.Count).Select(g => rows[(g * samples)..((g + 1) * samples)]).ToArray();
     }
 
@@ -82,9 +85,11 @@ public static class Generation
     {
         if (prompt.Length == 0) throw new ArgumentException("generate: the prompt is empty; start it with at least one token (e.g. BOS)");
         if (prompt.Length > model.Config.ContextLength)
-            throw new ArgumentException($"generate: the prompt has {prompt.Length} tokens, more than the context length {model.Config.ContextLength}");
+            throw new ArgumentException(
+                $"generate: the prompt has {prompt.Length} tokens, more than the context length {model.Config.ContextLength}");
         foreach (int id in prompt)
-            if ((uint)id >= (uint)model.Config.VocabSize) throw new ArgumentException($"generate: prompt token {id} is outside the vocabulary [0, {model.Config.VocabSize})");
+            if ((uint)id >= (uint)model.Config.VocabSize)
+                throw new ArgumentException($"generate: prompt token {id} is outside the vocabulary [0, {model.Config.VocabSize})");
     }
 
     /// <summary>Feeds [B, T] ids through the model, appending to the cache; returns each row's logits at its last position.</summary>

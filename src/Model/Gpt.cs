@@ -13,7 +13,9 @@ public sealed class Gpt : IDisposable
 {
     readonly Dictionary<string, Variable> _parameters = new(StringComparer.Ordinal);
 
-    /// <summary>Creates a model initialised as GPT-2 is: N(0, 0.02), residual projections N(0, 0.02/√(2·layers)), zero biases, unit LayerNorm gains.</summary>
+    /// <summary>
+    /// Creates a model initialised as GPT-2 is: N(0, 0.02), residual projections N(0, 0.02/√(2·layers)), zero biases, unit LayerNorm gains.
+    /// </summary>
     public Gpt(GptConfig config, ulong seed = 0, Device? device = null)
     {
         config.Validate();
@@ -99,7 +101,8 @@ public sealed class Gpt : IDisposable
     public IReadOnlyDictionary<string, Variable> Parameters => _parameters;
 
     /// <summary>The parameter called <paramref name="name"/>.</summary>
-    public Variable this[string name] => _parameters.TryGetValue(name, out var v) ? v : throw new KeyNotFoundException($"gpt: no parameter named '{name}'");
+    public Variable this[string name] =>
+        _parameters.TryGetValue(name, out var v) ? v : throw new KeyNotFoundException($"gpt: no parameter named '{name}'");
 
     /// <summary>Total number of scalars in the parameters (the tied head counted once).</summary>
     public long ParameterCount => _parameters.Values.Sum(p => (long)p.Value.Numel);
@@ -111,7 +114,8 @@ public sealed class Gpt : IDisposable
     /// tree-packed training of a group needs. With a <paramref name="cache"/>, the ids are the next
     /// positions after those cached (generation), and their keys and values are appended to it.
     /// </summary>
-    public Variable Forward(Tensor ids, Tensor? positions = null, Tensor? mask = null, KvCache? cache = null) => Forward(ids, positions, mask, null, cache);
+    public Variable Forward(Tensor ids, Tensor? positions = null, Tensor? mask = null, KvCache? cache = null) =>
+        Forward(ids, positions, mask, null, cache);
 
     /// <summary>
     /// Logits [1, N, V] for a packed tree of sequences: ids [1, N], each position's id its depth
@@ -124,14 +128,17 @@ public sealed class Gpt : IDisposable
     Variable Forward(Tensor ids, Tensor? positions, Tensor? mask, TreeMask? tree, KvCache? cache)
     {
         const string op = "gpt";
-        if (ids.DType != DType.Int32 || ids.Rank != 2) throw new TensorShapeException(op, $"ids must be Int32 [batch, time], got {ids.DType} {ids.Shape}");
+        if (ids.DType != DType.Int32 || ids.Rank != 2)
+            throw new TensorShapeException(op, $"ids must be Int32 [batch, time], got {ids.DType} {ids.Shape}");
         int b = ids.Shape[0], t = ids.Shape[1];
         int start = cache?.Length ?? 0;
         // With explicit position ids (a packed tree) the sequence may be longer than the context; each id must be inside it.
         if ((positions is null || cache is not null) && start + t > Config.ContextLength)
             throw new TensorShapeException(op, $"sequence length {start + t} exceeds the context length {Config.ContextLength}");
-        if (cache is not null && cache.Batch != b) throw new TensorShapeException(op, $"ids {ids.Shape} do not match a cache of {cache.Batch} sequences");
-        if (tree is not null && (b != 1 || tree.Length != t)) throw new TensorShapeException(op, $"a tree of {tree.Length} positions needs ids [1, {tree.Length}], got {ids.Shape}");
+        if (cache is not null && cache.Batch != b)
+            throw new TensorShapeException(op, $"ids {ids.Shape} do not match a cache of {cache.Batch} sequences");
+        if (tree is not null && (b != 1 || tree.Length != t))
+            throw new TensorShapeException(op, $"a tree of {tree.Length} positions needs ids [1, {tree.Length}], got {ids.Shape}");
         var defaultPositions = positions is null ? Tensor.FromInts(Enumerable.Range(start, t).ToArray(), new Shape(t), ids.Device) : null;
         var x = Variable.Embedding(this["wte.weight"], ids) + Variable.Embedding(this["wpe.weight"], positions ?? defaultPositions!);
         if (tree is not null && !ids.Device.HasTreeAttention)

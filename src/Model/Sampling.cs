@@ -18,7 +18,8 @@ public sealed record SamplingOptions(bool Greedy = false, float Temperature = 1f
     /// <summary>Throws if a setting is out of range.</summary>
     public void Validate()
     {
-        if (!(Temperature >= 0) || float.IsInfinity(Temperature)) throw new ArgumentException($"sampling: temperature must be ≥ 0 and finite, got {Temperature}");
+        if (!(Temperature >= 0) || float.IsInfinity(Temperature))
+            throw new ArgumentException($"sampling: temperature must be ≥ 0 and finite, got {Temperature}");
         if (TopK < 0) throw new ArgumentException($"sampling: top-k must be ≥ 0, got {TopK}");
         if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"sampling: top-p must be in (0, 1], got {TopP}");
     }
@@ -60,7 +61,8 @@ public static class Sampler
     }
 
     /// <summary>The candidates, most likely first, and the unnormalised weights of the first <c>keep</c> of them after top-k and top-p.</summary>
-    static (int[] Candidates, double[] Weights, int Keep, double Total) Weigh(ReadOnlySpan<float> logits, SamplingOptions options, IReadOnlyList<int>? allowed)
+    static (int[] Candidates, double[] Weights, int Keep, double Total) Weigh(ReadOnlySpan<float> logits, SamplingOptions options,
+        IReadOnlyList<int>? allowed)
     {
         int[] candidates = allowed?.ToArray() ?? Enumerable.Range(0, logits.Length).ToArray();
         if (candidates.Length == 0) throw new ArgumentException("sampling: no candidate tokens");
@@ -68,7 +70,8 @@ public static class Sampler
         foreach (int id in candidates)
         {
             if ((uint)id >= (uint)lg.Length) throw new ArgumentException($"sampling: allowed token {id} is outside the {lg.Length} logits");
-            if (!float.IsFinite(lg[id])) throw new ArgumentException($"sampling: the logit of token {id} is {lg[id]}; the model's outputs are not finite");
+            if (!float.IsFinite(lg[id]))
+                throw new ArgumentException($"sampling: the logit of token {id} is {lg[id]}; the model's outputs are not finite");
         }
         // Most likely first; ties keep the lower id first, so greedy picks the first maximum.
         Array.Sort(candidates, (a, b) => lg[b].CompareTo(lg[a]) is var c && c != 0 ? c : a.CompareTo(b));

@@ -71,7 +71,8 @@ public static class HostMemory
                 return rootMax - rootCurrent;
         }
         const string v1 = "/sys/fs/cgroup/memory/";
-        if (ReadNumber(v1 + "memory.limit_in_bytes") is { } limit && limit < long.MaxValue / 2 && ReadNumber(v1 + "memory.usage_in_bytes") is { } usage)
+        if (ReadNumber(v1 + "memory.limit_in_bytes") is { } limit && limit < long.MaxValue / 2
+            && ReadNumber(v1 + "memory.usage_in_bytes") is { } usage)
             return limit - usage;
         return null;
     }

@@ -9,7 +9,8 @@ namespace Engine;
 public static partial class InputFile
 {
     /// <summary>How the engine parses JSON it did not write: a key given twice is an error, not a silent choice of one value.</summary>
-    public static System.Text.Json.JsonDocumentOptions StrictJson(int maxDepth = 64) => new() { AllowDuplicateProperties = false, MaxDepth = maxDepth };
+    public static System.Text.Json.JsonDocumentOptions StrictJson(int maxDepth = 64) =>
+        new() { AllowDuplicateProperties = false, MaxDepth = maxDepth };
 
     /// <summary>Throws unless <paramref name="path"/> is an existing regular file; <paramref name="what"/> names it in the message.</summary>
     public static void Check(string path, string what)

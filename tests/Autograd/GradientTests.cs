@@ -103,7 +103,8 @@ public class GradientTests
         GradCheck.Check(v => Variable.Linear(v[0], v[1], v[2]),
             x => Broadcast(Ref64.Matmul(x[0], x[1], 1, 6, 4, 5, false, false), [6, 4], x[2], [4], (a, b) => a + b, out _),
             [new Shape(2, 3, 5), new Shape(5, 4), new Shape(4)]);
-        GradCheck.Check(v => Variable.Linear(v[0], v[1]), x => Ref64.Matmul(x[0], x[1], 1, 3, 4, 5, false, false), [new Shape(3, 5), new Shape(5, 4)]);
+        GradCheck.Check(v => Variable.Linear(v[0], v[1]), x => Ref64.Matmul(x[0], x[1], 1, 3, 4, 5, false, false),
+            [new Shape(3, 5), new Shape(5, 4)]);
     }
 
     [Fact]
@@ -217,7 +218,8 @@ public class GradientTests
         {
             var parts = v[0].Split(-1, 1, 3);
             return parts[0] * parts[1];
-        }, x => Enumerable.Range(0, 6).SelectMany(r => Enumerable.Range(1, 3).Select(c => x[0][r * 4] * x[0][r * 4 + c])).ToArray(), [new Shape(6, 4)]);
+        }, x => Enumerable.Range(0, 6).SelectMany(r => Enumerable.Range(1, 3).Select(c => x[0][r * 4] * x[0][r * 4 + c])).ToArray(),
+            [new Shape(6, 4)]);
     }
 
     [Fact]
@@ -225,7 +227,8 @@ public class GradientTests
     {
         var cond = new float[] { 1, 0, 1, 0, 0, 1 };
         using var c = Engine.Tensor.FromArray(cond, S23);
-        GradCheck.Check(v => Variable.Where(c, v[0], v[1]), x => Broadcast(x[0], [2, 3], x[1], [3], (a, b) => 0, out _).Select((_, i) => cond[i] != 0 ? x[0][i] : x[1][i % 3]).ToArray(),
+        GradCheck.Check(v => Variable.Where(c, v[0], v[1]),
+            x => Broadcast(x[0], [2, 3], x[1], [3], (a, b) => 0, out _).Select((_, i) => cond[i] != 0 ? x[0][i] : x[1][i % 3]).ToArray(),
             [S23, new Shape(3)]);
         GradCheck.Check(v => v[0].MaskedFill(c, 5f), x => x[0].Select((a, i) => cond[i] != 0 ? 5 : a).ToArray(), [S23]);
     }

@@ -68,7 +68,8 @@ public sealed class CliContractTests : IDisposable
     {
         using (var model = new Gpt(Micro, seed: 3)) Gpt2Checkpoint.Save(model, _dir);
         new CharTokenizer(["a", "b", "c", "d", "e", "f", "g", "h", "i"]).Save(_dir);
-        string stdout = Capture(() => SampleCommand.Run(new Arguments(["--model", _dir, "--prompt", "abc", "--max-new-tokens", "4", "--greedy", "--json"])));
+        string stdout = Capture(() => SampleCommand.Run(
+            new Arguments(["--model", _dir, "--prompt", "abc", "--max-new-tokens", "4", "--greedy", "--json"])));
         using var doc = JsonDocument.Parse(stdout);
         Assert.Equal(["ids", "text"], doc.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
         var ids = doc.RootElement.GetProperty("ids").EnumerateArray().Select(v => v.GetInt32()).ToArray();
@@ -82,7 +83,8 @@ public sealed class CliContractTests : IDisposable
     public void SampleJsonWithoutATokenizerHasOnlyIds()
     {
         using (var model = new Gpt(Micro, seed: 3)) Gpt2Checkpoint.Save(model, _dir);
-        string stdout = Capture(() => SampleCommand.Run(new Arguments(["--model", _dir, "--prompt-ids", "1,2,3", "--max-new-tokens", "3", "--temperature", "0.7", "--top-k", "3", "--top-p", "0.9", "--seed", "5", "--json"])));
+        string stdout = Capture(() => SampleCommand.Run(new Arguments(["--model", _dir, "--prompt-ids", "1,2,3", "--max-new-tokens", "3",
+            "--temperature", "0.7", "--top-k", "3", "--top-p", "0.9", "--seed", "5", "--json"])));
         using var doc = JsonDocument.Parse(stdout);
         Assert.Equal(["ids"], doc.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
         Assert.Equal(3, doc.RootElement.GetProperty("ids").GetArrayLength());
@@ -132,7 +134,8 @@ public sealed class CliContractTests : IDisposable
         var groups = doc.RootElement.GetProperty("groups");
         Assert.Equal(2, groups.GetArrayLength());
         var g = groups[0];
-        Assert.Equal(["advantages", "completions", "steps", "path_depth_mean", "intermediate_proportion_mean"], g.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal(["advantages", "completions", "steps", "path_depth_mean", "intermediate_proportion_mean"],
+            g.EnumerateObject().Select(p => p.Name).ToArray());
         Assert.Equal(9, g.GetProperty("steps").GetInt32());
         Assert.Equal(1.55, g.GetProperty("advantages")[2].GetDouble(), 2);
         var c3 = g.GetProperty("completions")[3];
@@ -174,7 +177,8 @@ public sealed class CliContractTests : IDisposable
     [Fact]
     public void BenchGemmEndsWithGflopsAndRefusesPrecisionsTheDeviceCannotRun()
     {
-        string stdout = Capture(() => BenchCommand.Run(new Arguments(["gemm", "--m", "48", "--n", "40", "--k", "32", "--runs", "3", "--precision", "fp32"])));
+        string stdout = Capture(() => BenchCommand.Run(
+            new Arguments(["gemm", "--m", "48", "--n", "40", "--k", "32", "--runs", "3", "--precision", "fp32"])));
         string last = stdout.TrimEnd().Split('\n')[^1];
         Assert.StartsWith("gflops=", last);
         Assert.True(double.Parse(last["gflops=".Length..], System.Globalization.CultureInfo.InvariantCulture) > 0, last);
@@ -266,10 +270,13 @@ public sealed class CliContractTests : IDisposable
         Assert.Contains("already holds a run", Assert.Throws<IOException>(() => TrainLmCommand.Run(new Arguments(train))).Message);
         Assert.Contains("--batch 3 differs from the run's 2",
             Assert.Throws<UsageException>(() => TrainLmCommand.Run(new Arguments([.. train[..^4], "--batch", "3", "--resume"]))).Message);
-        Assert.Contains("--steps 1 is below the 2 steps", Assert.Throws<UsageException>(() => TrainLmCommand.Run(new Arguments(["--text", text, "--out", run, "--steps", "1", "--resume"]))).Message);
+        Assert.Contains("--steps 1 is below the 2 steps",
+            Assert.Throws<UsageException>(() => TrainLmCommand.Run(
+                new Arguments(["--text", text, "--out", run, "--steps", "1", "--resume"]))).Message);
         File.WriteAllText(Path.Combine(_dir, "other.txt"), string.Concat(Enumerable.Repeat("a dog ran in the park. ", 100)));
         Assert.Contains("is not the text the run was trained on",
-            Assert.Throws<IOException>(() => TrainLmCommand.Run(new Arguments(["--text", Path.Combine(_dir, "other.txt"), "--out", run, "--resume"]))).Message);
+            Assert.Throws<IOException>(() => TrainLmCommand.Run(
+                new Arguments(["--text", Path.Combine(_dir, "other.txt"), "--out", run, "--resume"]))).Message);
         Assert.Equal(before, Snapshot(run));
 
         // Extending the run and replacing it are each one explicit choice.
@@ -290,7 +297,8 @@ public sealed class CliContractTests : IDisposable
         string[] train = ["--text", text, "--out", run, "--steps", "1", "--batch", "2"];
         Capture(() => TrainLmCommand.Run(new Arguments(train)));
         var set = new CheckpointStore(run).Latest()!;
-        foreach (var (state, field) in new[] { ("{\"step\": 1}", "'data_position'"), ("{\"step\": \"one\"}", "'step'"), ("[1]", "JSON object"), ("{", "not valid JSON") })
+        foreach (var (state, field) in new[]
+            { ("{\"step\": 1}", "'data_position'"), ("{\"step\": \"one\"}", "'step'"), ("[1]", "JSON object"), ("{", "not valid JSON") })
         {
             // Rewritten through the store, so the manifest agrees and the state's own check must catch it.
             var files = Directory.EnumerateFiles(set.Directory).Where(f => !f.EndsWith("manifest.json", StringComparison.Ordinal))
@@ -306,5 +314,6 @@ public sealed class CliContractTests : IDisposable
     /// <summary>Every file under <paramref name="dir"/> (but the lock) with its bytes, to prove a refusal changed nothing.</summary>
     internal static SortedDictionary<string, string> Snapshot(string dir) =>
         new(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Where(f => Path.GetFileName(f) != ".lock")
-            .ToDictionary(f => Path.GetRelativePath(dir, f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))), StringComparer.Ordinal);
+            .ToDictionary(f => Path.GetRelativePath(dir, f),
+                f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))), StringComparer.Ordinal);
 }

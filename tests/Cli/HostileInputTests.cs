@@ -90,7 +90,8 @@ public sealed class HostileInputTests : IClassFixture<HostileInputTests.Files>
     public void SizesThatCannotFitInMemoryAreRefusedBeforeAllocatingWithBothNumbers()
     {
         string run = _files.Dir.File("huge-batch");
-        AssertRefused(Engine("train-lm", "--text", _files.Text, "--batch", "2147483647", "--out", run), 1, "batch 2147483647", "needs", "only", "available");
+        AssertRefused(Engine("train-lm", "--text", _files.Text, "--batch", "2147483647", "--out", run), 1,
+            "batch 2147483647", "needs", "only", "available");
         AssertRefused(Engine("train-lm", "--text", _files.Text, "--config", "gpt2", "--batch", "3000", "--out", run), 1, "needs", "TB");
         Assert.False(Directory.Exists(run));
         AssertRefused(Engine("bench", "train", "--config", "small", "--batch", "1000000"), 1, "bench train", "available");
@@ -138,7 +139,8 @@ public sealed class HostileInputTests : IClassFixture<HostileInputTests.Files>
         });
         foreach (var json in new[] { false, true })
         {
-            var result = Engine(json ? ["eval", "--model", dir, "--tokens", _files.Tokens, "--json"] : ["eval", "--model", dir, "--tokens", _files.Tokens]);
+            var result = Engine(json
+                ? ["eval", "--model", dir, "--tokens", _files.Tokens, "--json"] : ["eval", "--model", dir, "--tokens", _files.Tokens]);
             AssertRefused(result, 1, "not finite");
             Assert.DoesNotContain("\"loss\"", result.Output);
         }
@@ -184,11 +186,13 @@ public sealed class HostileInputTests : IClassFixture<HostileInputTests.Files>
     public void ATrainingRunThatDivergesStopsWithoutWritingANonFiniteCheckpoint()
     {
         string run = _files.Dir.File("diverging");
-        var result = Engine("train-lm", "--text", _files.Text, "--lr", "1e30", "--steps", "4", "--batch", "2", "--checkpoint-every", "1", "--out", run);
+        var result = Engine("train-lm", "--text", _files.Text, "--lr", "1e30", "--steps", "4", "--batch", "2", "--checkpoint-every", "1",
+            "--out", run);
         AssertRefused(result, 1, "training diverged at step 2", "no checkpoint of this step");
         var store = new CheckpointStore(run);
         Assert.Equal([1], store.Sets.Select(s => s.Step).ToArray());
-        Assert.All(SafeTensors.ReadAllFloats(store.Latest()!.File("model.safetensors")).Values, v => Assert.All(v, x => Assert.True(float.IsFinite(x))));
+        Assert.All(SafeTensors.ReadAllFloats(store.Latest()!.File("model.safetensors")).Values,
+            v => Assert.All(v, x => Assert.True(float.IsFinite(x))));
         Assert.False(Directory.Exists(Path.Combine(run, "model")));
     }
 
@@ -198,7 +202,8 @@ public sealed class HostileInputTests : IClassFixture<HostileInputTests.Files>
     [Fact]
     public void ATokenizerLargerThanTheModelsVocabularyIsRefused()
     {
-        string dir = _files.Variant("big-tokenizer", d => new CharTokenizer([.. Enumerable.Range(0, 20).Select(i => ((char)('a' + i)).ToString())]).Save(d));
+        string dir = _files.Variant("big-tokenizer",
+            d => new CharTokenizer([.. Enumerable.Range(0, 20).Select(i => ((char)('a' + i)).ToString())]).Save(d));
         AssertRefused(Engine("sample", "--model", dir, "--prompt", "abc", "--max-new-tokens", "2"), 1, "20 tokens", "vocab_size 9");
     }
 
@@ -220,7 +225,8 @@ public sealed class HostileInputTests : IClassFixture<HostileInputTests.Files>
         {
             var bug = new AggregateException(new KeyNotFoundException("key 'x' was not present"));
             Assert.Equal(70, ErrorReport.Write(bug, verbose: false, usage: "usage"));
-            Assert.Equal(1, ErrorReport.Write(new AggregateException(new UnauthorizedAccessException("Access to the path '/x' is denied.")), false, "usage"));
+            Assert.Equal(1, ErrorReport.Write(new AggregateException(new UnauthorizedAccessException("Access to the path '/x' is denied.")),
+                false, "usage"));
         }
         finally
         {
@@ -228,7 +234,8 @@ public sealed class HostileInputTests : IClassFixture<HostileInputTests.Files>
         }
         var lines = captured.ToString().TrimEnd().Split('\n');
         Assert.Equal(2, lines.Length);
-        Assert.Equal("engine: internal error (KeyNotFoundException): key 'x' was not present (run again with --verbose for the stack trace)", lines[0].TrimEnd());
+        Assert.Equal("engine: internal error (KeyNotFoundException): key 'x' was not present " +
+            "(run again with --verbose for the stack trace)", lines[0].TrimEnd());
         Assert.Equal("engine: Access to the path '/x' is denied.", lines[1].TrimEnd());
     }
 }

@@ -47,7 +47,10 @@ public sealed class CheckpointFuzzTests
                 what = $"truncated to {length} bytes";
                 return bytes[..length];
             case 3:
-                ulong claimed = random.Next(3) switch { 0 => (ulong)random.NextInt64(), 1 => (ulong)random.Next(16), _ => (ulong)(headerLength + random.Next(-16, 17)) };
+                ulong claimed = random.Next(3) switch
+                {
+                    0 => (ulong)random.NextInt64(), 1 => (ulong)random.Next(16), _ => (ulong)(headerLength + random.Next(-16, 17))
+                };
                 BitConverter.GetBytes(claimed).CopyTo(bytes, 0);
                 what = $"header length {claimed}";
                 return bytes;
@@ -128,7 +131,8 @@ public sealed class CheckpointFuzzTests
             }
             catch (CheckpointException e)
             {
-                Assert.True(e.Message.Contains(dir.Path, StringComparison.Ordinal), $"trial {trial} ({what}): the message does not name the file: {e.Message}");
+                Assert.True(e.Message.Contains(dir.Path, StringComparison.Ordinal),
+                    $"trial {trial} ({what}): the message does not name the file: {e.Message}");
                 refused++;
             }
             catch (Exception e)

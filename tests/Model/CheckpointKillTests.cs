@@ -64,11 +64,13 @@ public sealed class CheckpointKillTests
             var (exit, log) = ChildProcess.Run("engine", Train(text, run, hasSet ? "--resume" : "--force"), [], timeoutSeconds: 300);
             Assert.True(exit == 0, $"trial {trial} (killed after {delay} ms): {log}");
             if (hasSet) resumedFromASet++;
-            Assert.True(model.AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(run, "model", "model.safetensors"))), $"trial {trial}: model differs");
+            Assert.True(model.AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(run, "model", "model.safetensors"))),
+                $"trial {trial}: model differs");
             Assert.Equal(loss, LossColumns(run));
             Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(Path.Combine(run, "checkpoints")), e => Path.GetFileName(e).StartsWith('.'));
         }
-        Assert.True(resumedFromASet >= 2, $"only {resumedFromASet} of 5 kills came after the first checkpoint; the delays are too short for this machine");
+        Assert.True(resumedFromASet >= 2,
+            $"only {resumedFromASet} of 5 kills came after the first checkpoint; the delays are too short for this machine");
     }
 
     [Fact]

@@ -3,7 +3,10 @@ using Engine.Tests.Support;
 
 namespace Engine.Tests;
 
-/// <summary>Checkpoint sets appear whole or not at all, are verified on load, pruned to the newest N, and run directories are never overwritten unasked.</summary>
+/// <summary>
+/// Checkpoint sets appear whole or not at all, are verified on load, pruned to the newest N,
+/// and run directories are never overwritten unasked.
+/// </summary>
 public sealed class CheckpointStoreTests
 {
     static CheckpointSet SaveText(CheckpointStore store, int step, params (string Name, string Text)[] files) =>
@@ -123,7 +126,8 @@ public sealed class CheckpointStoreTests
             SaveText(run.Checkpoints, 1, ("x", "old"));
             Assert.Contains("in use by another process", Assert.Throws<IOException>(() => RunDirectory.Resume("test", dir)).Message);
         }
-        Assert.Contains("pass --resume to continue it, or --force", Assert.Throws<IOException>(() => RunDirectory.Create("test", dir, force: false)).Message);
+        Assert.Contains("pass --resume to continue it, or --force",
+            Assert.Throws<IOException>(() => RunDirectory.Create("test", dir, force: false)).Message);
         Assert.True(new CheckpointStore(dir).Latest() is { Step: 1 });
         using (var run = RunDirectory.Create("test", dir, force: true))
             Assert.Empty(run.Checkpoints.Sets);

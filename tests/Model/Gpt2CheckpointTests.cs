@@ -155,7 +155,8 @@ public class Gpt2CheckpointTests
     [InlineData("""{"vocab_size": 11, "n_positions": 8, "n_embd": 8, "n_layer": 2}""", "missing 'n_head'")]
     [InlineData("""{"vocab_size": "11", "n_positions": 8, "n_embd": 8, "n_layer": 2, "n_head": 2}""", "'vocab_size' is not a 32-bit integer")]
     [InlineData("""{"vocab_size": 11, "n_positions": 8, "n_embd": 8, "n_layer": 2, "n_head": 3}""", "not divisible by n_head 3")]
-    [InlineData("""{"vocab_size": 11, "n_positions": 8, "n_embd": 8, "n_layer": 2, "n_head": 2, "activation_function": "relu"}""", "'activation_function' is \"relu\"")]
+    [InlineData("""{"vocab_size": 11, "n_positions": 8, "n_embd": 8, "n_layer": 2, "n_head": 2, "activation_function": "relu"}""",
+        "'activation_function' is \"relu\"")]
     [InlineData("""{"vocab_size": 11, """, "not valid JSON")]
     public void BadConfigIsReported(string json, string expected)
     {

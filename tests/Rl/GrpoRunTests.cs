@@ -28,7 +28,8 @@ public sealed class GrpoRunTests
         string config = dir.File("tiny.json");
         File.WriteAllText(config, $$"""
             {"model": "start", "prompts": "prompts.jsonl",
-             "rewards": [{"type": "exact", "field": "answer"}, {"type": "contains", "text": "1", "weight": 0.5}, {"type": "count", "text": "2", "weight": -0.1}],
+             "rewards": [{"type": "exact", "field": "answer"},
+                         {"type": "contains", "text": "1", "weight": 0.5}, {"type": "count", "text": "2", "weight": -0.1}],
              "group_size": 4, "prompts_per_step": 2, "steps": 4, "max_new_tokens": 3, "stop": [";"], "learning_rate": 0.01,
              "checkpoint_every": 2, "eval": {"prompts": "eval.jsonl", "every": 2}, "seed": 5{{settings}}}
             """);
@@ -62,7 +63,8 @@ public sealed class GrpoRunTests
         Assert.Equal(4, resumed.Steps);
         Assert.Equal(MetricsWithoutSeconds(dir.File("straight")), MetricsWithoutSeconds(dir.File("stopped")));
         foreach (var file in new[] { "model/model.safetensors", "model/config.json", "model/tokenizer.json" })
-            Assert.True(File.ReadAllBytes(Path.Combine(dir.File("straight"), file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(dir.File("stopped"), file))), file);
+            Assert.True(File.ReadAllBytes(Path.Combine(dir.File("straight"), file)).AsSpan()
+                .SequenceEqual(File.ReadAllBytes(Path.Combine(dir.File("stopped"), file))), file);
     }
 
     [Fact]
@@ -74,8 +76,9 @@ public sealed class GrpoRunTests
         var lines = File.ReadAllLines(Path.Combine(run, "metrics.jsonl"));
         Assert.Equal(4, lines.Length);
         var first = JsonNode.Parse(lines[0])!.AsObject();
-        string[] required = ["step", "reward_mean", "reward_std", "reward/0", "reward/1", "reward/2", "loss", "kl", "clip_fraction", "entropy", "grad_norm",
-            "learning_rate", "lambda_mean", "path_depth", "intermediate_proportion", "zero_std_groups", "truncated_fraction", "packed_share", "tokens", "seconds"];
+        string[] required = ["step", "reward_mean", "reward_std", "reward/0", "reward/1", "reward/2", "loss", "kl", "clip_fraction", "entropy",
+            "grad_norm", "learning_rate", "lambda_mean", "path_depth", "intermediate_proportion", "zero_std_groups", "truncated_fraction",
+            "packed_share", "tokens", "seconds"];
         Assert.All(required, k => Assert.True(first.ContainsKey(k), k));
         Assert.False(first.ContainsKey("eval/reward_mean"));
         Assert.True(JsonNode.Parse(lines[1])!.AsObject().ContainsKey("eval/reward_mean"));
@@ -99,7 +102,8 @@ public sealed class GrpoRunTests
     [InlineData("\"temperature\": \"hot\"", "'temperature' must be a number", "")]
     [InlineData("\"loss\": \"sum\"", "'loss' must be one of \"seq-mean\", \"token-mean\", \"dr-grpo\"", "")]
     [InlineData("\"rewards\": [{\"type\": \"exact\"}]", "rewards[0]: needs 'field'", "")]
-    [InlineData("\"rewards\": [{\"type\": \"exact\", \"field\": \"answer\", \"feild\": 1}]", "unknown key 'feild'", "it takes 'field', 'type', 'weight'")]
+    [InlineData("\"rewards\": [{\"type\": \"exact\", \"field\": \"answer\", \"feild\": 1}]", "unknown key 'feild'",
+        "it takes 'field', 'type', 'weight'")]
     [InlineData("\"rewards\": [{\"type\": \"regex\", \"pattern\": \"(\"}]", "'pattern' is not a valid regular expression", "")]
     [InlineData("\"rewards\": [{\"type\": \"lookup\"}]", "unknown reward type 'lookup'", "known: contains, count, exact, regex")]
     [InlineData("\"eval\": {\"prompts\": \"eval.jsonl\", \"each\": 2}", "eval: unknown key 'each'", "")]
@@ -145,7 +149,8 @@ public sealed class GrpoRunTests
         RewardTypes.Register("test-explode", spec =>
         {
             string when = spec.RequireString("when");
-            return new DelegateReward("explode", input => input.Text!.Contains(when, StringComparison.Ordinal) ? throw new InvalidOperationException("boom") : 0f);
+            return new DelegateReward("explode",
+                input => input.Text!.Contains(when, StringComparison.Ordinal) ? throw new InvalidOperationException("boom") : 0f);
         });
         using var dir = new TempDirectory();
         string config = Setup(dir);
@@ -167,13 +172,16 @@ public sealed class GrpoRunTests
         // examples/arithmetic as its README says, with a few steps: warm up with train-lm, then GRPO and λ-GRPO from that start.
         using var dir = new TempDirectory();
         string example = Path.Combine(AppContext.BaseDirectory, "examples", "arithmetic");
-        foreach (var file in Directory.EnumerateFiles(example).Where(f => f.EndsWith(".json", StringComparison.Ordinal) || f.EndsWith(".jsonl", StringComparison.Ordinal) || f.EndsWith(".txt", StringComparison.Ordinal)))
+        foreach (var file in Directory.EnumerateFiles(example).Where(f => f.EndsWith(".json", StringComparison.Ordinal)
+            || f.EndsWith(".jsonl", StringComparison.Ordinal) || f.EndsWith(".txt", StringComparison.Ordinal)))
             File.Copy(file, dir.File(Path.GetFileName(file)));
-        var (exit, log) = ChildProcess.Run("engine", ["train-lm", "--text", dir.File("train.txt"), "--steps", "2", "--batch", "2", "--out", dir.File("sft")], [], 300);
+        var (exit, log) = ChildProcess.Run("engine",
+            ["train-lm", "--text", dir.File("train.txt"), "--steps", "2", "--batch", "2", "--out", dir.File("sft")], [], 300);
         Assert.True(exit == 0, log);
         foreach (var name in new[] { "arith-grpo", "arith-lambda" })
         {
-            (exit, log) = ChildProcess.Run("engine", ["grpo", "run", "--config", dir.File($"{name}.json"), "--steps", "2", "--out", dir.File(name)], [], 300);
+            (exit, log) = ChildProcess.Run("engine",
+                ["grpo", "run", "--config", dir.File($"{name}.json"), "--steps", "2", "--out", dir.File(name)], [], 300);
             Assert.True(exit == 0, log);
             Assert.Contains("step 2: reward", log);
             Assert.Equal(2, File.ReadAllLines(Path.Combine(dir.File(name), "metrics.jsonl")).Length);

@@ -52,13 +52,15 @@ public sealed class GrpoTrainerFixTests
     {
         // At μ = 1 every ratio is 1, so the loss is −Σ a_i·len_i / (the step's completion tokens), over every group at once.
         using var policy = new Gpt(Micro, seed: 5);
-        var options = new GrpoOptions(GroupSize: 6, PromptsPerStep: 3, MaxNewTokens: 5, Seed: 11, Aggregation: Aggregation.TokenMean, LearningRate: 0);
+        var options = new GrpoOptions(GroupSize: 6, PromptsPerStep: 3, MaxNewTokens: 5, Seed: 11, Aggregation: Aggregation.TokenMean,
+            LearningRate: 0);
         using var trainer = Trainer(policy, options);
         var groups = trainer.Sample([new GrpoPrompt([0, 1]), new GrpoPrompt([0, 3]), new GrpoPrompt([0, 4])], out _, out _);
         Assert.True(groups.Select(g => g.Completions.Sum(c => c.Length)).Distinct().Count() > 1, "the groups should differ in length");
         double stepTokens = groups.Sum(g => g.Completions.Sum(c => c.Length));
         double expected = -groups.Sum(g => g.Completions.Select((c, i) => g.Analysis.Advantages[i] * c.Length).Sum()) / stepTokens;
-        double perGroup = -groups.Average(g => g.Completions.Select((c, i) => g.Analysis.Advantages[i] * c.Length).Sum() / g.Completions.Sum(c => c.Length));
+        double perGroup = -groups.Average(g =>
+            g.Completions.Select((c, i) => g.Analysis.Advantages[i] * c.Length).Sum() / g.Completions.Sum(c => c.Length));
         Assert.NotEqual(expected, perGroup, 6);
         Assert.Equal(expected, trainer.Update(groups).Loss, 5);
         using var again = Trainer(policy, options with { Aggregation = Aggregation.GroupTokenMean });
@@ -112,7 +114,8 @@ public sealed class GrpoTrainerFixTests
         using var dropping = Trainer(policy, options with { DropZeroStdGroups = true }, Reward);
         var kept = dropping.Update(groups);
         // Left out, the flat group no longer dilutes the token-mean: the loss is that of the other group alone.
-        double other = -groups[1].Completions.Select((c, i) => groups[1].Analysis.Advantages[i] * c.Length).Sum() / groups[1].Completions.Sum(c => c.Length);
+        double other = -groups[1].Completions.Select((c, i) => groups[1].Analysis.Advantages[i] * c.Length).Sum()
+            / groups[1].Completions.Sum(c => c.Length);
         Assert.Equal(other, kept.Loss, 5);
         Assert.NotEqual(all.Loss, kept.Loss, 6);
         Assert.Equal(1, trainer.Step(prompts).Metrics.ZeroStdGroups);

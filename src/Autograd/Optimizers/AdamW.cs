@@ -9,7 +9,8 @@ public sealed class AdamW : Optimizer
     readonly Tensor[] _m, _v;
 
     /// <summary>Creates the optimizer; the defaults are PyTorch's.</summary>
-    public AdamW(IEnumerable<Variable> parameters, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f, float weightDecay = 0.01f)
+    public AdamW(IEnumerable<Variable> parameters, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f,
+        float weightDecay = 0.01f)
         : base(parameters)
     {
         if (!(lr >= 0) || !float.IsFinite(lr) || !(beta1 is >= 0 and < 1) || !(beta2 is >= 0 and < 1) || !(eps > 0) || !(weightDecay >= 0))

@@ -78,12 +78,15 @@ public abstract class Optimizer : IDisposable
     /// <summary>Restores a state written by <see cref="ExportState"/>; shapes and names must match exactly.</summary>
     public void ImportState(IReadOnlyDictionary<string, float[]> state)
     {
-        if (!state.TryGetValue("step", out var step) || step.Length != 1) throw new ArgumentException("optimizer state: missing 'step'", nameof(state));
+        if (!state.TryGetValue("step", out var step) || step.Length != 1)
+            throw new ArgumentException("optimizer state: missing 'step'", nameof(state));
         var buffers = Buffers().ToList();
         foreach (var (name, t) in buffers)
         {
             if (!state.TryGetValue(name, out var data)) throw new ArgumentException($"optimizer state: missing buffer '{name}'", nameof(state));
-            if (data.Length != t.Numel) throw new ArgumentException($"optimizer state: buffer '{name}' has {data.Length} values, expected {t.Numel} ({t.Shape})", nameof(state));
+            if (data.Length != t.Numel)
+                throw new ArgumentException($"optimizer state: buffer '{name}' has {data.Length} values, expected {t.Numel} ({t.Shape})",
+                    nameof(state));
         }
         foreach (var (name, t) in buffers) t.CopyFrom(state[name]);
         StepCount = (int)step[0];

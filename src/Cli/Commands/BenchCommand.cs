@@ -88,7 +88,8 @@ static class BenchCommand
         if (batch <= 0 || steps <= 0 || warmup < 0) throw new UsageException("--batch and --steps must be positive and --warmup not negative");
         if (steps > MaxRuns || warmup > MaxRuns) throw new UsageException($"--steps and --warmup must be at most {MaxRuns}");
 
-        HostMemory.Require(Gpt.CountParameters(config) * 4.0 * sizeof(float) + Gpt.ActivationBytes(config, batch, config.ContextLength, training: true),
+        HostMemory.Require(
+            Gpt.CountParameters(config) * 4.0 * sizeof(float) + Gpt.ActivationBytes(config, batch, config.ContextLength, training: true),
             $"bench train: {name} with batch {batch}");
         int t = config.ContextLength, tokens = batch * t;
         Console.WriteLine($"train {name}: vocab {config.VocabSize}, width {config.Width}, {config.Layers} layers, {config.Heads} heads, " +

@@ -29,9 +29,11 @@ static class EvalCommand
         HostMemory.Require(Gpt.ActivationBytes(model.Config, Math.Min(rows.Length, 16), length, training: false),
             $"eval: batches of {Math.Min(rows.Length, 16)} rows of {length} tokens");
         if (length > model.Config.ContextLength + 1)
-            throw new ArgumentException($"eval: rows of {length} tokens need a context of {length - 1}, but the model's is {model.Config.ContextLength}");
+            throw new ArgumentException(
+                $"eval: rows of {length} tokens need a context of {length - 1}, but the model's is {model.Config.ContextLength}");
         foreach (var id in rows.SelectMany(r => r))
-            if ((uint)id >= (uint)model.Config.VocabSize) throw new ArgumentException($"eval: token {id} is outside the vocabulary [0, {model.Config.VocabSize})");
+            if ((uint)id >= (uint)model.Config.VocabSize)
+                throw new ArgumentException($"eval: token {id} is outside the vocabulary [0, {model.Config.VocabSize})");
 
         double total = 0;
         long predictions = 0;
@@ -54,7 +56,8 @@ static class EvalCommand
         if (json)
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["loss"] = mean, ["predictions"] = predictions }));
         else
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mean next-token cross-entropy {mean:F6} nats over {predictions} predictions ({rows.Length} rows of {length} tokens)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"mean next-token cross-entropy {mean:F6} nats over {predictions} predictions ({rows.Length} rows of {length} tokens)"));
         return 0;
     }
 

@@ -23,7 +23,9 @@ static class GrpoCommand
         _ => throw new UsageException("expected: " + Usage),
     };
 
-    /// <summary><c>engine grpo run --config FILE.json [--out DIR] [--steps N] [--resume] [--force]</c>: GRPO or λ-GRPO as a config describes it.</summary>
+    /// <summary>
+    /// <c>engine grpo run --config FILE.json [--out DIR] [--steps N] [--resume] [--force]</c>: GRPO or λ-GRPO as a config describes it.
+    /// </summary>
     static int RunConfig(Arguments args)
     {
         string config = args.String("config") ?? throw new UsageException("grpo run needs --config FILE.json");
@@ -59,13 +61,17 @@ static class GrpoCommand
         OutputDirectory.Prepare("grpo arith", outDir);
         var clock = Stopwatch.StartNew();
         var m = ArithmeticExperiment.Model;
-        Console.WriteLine($"grpo arith: two-digit addition and subtraction, e.g. ^47-19= → +028;  policy: GPT {m.Layers} layers, width {m.Width}, {m.Heads} heads, on {device}");
+        Console.WriteLine("grpo arith: two-digit addition and subtraction, e.g. ^47-19= → +028;  " +
+            $"policy: GPT {m.Layers} layers, width {m.Width}, {m.Heads} heads, on {device}");
 
         var sft = new Progress(settings.SftSteps, "sft");
-        using var start = ArithmeticExperiment.Pretrain(settings.SftSteps, (s, loss) => sft.Report(s, string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}")), device);
+        using var start = ArithmeticExperiment.Pretrain(settings.SftSteps,
+            (s, loss) => sft.Report(s, string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}")), device);
         sft.Done();
         double startAccuracy = ArithmeticExperiment.Accuracy(start, settings.EvalProblems);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"supervised start: held-out accuracy {startAccuracy:P1} after {settings.SftSteps} steps; GRPO and λ-GRPO: group 8, 8 prompts per step, lr {settings.LearningRate}, token-mean, μ = 1, β = 0"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"supervised start: held-out accuracy {startAccuracy:P1} after {settings.SftSteps} steps; " +
+            $"GRPO and λ-GRPO: group 8, 8 prompts per step, lr {settings.LearningRate}, token-mean, μ = 1, β = 0"));
 
         var runs = new List<ArithmeticRun>();
         foreach (bool lambda in new[] { false, true })
@@ -75,7 +81,8 @@ static class GrpoCommand
                 var run = ArithmeticExperiment.Run(start, lambda, seed, settings, mt => progress.Report(mt.Step, mt.Summary));
                 progress.Done();
                 runs.Add(run);
-                var log = new Engine.Rl.Grpo.GrpoLog(Path.Combine(outDir, $"{(lambda ? "lambda-grpo" : "grpo")}-seed{seed}"), Engine.Rl.Grpo.GrpoStepMetrics.ColumnNames(1));
+                var log = new Engine.Rl.Grpo.GrpoLog(Path.Combine(outDir, $"{(lambda ? "lambda-grpo" : "grpo")}-seed{seed}"),
+                    Engine.Rl.Grpo.GrpoStepMetrics.ColumnNames(1));
                 foreach (var mt in run.Steps) log.Append(mt);
                 log.Plot();
             }
@@ -87,15 +94,18 @@ static class GrpoCommand
         {
             var rs = runs.Where(r => r.Lambda == lambda).ToArray();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {(lambda ? "λ-GRPO" : "GRPO")} | {rs.Average(r => r.Peak):P1} | {rs.Average(r => r.StepsToPeak):F0} | {rs.Average(r => r.Accuracy[^1].Accuracy):P1} |"));
+                $"| {(lambda ? "λ-GRPO" : "GRPO")} | {rs.Average(r => r.Peak):P1} | {rs.Average(r => r.StepsToPeak):F0} | " +
+                $"{rs.Average(r => r.Accuracy[^1].Accuracy):P1} |"));
         }
         var all = runs.SelectMany(r => r.Steps).ToArray();
         double total = all.Sum(s => s.GenerateSeconds + s.ScoreSeconds + s.TrainSeconds);
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"time per step: generate {all.Average(s => s.GenerateSeconds) * 1e3:F1} ms, score {all.Average(s => s.ScoreSeconds) * 1e3:F2} ms, train {all.Average(s => s.TrainSeconds) * 1e3:F1} ms; trie + λ-scales {all.Sum(s => s.TrieSeconds) / total:P3} of the step"));
+            $"time per step: generate {all.Average(s => s.GenerateSeconds) * 1e3:F1} ms, score {all.Average(s => s.ScoreSeconds) * 1e3:F2} ms, " +
+            $"train {all.Average(s => s.TrainSeconds) * 1e3:F1} ms; trie + λ-scales {all.Sum(s => s.TrieSeconds) / total:P3} of the step"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"trie statistics: mean |λ| {all.Average(s => s.LambdaMean):F2}, path depth {all.Average(s => s.PathDepth):F2}, intermediate proportion {all.Average(s => s.IntermediateProportion):F3}; " +
+            $"trie statistics: mean |λ| {all.Average(s => s.LambdaMean):F2}, path depth {all.Average(s => s.PathDepth):F2}, " +
+            $"intermediate proportion {all.Average(s => s.IntermediateProportion):F3}; " +
             $"{(settings.PackedTree ? $"packed groups: {all.Average(s => s.PackedShare):P0} of the unpacked inputs" : "unpacked")}"));
 
         IReadOnlyList<(double, double)> Curve(bool lambda)
@@ -127,7 +137,8 @@ static class GrpoCommand
         var device = Device.Parse(args.String("device", "cpu"));
         args.RejectUnknown();
         if (seeds < 1 || steps <= TreeExperiment.Window) throw new UsageException($"--seeds must be ≥ 1 and --steps > {TreeExperiment.Window}");
-        if (seeds > 1000 || steps > 1_000_000) throw new UsageException($"--seeds must be at most 1000 and --steps at most 1000000, got {seeds} and {steps}");
+        if (seeds > 1000 || steps > 1_000_000)
+            throw new UsageException($"--seeds must be at most 1000 and --steps at most 1000000, got {seeds} and {steps}");
         if (n is < 1 or > 3) throw new UsageException($"--n must be 1, 2 or 3 (the tokens the trap shares with the target), got {n}");
         if (!(lr > 0)) throw new UsageException($"--lr must be positive, got {lr}");
         OutputDirectory.Prepare("grpo tree", outDir);
@@ -138,7 +149,8 @@ static class GrpoCommand
         Console.WriteLine($"grpo tree: target {TreeTask.Format(new TreeTask(1, -1).Target)}, group 16, {steps} steps, {runs.Count} runs " +
             $"({(full ? "n ∈ {1, 2}, r_neg ∈ {−0.5, −1, −1.5}" : $"n = {n}, r_neg = {rNeg}")}, {seeds} seeds, GRPO and λ-GRPO)");
         var m = TreeExperiment.Model;
-        Console.WriteLine($"policy: GPT, {m.Layers} layers, width {m.Width}, {m.Heads} heads, on {device}; AdamW lr {lr}, token-mean, μ = 1, β = 0, temperature 1");
+        Console.WriteLine($"policy: GPT, {m.Layers} layers, width {m.Width}, {m.Heads} heads, on {device}; " +
+            $"AdamW lr {lr}, token-mean, μ = 1, β = 0, temperature 1");
 
         var results = new TreeRunResult[runs.Count];
         var progress = new Progress(runs.Count, "runs");
@@ -150,7 +162,9 @@ static class GrpoCommand
         {
             results[i] = TreeExperiment.Run(runs[i], steps, lr, device: device, packedTree: packedTree);
             int d = Interlocked.Increment(ref done);
-            lock (progress) progress.Report(d, $"last: n={runs[i].SharedPrefix} r_neg={runs[i].NegativeReward} {(runs[i].Lambda ? "λ-GRPO" : "GRPO  ")} seed {runs[i].Seed} → {results[i].FinalFrequency:F3}");
+            lock (progress)
+                progress.Report(d, $"last: n={runs[i].SharedPrefix} r_neg={runs[i].NegativeReward} {(runs[i].Lambda ? "λ-GRPO" : "GRPO  ")} " +
+                    $"seed {runs[i].Seed} → {results[i].FinalFrequency:F3}");
         });
         progress.Done();
 
@@ -160,24 +174,30 @@ static class GrpoCommand
         Console.WriteLine("| n | r_neg | GRPO | λ-GRPO | paper GRPO | paper λ-GRPO |");
         Console.WriteLine("|---|---|---|---|---|---|");
         var csv = new StringBuilder("n,r_neg,method,seed,step,target_frequency\n");
-        foreach (var config in results.GroupBy(r => (r.Run.SharedPrefix, r.Run.NegativeReward)).OrderBy(g => g.Key.SharedPrefix).ThenByDescending(g => g.Key.NegativeReward))
+        foreach (var config in results.GroupBy(r => (r.Run.SharedPrefix, r.Run.NegativeReward))
+            .OrderBy(g => g.Key.SharedPrefix).ThenByDescending(g => g.Key.NegativeReward))
         {
             double Mean(bool lambda) => config.Where(r => r.Run.Lambda == lambda).Average(r => r.FinalFrequency);
             // The paper has no number for settings outside its Table 1.
             var paper = TreeExperiment.PaperTable.TryGetValue(config.Key, out var p)
                 ? (p.Item1.ToString("F4", CultureInfo.InvariantCulture), p.Item2.ToString("F4", CultureInfo.InvariantCulture)) : ("–", "–");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {config.Key.SharedPrefix} | {config.Key.NegativeReward:0.0} | {Mean(false):F4} | {Mean(true):F4} | {paper.Item1} | {paper.Item2} |"));
+                $"| {config.Key.SharedPrefix} | {config.Key.NegativeReward:0.0} | {Mean(false):F4} | {Mean(true):F4} | " +
+                $"{paper.Item1} | {paper.Item2} |"));
             foreach (var r in config)
                 for (int s = 0; s < r.TargetFrequency.Length; s++)
-                    csv.Append(CultureInfo.InvariantCulture, $"{r.Run.SharedPrefix},{r.Run.NegativeReward},{(r.Run.Lambda ? "lambda-grpo" : "grpo")},{r.Run.Seed},{s + 1},{r.TargetFrequency[s]}\n");
+                    csv.Append(CultureInfo.InvariantCulture,
+                        $"{r.Run.SharedPrefix},{r.Run.NegativeReward},{(r.Run.Lambda ? "lambda-grpo" : "grpo")}," +
+                        $"{r.Run.Seed},{s + 1},{r.TargetFrequency[s]}\n");
             IReadOnlyList<(double, double)> Curve(bool lambda)
             {
                 var rs = config.Where(r => r.Run.Lambda == lambda).ToArray();
                 return Enumerable.Range(0, steps).Select(s => ((double)s + 1, rs.Average(r => r.TargetFrequency[s]))).ToList();
             }
-            string name = string.Create(CultureInfo.InvariantCulture, $"target_frequency_n{config.Key.SharedPrefix}_rneg{config.Key.NegativeReward:0.0}.svg");
-            SvgPlot.Write(Path.Combine(outDir, name), string.Create(CultureInfo.InvariantCulture, $"target frequency, n = {config.Key.SharedPrefix}, r_neg = {config.Key.NegativeReward:0.0} (mean of {seeds} seeds)"),
+            string name = string.Create(CultureInfo.InvariantCulture,
+                $"target_frequency_n{config.Key.SharedPrefix}_rneg{config.Key.NegativeReward:0.0}.svg");
+            SvgPlot.Write(Path.Combine(outDir, name), string.Create(CultureInfo.InvariantCulture,
+                $"target frequency, n = {config.Key.SharedPrefix}, r_neg = {config.Key.NegativeReward:0.0} (mean of {seeds} seeds)"),
                 "step", "frequency of the target", [("GRPO", Curve(false)), ("λ-GRPO", Curve(true))]);
         }
         AtomicFile.WriteText(Path.Combine(outDir, "target_frequency.csv"), csv.ToString());

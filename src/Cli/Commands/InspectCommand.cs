@@ -60,7 +60,8 @@ static class InspectCommand
     static void Describe(StringBuilder s, int g, Group group, PrefixTrie trie, double[] advantages, double[][] reward, double[][] adv)
     {
         var inv = CultureInfo.InvariantCulture;
-        s.AppendLine(inv, $"group {g}: prompt [{string.Join(",", group.Prompt)}], {group.Completions.Length} completions, {trie.Steps.Count} process steps, " +
+        s.AppendLine(inv, $"group {g}: prompt [{string.Join(",", group.Prompt)}], {group.Completions.Length} completions, " +
+            $"{trie.Steps.Count} process steps, " +
             $"path depth {trie.PathDepthMean:F2}, intermediate proportion {trie.IntermediateProportionMean:F3}");
         s.AppendLine(inv, $"  rewards    [{string.Join(", ", group.Rewards.Select(r => r.ToString("G4", inv)))}]");
         s.AppendLine(inv, $"  advantages [{string.Join(", ", advantages.Select(a => a.ToString("+0.000;-0.000;0.000", inv)))}]");
@@ -77,7 +78,8 @@ static class InspectCommand
             var st = kids[next];
             bool last = next == kids.Length - 1;
             int i = st.Trajectories[0];
-            s.AppendLine(inv, $"{indent}{(last ? "└─ " : "├─ ")}[{string.Join(",", st.Tokens)}]  |λ|={st.Count}  R={reward[i][st.Start]:0.###}  A={adv[i][st.Start]:+0.000;-0.000;0.000}  trajectories {{{string.Join(",", st.Trajectories)}}}");
+            s.AppendLine(inv, $"{indent}{(last ? "└─ " : "├─ ")}[{string.Join(",", st.Tokens)}]  |λ|={st.Count}  " +
+                $"R={reward[i][st.Start]:0.###}  A={adv[i][st.Start]:+0.000;-0.000;0.000}  trajectories {{{string.Join(",", st.Trajectories)}}}");
             open.Push((children[st.Id].ToArray(), 0, indent + (last ? "   " : "│  ")));
         }
     }
@@ -103,7 +105,8 @@ static class InspectCommand
         bool scale = true;
         if (obj["scale_rewards"] is { } sr)
         {
-            if (sr.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False)) throw new ArgumentException("inspect: scale_rewards must be true or false");
+            if (sr.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
+                throw new ArgumentException("inspect: scale_rewards must be true or false");
             scale = sr.GetValue<bool>();
         }
         if (obj["groups"] is not JsonArray groups) throw new ArgumentException("inspect: missing \"groups\" array");
@@ -113,7 +116,8 @@ static class InspectCommand
             string at = $"groups[{g}]";
             if (groups[g] is not JsonObject group) throw new ArgumentException($"inspect: {at} must be an object");
             var prompt = Ids(group["prompt"], $"{at}.prompt");
-            if (group["completions"] is not JsonArray completions) throw new ArgumentException($"inspect: {at}.completions must be an array of token-id arrays");
+            if (group["completions"] is not JsonArray completions)
+                throw new ArgumentException($"inspect: {at}.completions must be an array of token-id arrays");
             var c = completions.Select((x, i) => Ids(x, $"{at}.completions[{i}]")).ToArray();
             if (group["rewards"] is not JsonArray rewards) throw new ArgumentException($"inspect: {at}.rewards must be an array of numbers");
             var r = rewards.Select((x, i) => (float)Number(x, $"{at}.rewards[{i}]")).ToArray();
@@ -132,7 +136,8 @@ static class InspectCommand
         {
             if (a[i] is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || !v.TryGetValue(out int id))
             {
-                if (a[i] is JsonValue dv && dv.GetValueKind() == JsonValueKind.Number && dv.TryGetValue(out double d) && d == Math.Floor(d) && d >= int.MinValue && d <= int.MaxValue) id = (int)d;
+                if (a[i] is JsonValue dv && dv.GetValueKind() == JsonValueKind.Number && dv.TryGetValue(out double d) && d == Math.Floor(d)
+                    && d >= int.MinValue && d <= int.MaxValue) id = (int)d;
                 else throw new ArgumentException($"inspect: {at}[{i}] is not an integer token id: {a[i]?.ToJsonString() ?? "null"}");
             }
             if (id < 0) throw new ArgumentException($"inspect: {at}[{i}] is a negative token id ({id})");

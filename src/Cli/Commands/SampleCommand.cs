@@ -12,7 +12,8 @@ namespace Engine.Cli.Commands;
 /// </summary>
 static class SampleCommand
 {
-    public const string Usage = "engine sample --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy | --temperature T --top-k K --top-p P] [--seed S] [--json] [--device D]";
+    public const string Usage = "engine sample --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N " +
+        "[--greedy | --temperature T --top-k K --top-p P] [--seed S] [--json] [--device D]";
 
     public static int Run(Arguments args)
     {
@@ -42,9 +43,11 @@ static class SampleCommand
         using var model = Gpt2Checkpoint.Load(dir, device);
         var tokenizer = Tokenizer.Load(dir);
         if (tokenizer is not null && tokenizer.VocabSize > model.Config.VocabSize)
-            throw new ArgumentException($"sample: the tokenizer in {dir} has {tokenizer.VocabSize} tokens, more than the model's vocab_size {model.Config.VocabSize} in config.json");
+            throw new ArgumentException($"sample: the tokenizer in {dir} has {tokenizer.VocabSize} tokens, " +
+                $"more than the model's vocab_size {model.Config.VocabSize} in config.json");
         // A model whose vocabulary is padded beyond its tokenizer's may only produce ids the tokenizer can decode.
-        int[]? decodable = tokenizer is not null && tokenizer.VocabSize < model.Config.VocabSize ? [.. Enumerable.Range(0, tokenizer.VocabSize)] : null;
+        int[]? decodable = tokenizer is not null && tokenizer.VocabSize < model.Config.VocabSize
+            ? [.. Enumerable.Range(0, tokenizer.VocabSize)] : null;
         int[] prompt;
         if (text is not null)
         {
@@ -54,7 +57,8 @@ static class SampleCommand
         else
         {
             prompt = idList!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                .Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new UsageException($"--prompt-ids: '{s}' is not an integer"))
+                .Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v)
+                    ? v : throw new UsageException($"--prompt-ids: '{s}' is not an integer"))
                 .ToArray();
         }
         var sampling = greedy ? SamplingOptions.ArgMax : new SamplingOptions(false, temperature, topK, topP);

@@ -60,7 +60,8 @@ static class TrainLmCommand
             string corpus = InputFile.ReadAllText(text, "train-lm: --text");
             string corpusSha = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(corpus)));
             var state = saved is null
-                ? new State(0, 0, configName ?? "tiny", steps ?? 200, batch ?? (configName is null or "tiny" ? 32 : 8), lr ?? 1e-3f, seed ?? 1, corpusSha)
+                ? new State(0, 0, configName ?? "tiny", steps ?? 200, batch ?? (configName is null or "tiny" ? 32 : 8),
+                    lr ?? 1e-3f, seed ?? 1, corpusSha)
                 : Continue(saved, latest!.File(StateFile), text, configName, steps, batch, lr, seed, corpusSha);
             var tokenizer = latest is null ? CharTokenizer.FromText(corpus) : CharTokenizer.Load(latest.File(CharTokenizer.FileName));
             int[] tokens = tokenizer.Encode(corpus);
@@ -70,7 +71,8 @@ static class TrainLmCommand
             HostMemory.Require(parameterBytes + Gpt.ActivationBytes(config, state.Batch, config.ContextLength, training: true),
                 $"train-lm: {state.Config} with batch {state.Batch} × context {config.ContextLength}");
             if (split < config.ContextLength + 1 || tokens.Length - split < config.ContextLength + 1)
-                throw new ArgumentException($"train-lm: {text} has {tokens.Length} characters, too few for context {config.ContextLength} (need about {10 * (config.ContextLength + 1)})");
+                throw new ArgumentException($"train-lm: {text} has {tokens.Length} characters, too few for context {config.ContextLength} " +
+                    $"(need about {10 * (config.ContextLength + 1)})");
             run ??= RunDirectory.Create(Command, outDir, force, keep);
             return Train(run, latest, state, tokenizer, tokens, split, config, device, evalEvery ?? Math.Max(1, state.Steps / 10),
                 checkpointEvery ?? Math.Max(1, state.Steps / 4));
@@ -86,7 +88,8 @@ static class TrainLmCommand
     {
         using var model = latest is null ? new Gpt(config, (ulong)state.Seed, device) : Gpt2Checkpoint.Load(latest.Directory, device);
         if (model.Config != config)
-            throw new CheckpointException($"train-lm: {latest!.File(Gpt2Checkpoint.ConfigFileName)} describes {model.Config}, but the run's settings give {config}");
+            throw new CheckpointException(
+                $"train-lm: {latest!.File(Gpt2Checkpoint.ConfigFileName)} describes {model.Config}, but the run's settings give {config}");
         var options = new LmTrainOptions(state.Steps, state.Batch, state.LearningRate, WarmupSteps: Math.Max(1, state.Steps / 20),
             MinLearningRate: state.LearningRate / 10, EvalEvery: evalEvery);
         using var trainer = new LmTrainer(model, tokens[..split], tokens[split..], options);
@@ -94,7 +97,8 @@ static class TrainLmCommand
         if (latest is not null)
         {
             if (state.DataPosition > split)
-                throw new CheckpointException($"train-lm: {latest.File(StateFile)}: 'data_position' {state.DataPosition} is past the {split} training tokens; refusing to resume");
+                throw new CheckpointException($"train-lm: {latest.File(StateFile)}: 'data_position' {state.DataPosition} " +
+                    $"is past the {split} training tokens; refusing to resume");
             Gpt2Checkpoint.LoadOptimizer(trainer.Optimizer, latest.Directory);
             (trainer.Step, trainer.Data.Position) = (state.Step, state.DataPosition);
             // The log goes back to exactly the steps the set has seen; lines written after it are dropped.
@@ -102,9 +106,11 @@ static class TrainLmCommand
             Console.WriteLine($"resuming {run.Path} at step {trainer.Step} of {state.Steps}");
         }
         else File.WriteAllText(csv, LmTrainer.CsvHeader + "\n");
-        Console.WriteLine($"gpt {config.Layers} layers, width {config.Width}, {config.Heads} heads, vocab {config.VocabSize}, context {config.ContextLength}: " +
+        Console.WriteLine($"gpt {config.Layers} layers, width {config.Width}, {config.Heads} heads, vocab {config.VocabSize}, " +
+            $"context {config.ContextLength}: " +
             $"{model.ParameterCount:N0} parameters on {device}");
-        Console.WriteLine($"{tokens.Length:N0} tokens ({split:N0} train), batch {state.Batch}, {state.Steps} steps, lr {state.LearningRate.ToString(CultureInfo.InvariantCulture)}");
+        Console.WriteLine($"{tokens.Length:N0} tokens ({split:N0} train), batch {state.Batch}, {state.Steps} steps, " +
+            $"lr {state.LearningRate.ToString(CultureInfo.InvariantCulture)}");
 
         void Checkpoint(int step) => run.Checkpoints.Save(step, dir =>
         {
@@ -133,7 +139,8 @@ static class TrainLmCommand
         {
             var last = trainer.History[^1];
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"step {last.Step}: train loss {last.TrainLoss:F4}, val loss {last.ValLoss ?? float.NaN:F4}, {trainer.History.Average(h => h.TokensPerSecond):F0} tokens/s"));
+                $"step {last.Step}: train loss {last.TrainLoss:F4}, val loss {last.ValLoss ?? float.NaN:F4}, " +
+                $"{trainer.History.Average(h => h.TokensPerSecond):F0} tokens/s"));
         }
         Console.WriteLine($"wrote {run.Path}/: model/ (config.json, model.safetensors, tokenizer.json), checkpoints/, loss.csv, loss.svg");
         return 0;
@@ -154,7 +161,8 @@ static class TrainLmCommand
         Same("lr", lr, saved.LearningRate);
         Same<long>("seed", seed, saved.Seed);
         if (corpusSha != saved.CorpusSha256)
-            throw new IOException($"train-lm: --text '{text}' is not the text the run was trained on (its SHA-256 differs from {path}); refusing to resume");
+            throw new IOException(
+                $"train-lm: --text '{text}' is not the text the run was trained on (its SHA-256 differs from {path}); refusing to resume");
         if (steps is { } s && s < saved.Step)
             throw new UsageException($"--steps {s} is below the {saved.Step} steps the run has already done ({path})");
         return saved with { Steps = steps ?? saved.Steps };
@@ -189,14 +197,16 @@ static class TrainLmCommand
         JsonElement Field(string name, JsonValueKind kind)
         {
             if (!root.TryGetProperty(name, out var v) || v.ValueKind != kind)
-                throw new CheckpointException($"train-lm: {path}: field '{name}' is missing or not a {kind.ToString().ToLowerInvariant()}; refusing to resume");
+                throw new CheckpointException(
+                    $"train-lm: {path}: field '{name}' is missing or not a {kind.ToString().ToLowerInvariant()}; refusing to resume");
             return v;
         }
         long Integer(string name, long min, long max)
         {
             var v = Field(name, JsonValueKind.Number);
             if (!v.TryGetInt64(out long x) || x < min || x > max)
-                throw new CheckpointException($"train-lm: {path}: field '{name}' is {v.GetRawText()}, not an integer in [{min}, {max}]; refusing to resume");
+                throw new CheckpointException(
+                    $"train-lm: {path}: field '{name}' is {v.GetRawText()}, not an integer in [{min}, {max}]; refusing to resume");
             return x;
         }
         int step = (int)Integer("step", 0, int.MaxValue);
@@ -207,9 +217,12 @@ static class TrainLmCommand
         int steps = (int)Integer("steps", 1, int.MaxValue), batch = (int)Integer("batch", 1, int.MaxValue);
         var rate = Field("learning_rate", JsonValueKind.Number);
         if (!rate.TryGetSingle(out float learningRate) || !(learningRate > 0) || !float.IsFinite(learningRate))
-            throw new CheckpointException($"train-lm: {path}: field 'learning_rate' is {rate.GetRawText()}, not a positive float32; refusing to resume");
-        var state = new State(step, position, config, steps, batch, learningRate, Integer("seed", 0, int.MaxValue), Field("corpus_sha256", JsonValueKind.String).GetString()!);
-        if (state.Step > state.Steps) throw new CheckpointException($"train-lm: {path}: 'step' {state.Step} is past 'steps' {state.Steps}; refusing to resume");
+            throw new CheckpointException(
+                $"train-lm: {path}: field 'learning_rate' is {rate.GetRawText()}, not a positive float32; refusing to resume");
+        var state = new State(step, position, config, steps, batch, learningRate, Integer("seed", 0, int.MaxValue),
+            Field("corpus_sha256", JsonValueKind.String).GetString()!);
+        if (state.Step > state.Steps)
+            throw new CheckpointException($"train-lm: {path}: 'step' {state.Step} is past 'steps' {state.Steps}; refusing to resume");
         return state;
     }
 }

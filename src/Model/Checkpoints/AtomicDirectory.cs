@@ -55,7 +55,9 @@ public static partial class AtomicDirectory
         if (previous is not null) TryDelete(previous);
     }
 
-    /// <summary>Deletes <paramref name="directory"/> so that a kill midway leaves a hidden leftover, never a partial directory under its name.</summary>
+    /// <summary>
+    /// Deletes <paramref name="directory"/> so that a kill midway leaves a hidden leftover, never a partial directory under its name.
+    /// </summary>
     public static void Delete(string directory)
     {
         directory = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
@@ -114,7 +116,8 @@ public static partial class AtomicDirectory
         int removed = 0;
         if (!Directory.Exists(parent)) return 0;
         foreach (var entry in Directory.EnumerateDirectories(parent, $".{name}{Doomed}*"))
-            if (Leftover().Match(Path.GetFileName(entry)) is { Success: true } m && m.Groups["name"].Value == name && m.Groups["kind"].Value == Doomed)
+            if (Leftover().Match(Path.GetFileName(entry)) is { Success: true } m && m.Groups["name"].Value == name
+                && m.Groups["kind"].Value == Doomed)
             {
                 TryDelete(entry);
                 removed++;

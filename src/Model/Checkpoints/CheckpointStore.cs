@@ -82,7 +82,8 @@ public sealed class CheckpointStore
         AtomicDirectory.Write(target, staging =>
         {
             write(staging);
-            if (Directory.EnumerateDirectories(staging).Any()) throw new InvalidOperationException("checkpoints: a set holds files only, not folders");
+            if (Directory.EnumerateDirectories(staging).Any())
+                throw new InvalidOperationException("checkpoints: a set holds files only, not folders");
             var files = new JsonObject();
             foreach (var file in Directory.EnumerateFiles(staging).Order(StringComparer.Ordinal))
             {
@@ -90,7 +91,8 @@ public sealed class CheckpointStore
                 files[Path.GetFileName(file)] = new JsonObject { ["bytes"] = bytes, ["sha256"] = sha };
             }
             var manifest = new JsonObject { ["format"] = ManifestFormat, ["version"] = 1, ["step"] = step, ["files"] = files };
-            File.WriteAllText(Path.Combine(staging, ManifestFileName), manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            File.WriteAllText(Path.Combine(staging, ManifestFileName),
+                manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         });
 
     /// <summary>
@@ -111,7 +113,8 @@ public sealed class CheckpointStore
         catch (CheckpointException e)
         {
             var intact = sets.Take(sets.Count - 1).Reverse().FirstOrDefault(s => s.IsIntact());
-            string hint = intact is null ? "no older set is intact" : $"the newest intact set is step {intact.Step}: delete {newest.Directory} to resume from it";
+            string hint = intact is null ? "no older set is intact"
+                : $"the newest intact set is step {intact.Step}: delete {newest.Directory} to resume from it";
             throw new CheckpointException($"{e.Message}; refusing to resume from a damaged set ({hint})", e);
         }
     }
@@ -169,20 +172,25 @@ public sealed class CheckpointSet(int step, string directory)
         }
         if (root is not JsonObject manifest || manifest["format"]?.GetValueKind() != JsonValueKind.String
             || (string?)manifest["format"] != CheckpointStore.Format || manifest["files"] is not JsonObject files)
-            throw new CheckpointException($"checkpoint manifest {manifestPath}: not a manifest of format \"{CheckpointStore.Format}\" with a 'files' object");
+            throw new CheckpointException(
+                $"checkpoint manifest {manifestPath}: not a manifest of format \"{CheckpointStore.Format}\" with a 'files' object");
         if (manifest["step"] is not JsonValue s || !s.TryGetValue(out int step) || step != Step)
-            throw new CheckpointException($"checkpoint manifest {manifestPath}: 'step' is {manifest["step"]?.ToJsonString() ?? "missing"}, but the set is named for step {Step}");
+            throw new CheckpointException($"checkpoint manifest {manifestPath}: 'step' is {manifest["step"]?.ToJsonString() ?? "missing"}, " +
+                $"but the set is named for step {Step}");
         var unlisted = System.IO.Directory.EnumerateFileSystemEntries(Directory).Select(e => Path.GetFileName(e))
             .Where(n => n != CheckpointStore.ManifestFileName && !files.ContainsKey(n)).ToList();
         if (unlisted.Count > 0)
-            throw new CheckpointException($"checkpoint manifest {manifestPath}: does not list {string.Join(", ", unlisted.Take(5))} (the set was changed after it was saved)");
+            throw new CheckpointException($"checkpoint manifest {manifestPath}: does not list {string.Join(", ", unlisted.Take(5))} " +
+                "(the set was changed after it was saved)");
         foreach (var (name, entry) in files)
         {
             string path = File(name);
             if (name.Contains('/') || name.Contains('\\') || name == ".." || entry is not JsonObject e
-                || e["bytes"] is not JsonValue b || !b.TryGetValue(out long bytes) || e["sha256"] is not JsonValue h || !h.TryGetValue(out string? sha))
+                || e["bytes"] is not JsonValue b || !b.TryGetValue(out long bytes)
+                || e["sha256"] is not JsonValue h || !h.TryGetValue(out string? sha))
                 throw new CheckpointException($"checkpoint manifest {manifestPath}: the entry of '{name}' is malformed");
-            if (!System.IO.File.Exists(path) && !System.IO.Directory.Exists(path)) throw new CheckpointException($"checkpoint set {Directory}: {name} is missing");
+            if (!System.IO.File.Exists(path) && !System.IO.Directory.Exists(path))
+                throw new CheckpointException($"checkpoint set {Directory}: {name} is missing");
             try
             {
                 InputFile.Check(path, $"checkpoint set {Directory}: {name}");
@@ -193,9 +201,11 @@ public sealed class CheckpointSet(int step, string directory)
             }
             var (actualBytes, actualSha) = CheckpointStore.Hash(path);
             if (actualBytes != bytes)
-                throw new CheckpointException($"checkpoint set {Directory}: {name} has {actualBytes} bytes, but the manifest says {bytes} (truncated or replaced)");
+                throw new CheckpointException(
+                    $"checkpoint set {Directory}: {name} has {actualBytes} bytes, but the manifest says {bytes} (truncated or replaced)");
             if (!string.Equals(actualSha, sha, StringComparison.OrdinalIgnoreCase))
-                throw new CheckpointException($"checkpoint set {Directory}: {name} does not match its SHA-256 in the manifest (the file was changed)");
+                throw new CheckpointException(
+                    $"checkpoint set {Directory}: {name} does not match its SHA-256 in the manifest (the file was changed)");
         }
     }
 

@@ -45,7 +45,8 @@ public static partial class Gpt2Checkpoint
     public static void SaveWeights(Gpt model, string path)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var tensors = model.Parameters.Select(p => SafeTensorEntry.Float32(p.Key, p.Value.Value.Shape.ToArray(), () => p.Value.Value.ToArray())).ToList();
+        var tensors = model.Parameters
+            .Select(p => SafeTensorEntry.Float32(p.Key, p.Value.Value.Shape.ToArray(), () => p.Value.Value.ToArray())).ToList();
         SafeTensors.Write(path, tensors, new Dictionary<string, string> { ["format"] = "pt" });
     }
 
@@ -57,7 +58,8 @@ public static partial class Gpt2Checkpoint
     {
         ArgumentNullException.ThrowIfNull(directory);
         if (!Directory.Exists(directory))
-            throw new DirectoryNotFoundException(File.Exists(directory) ? $"model '{directory}' is a file; expected a model directory" : $"model directory '{directory}' not found");
+            throw new DirectoryNotFoundException(File.Exists(directory)
+                ? $"model '{directory}' is a file; expected a model directory" : $"model directory '{directory}' not found");
         string final = Path.Combine(directory, RunDirectory.ModelDirectoryName);
         return !File.Exists(Path.Combine(directory, ConfigFileName)) && File.Exists(Path.Combine(final, ConfigFileName)) ? final : directory;
     }
@@ -105,7 +107,8 @@ public static partial class Gpt2Checkpoint
         // layer of the count, the comparison below names the missing tensors instead.
         long parameters = 4 + 12L * config.Layers;
         if (parameters > reader.Tensors.Count + 12)
-            throw new CheckpointException($"gpt2 checkpoint {path}: holds {reader.Tensors.Count} tensors, but n_layer {config.Layers} in {ConfigFileName} " +
+            throw new CheckpointException($"gpt2 checkpoint {path}: holds {reader.Tensors.Count} tensors, " +
+                $"but n_layer {config.Layers} in {ConfigFileName} " +
                 $"needs {parameters} parameter tensors; the config does not belong to these weights");
         var expected = Gpt.ParameterShapes(config).ToDictionary(p => p.Name, p => p.Shape, StringComparer.Ordinal);
         var byParameter = new Dictionary<string, SafeTensorInfo>(StringComparer.Ordinal);
@@ -117,22 +120,26 @@ public static partial class Gpt2Checkpoint
             if (name == "lm_head.weight")
             {
                 if (!t.Shape.AsSpan().SequenceEqual(wte))
-                    throw new CheckpointException($"gpt2 checkpoint {path}: tensor '{t.Name}' (tied to wte.weight) has shape {t.ShapeText}, expected {SafeTensors.FormatShape(wte)}");
+                    throw new CheckpointException($"gpt2 checkpoint {path}: tensor '{t.Name}' (tied to wte.weight) has shape {t.ShapeText}, " +
+                        $"expected {SafeTensors.FormatShape(wte)}");
                 continue;
             }
             if (!expected.TryGetValue(name, out var shape))
-                throw new CheckpointException($"gpt2 checkpoint {path}: unexpected tensor '{t.Name}' (no such parameter in the {config.Layers}-layer GPT-2 of {ConfigFileName})");
+                throw new CheckpointException($"gpt2 checkpoint {path}: unexpected tensor '{t.Name}' " +
+                    $"(no such parameter in the {config.Layers}-layer GPT-2 of {ConfigFileName})");
             if (byParameter.TryGetValue(name, out var other))
                 throw new CheckpointException($"gpt2 checkpoint {path}: parameter '{name}' is present twice (as '{other.Name}' and '{t.Name}')");
             if (!t.Shape.AsSpan().SequenceEqual(shape))
-                throw new CheckpointException($"gpt2 checkpoint {path}: tensor '{t.Name}' has shape {t.ShapeText}, expected {SafeTensors.FormatShape(shape)} from {ConfigFileName}");
+                throw new CheckpointException($"gpt2 checkpoint {path}: tensor '{t.Name}' has shape {t.ShapeText}, " +
+                    $"expected {SafeTensors.FormatShape(shape)} from {ConfigFileName}");
             if (!t.DType.IsFloat())
                 throw new CheckpointException($"gpt2 checkpoint {path}: tensor '{t.Name}' has dtype {t.DType}, expected a floating-point type");
             byParameter[name] = t;
         }
         var missing = expected.Keys.Where(k => !byParameter.ContainsKey(k)).ToList();
         if (missing.Count > 0)
-            throw new CheckpointException($"gpt2 checkpoint {path}: missing tensor{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing.Take(8).Select(m => $"'{m}'"))}{(missing.Count > 8 ? $" and {missing.Count - 8} more" : "")}");
+            throw new CheckpointException($"gpt2 checkpoint {path}: missing tensor{(missing.Count > 1 ? "s" : "")} " +
+                $"{string.Join(", ", missing.Take(8).Select(m => $"'{m}'"))}{(missing.Count > 8 ? $" and {missing.Count - 8} more" : "")}");
         return byParameter;
     }
 
@@ -143,7 +150,8 @@ public static partial class Gpt2Checkpoint
             var data = reader.ReadFloats(t.Name);
             int bad = Array.FindIndex(data, v => !float.IsFinite(v));
             if (bad >= 0)
-                throw new CheckpointException($"gpt2 checkpoint {reader.Path}: tensor '{t.Name}' holds {data[bad]} at element {bad}; every weight must be finite");
+                throw new CheckpointException(
+                    $"gpt2 checkpoint {reader.Path}: tensor '{t.Name}' holds {data[bad]} at element {bad}; every weight must be finite");
             model[name].Value.CopyFrom(data);
         }
     }
@@ -178,14 +186,16 @@ public static partial class Gpt2Checkpoint
             if (eps is not JsonValue ev || !ev.TryGetValue(out double e))
                 throw new CheckpointException($"gpt2 config {path}: 'layer_norm_epsilon' is not a number: {eps.ToJsonString()}");
             if (!(e > 0 && e <= float.MaxValue && (float)e > 0))
-                throw new CheckpointException($"gpt2 config {path}: 'layer_norm_epsilon' is {eps.ToJsonString()}; it must be positive and within float32's range");
+                throw new CheckpointException(
+                    $"gpt2 config {path}: 'layer_norm_epsilon' is {eps.ToJsonString()}; it must be positive and within float32's range");
             epsilon = (float)e;
         }
         if (json["activation_function"] is { } act)
         {
             string? name = act is JsonValue av && av.TryGetValue(out string? s) ? s : null;
             if (name is not ("gelu_new" or "gelu_pytorch_tanh"))
-                throw new CheckpointException($"gpt2 config {path}: 'activation_function' is {act.ToJsonString()}; only the tanh GELU (gelu_new) is implemented");
+                throw new CheckpointException(
+                    $"gpt2 config {path}: 'activation_function' is {act.ToJsonString()}; only the tanh GELU (gelu_new) is implemented");
         }
         var config = new GptConfig(Int("vocab_size"), Int("n_positions", "n_ctx"), Int("n_embd"), Int("n_layer"), Int("n_head"), epsilon);
         try
@@ -221,7 +231,10 @@ public static partial class Gpt2Checkpoint
         AtomicFile.WriteText(Path.Combine(directory, ConfigFileName), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
-    /// <summary>Writes <paramref name="optimizer"/>'s state to <c>optimizer.safetensors</c> in <paramref name="directory"/>: one 1-D tensor per <see cref="Optimizer.ExportState"/> key (<c>step</c> and <c>lr</c> hold one element).</summary>
+    /// <summary>
+    /// Writes <paramref name="optimizer"/>'s state to <c>optimizer.safetensors</c> in <paramref name="directory"/>: one 1-D tensor per
+    /// <see cref="Optimizer.ExportState"/> key (<c>step</c> and <c>lr</c> hold one element).
+    /// </summary>
     public static void SaveOptimizer(Optimizer optimizer, string directory)
     {
         ArgumentNullException.ThrowIfNull(optimizer);

@@ -61,7 +61,8 @@ public sealed class RunDirectory : IDisposable
     }
 
     /// <summary>The names a run directory holds besides hidden leftovers: what the trainers write.</summary>
-    static readonly string[] RunEntries = [MarkerFileName, LockFileName, CheckpointStore.DirectoryName, ModelDirectoryName, "loss.csv", "metrics.jsonl",
+    static readonly string[] RunEntries = [MarkerFileName, LockFileName, CheckpointStore.DirectoryName, ModelDirectoryName,
+        "loss.csv", "metrics.jsonl",
         "metrics.csv", "timing.csv"];
 
     /// <summary>Entries of a run directory that no Engine trainer wrote: replacing the run would delete them.</summary>
@@ -103,13 +104,16 @@ public sealed class RunDirectory : IDisposable
     public static bool CheckCreate(string command, string path, bool force)
     {
         string full = Full(command, path);
-        if (!Directory.Exists(full) || !Directory.EnumerateFileSystemEntries(full).Any(e => System.IO.Path.GetFileName(e) != LockFileName)) return false;
+        if (!Directory.Exists(full) || !Directory.EnumerateFileSystemEntries(full).Any(e => System.IO.Path.GetFileName(e) != LockFileName))
+            return false;
         if (!HoldsRun(full))
-            throw new IOException($"{command}: --out '{path}' is not empty and holds no Engine run; refusing to write into it (choose a new or empty directory)");
+            throw new IOException(
+                $"{command}: --out '{path}' is not empty and holds no Engine run; refusing to write into it (choose a new or empty directory)");
         if (!force) throw new IOException($"{command}: --out '{path}' already holds a run; pass --resume to continue it, or --force to replace it");
         var foreign = Foreign(full);
         if (foreign.Count > 0)
-            throw new IOException($"{command}: --out '{path}' holds a run, but also {string.Join(", ", foreign.Take(5))}{(foreign.Count > 5 ? $" and {foreign.Count - 5} more" : "")}, " +
+            throw new IOException($"{command}: --out '{path}' holds a run, but also {string.Join(", ", foreign.Take(5))}" +
+                $"{(foreign.Count > 5 ? $" and {foreign.Count - 5} more" : "")}, " +
                 "which no Engine run writes; --force would delete them, so move them first");
         return true;
     }

@@ -59,7 +59,8 @@ public sealed class SafeTensorsReader : IDisposable
     public bool Contains(string name) => _byName.ContainsKey(name);
 
     /// <summary>The header entry of tensor <paramref name="name"/>.</summary>
-    public SafeTensorInfo this[string name] => _byName.TryGetValue(name, out var t) ? t : throw new CheckpointException($"safetensors {Path}: no tensor named '{name}'");
+    public SafeTensorInfo this[string name] =>
+        _byName.TryGetValue(name, out var t) ? t : throw new CheckpointException($"safetensors {Path}: no tensor named '{name}'");
 
     /// <summary>Opens and validates <paramref name="path"/>.</summary>
     public static SafeTensorsReader Open(string path)
@@ -84,7 +85,8 @@ public sealed class SafeTensorsReader : IDisposable
             if (headerLength > MaxHeaderBytes)
                 throw new CheckpointException($"safetensors {path}: header length {headerLength} exceeds the limit of {MaxHeaderBytes} bytes");
             if ((long)headerLength > length - 8)
-                throw new CheckpointException($"safetensors {path}: header length {headerLength} runs past the end of the {length}-byte file (truncated?)");
+                throw new CheckpointException(
+                    $"safetensors {path}: header length {headerLength} runs past the end of the {length}-byte file (truncated?)");
             if (headerLength < 2)
                 throw new CheckpointException($"safetensors {path}: header length {headerLength} is too small for a JSON object");
             var header = new byte[(int)headerLength];
@@ -137,8 +139,10 @@ public sealed class SafeTensorsReader : IDisposable
                 if (prop.Value.ValueKind != JsonValueKind.Object) throw new CheckpointException($"safetensors {path}: __metadata__ is not an object");
                 foreach (var m in prop.Value.EnumerateObject())
                 {
-                    if (m.Value.ValueKind != JsonValueKind.String) throw new CheckpointException($"safetensors {path}: __metadata__ field '{m.Name}' is not a string");
-                    if (!metadata.TryAdd(m.Name, m.Value.GetString()!)) throw new CheckpointException($"safetensors {path}: duplicate __metadata__ field '{m.Name}'");
+                    if (m.Value.ValueKind != JsonValueKind.String)
+                        throw new CheckpointException($"safetensors {path}: __metadata__ field '{m.Name}' is not a string");
+                    if (!metadata.TryAdd(m.Name, m.Value.GetString()!))
+                        throw new CheckpointException($"safetensors {path}: duplicate __metadata__ field '{m.Name}'");
                 }
                 continue;
             }
@@ -174,7 +178,8 @@ public sealed class SafeTensorsReader : IDisposable
         int i = 0;
         foreach (var d in sh.EnumerateArray())
         {
-            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out long dim)) throw new CheckpointException($"{where}: shape entry {i} is not an integer: {d.GetRawText()}");
+            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out long dim))
+                throw new CheckpointException($"{where}: shape entry {i} is not an integer: {d.GetRawText()}");
             if (dim < 0) throw new CheckpointException($"{where}: shape entry {i} is negative ({dim})");
             if (dim > int.MaxValue) throw new CheckpointException($"{where}: shape entry {i} ({dim}) is too large");
             try
@@ -194,7 +199,8 @@ public sealed class SafeTensorsReader : IDisposable
             || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < 0)
             throw new CheckpointException($"{where}: data_offsets {off.GetRawText()} are not non-negative integers");
         if (end < begin) throw new CheckpointException($"{where}: data_offsets [{begin}, {end}] are reversed");
-        if (end > dataLength) throw new CheckpointException($"{where}: data_offsets [{begin}, {end}] run past the {dataLength}-byte data section (truncated?)");
+        if (end > dataLength)
+            throw new CheckpointException($"{where}: data_offsets [{begin}, {end}] run past the {dataLength}-byte data section (truncated?)");
         long expected;
         try
         {
@@ -217,7 +223,8 @@ public sealed class SafeTensorsReader : IDisposable
         foreach (var t in tensors.OrderBy(t => t.Begin).ThenBy(t => t.End))
         {
             if (t.Begin < cursor)
-                throw new CheckpointException($"safetensors {path}: tensor '{t.Name}' [{t.Begin}, {t.End}] overlaps tensor '{previous!.Name}' [{previous.Begin}, {previous.End}]");
+                throw new CheckpointException($"safetensors {path}: tensor '{t.Name}' [{t.Begin}, {t.End}] " +
+                    $"overlaps tensor '{previous!.Name}' [{previous.Begin}, {previous.End}]");
             if (t.Begin > cursor)
                 throw new CheckpointException($"safetensors {path}: bytes [{cursor}, {t.Begin}) before tensor '{t.Name}' belong to no tensor");
             cursor = t.End;
@@ -231,17 +238,23 @@ public sealed class SafeTensorsReader : IDisposable
     public float[] ReadFloats(string name)
     {
         var t = this[name];
-        if (t.Numel > Array.MaxLength) throw new CheckpointException($"safetensors {Path}: tensor '{name}' has {t.Numel} elements, too many for one array");
+        if (t.Numel > Array.MaxLength)
+            throw new CheckpointException($"safetensors {Path}: tensor '{name}' has {t.Numel} elements, too many for one array");
         var data = new float[t.Numel];
         ReadFloats(name, data);
         return data;
     }
 
-    /// <summary>Reads a floating-point tensor (F32, or F64/F16/BF16 converted) into <paramref name="destination"/>, whose length must be its element count.</summary>
+    /// <summary>
+    /// Reads a floating-point tensor (F32, or F64/F16/BF16 converted) into <paramref name="destination"/>,
+    /// whose length must be its element count.
+    /// </summary>
     public void ReadFloats(string name, Span<float> destination)
     {
         var t = this[name];
-        if (destination.Length != t.Numel) throw new ArgumentException($"safetensors {Path}: tensor '{name}' has {t.Numel} elements, the destination {destination.Length}", nameof(destination));
+        if (destination.Length != t.Numel)
+            throw new ArgumentException($"safetensors {Path}: tensor '{name}' has {t.Numel} elements, the destination {destination.Length}",
+                nameof(destination));
         switch (t.DType)
         {
             case SafeTensorDType.F32:
@@ -250,13 +263,15 @@ public sealed class SafeTensorsReader : IDisposable
             case SafeTensorDType.F16:
                 ReadConverted(t, destination, 2, static (b, o) =>
                 {
-                    for (int i = 0; i < o.Length; i++) o[i] = (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(b[(2 * i)..]));
+                    for (int i = 0; i < o.Length; i++)
+                        o[i] = (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(b[(2 * i)..]));
                 });
                 break;
             case SafeTensorDType.BF16:
                 ReadConverted(t, destination, 2, static (b, o) =>
                 {
-                    for (int i = 0; i < o.Length; i++) o[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(b[(2 * i)..]) << 16);
+                    for (int i = 0; i < o.Length; i++)
+                        o[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(b[(2 * i)..]) << 16);
                 });
                 break;
             case SafeTensorDType.F64:
@@ -274,7 +289,8 @@ public sealed class SafeTensorsReader : IDisposable
     public int[] ReadInts(string name)
     {
         var t = this[name];
-        if (t.Numel > Array.MaxLength) throw new CheckpointException($"safetensors {Path}: tensor '{name}' has {t.Numel} elements, too many for one array");
+        if (t.Numel > Array.MaxLength)
+            throw new CheckpointException($"safetensors {Path}: tensor '{name}' has {t.Numel} elements, too many for one array");
         var data = new int[t.Numel];
         switch (t.DType)
         {
@@ -290,7 +306,8 @@ public sealed class SafeTensorsReader : IDisposable
                     for (int i = 0; i < n; i++)
                     {
                         long v = BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(8 * i));
-                        if (v is < int.MinValue or > int.MaxValue) throw new CheckpointException($"safetensors {Path}: tensor '{name}' element {done + i} ({v}) does not fit in 32 bits");
+                        if (v is < int.MinValue or > int.MaxValue)
+                            throw new CheckpointException($"safetensors {Path}: tensor '{name}' element {done + i} ({v}) does not fit in 32 bits");
                         data[done + i] = (int)v;
                     }
                     done += n;
@@ -304,7 +321,9 @@ public sealed class SafeTensorsReader : IDisposable
 
     const int ChunkBytes = 1 << 16;
 
-    /// <summary>Reads 4-byte little-endian words straight into <paramref name="destination"/>, in chunks (a span of bytes cannot exceed 2 GiB).</summary>
+    /// <summary>
+    /// Reads 4-byte little-endian words straight into <paramref name="destination"/>, in chunks (a span of bytes cannot exceed 2 GiB).
+    /// </summary>
     void ReadWords(SafeTensorInfo t, Span<int> destination)
     {
         const int Chunk = 1 << 26; // words

@@ -32,7 +32,8 @@ public sealed class CharTokenizer : ITokenizer
         {
             if (c is null || Rune.DecodeFromUtf16(c, out var rune, out int used) != System.Buffers.OperationStatus.Done || used != c.Length)
                 throw new ArgumentException($"char tokenizer: entry {symbols.Count} ({Describe(c)}) is not exactly one character", nameof(chars));
-            if (!_ids.TryAdd(rune, symbols.Count)) throw new ArgumentException($"char tokenizer: character {Describe(c)} is listed twice", nameof(chars));
+            if (!_ids.TryAdd(rune, symbols.Count))
+                throw new ArgumentException($"char tokenizer: character {Describe(c)} is listed twice", nameof(chars));
             symbols.Add(rune);
         }
         _symbols = [.. symbols];
@@ -65,7 +66,8 @@ public sealed class CharTokenizer : ITokenizer
         foreach (var r in text.EnumerateRunes())
         {
             if (!_ids.TryGetValue(r, out int id))
-                throw new ArgumentException($"char tokenizer: character {Describe(r.ToString())} at position {position} is not in the alphabet", nameof(text));
+                throw new ArgumentException($"char tokenizer: character {Describe(r.ToString())} at position {position} is not in the alphabet",
+                    nameof(text));
             ids.Add(id);
             position += r.Utf16SequenceLength;
         }
@@ -102,7 +104,9 @@ public sealed class CharTokenizer : ITokenizer
     public static CharTokenizer Load(string path) =>
         TryLoad(path) ?? throw new CheckpointException($"char tokenizer {path}: not a tokenizer of type \"{TypeName}\"");
 
-    /// <summary>Reads <paramref name="path"/> if it is a char tokenizer file; null if it is JSON of another kind (e.g. a Hugging Face tokenizer.json).</summary>
+    /// <summary>
+    /// Reads <paramref name="path"/> if it is a char tokenizer file; null if it is JSON of another kind (e.g. a Hugging Face tokenizer.json).
+    /// </summary>
     internal static CharTokenizer? TryLoad(string path)
     {
         try

@@ -50,7 +50,8 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
         foreach (var (token, id) in _vocab)
         {
             if (id < 0) throw new ArgumentException($"bpe: token '{token}' has id {id}, which is negative", nameof(vocab));
-            if (!_tokenBytes.TryAdd(id, TokenBytes(token))) throw new ArgumentException($"bpe: id {id} is given to more than one token (one is '{token}')", nameof(vocab));
+            if (!_tokenBytes.TryAdd(id, TokenBytes(token)))
+                throw new ArgumentException($"bpe: id {id} is given to more than one token (one is '{token}')", nameof(vocab));
             max = Math.Max(max, id);
         }
         VocabSize = max + 1;

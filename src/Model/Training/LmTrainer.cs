@@ -90,7 +90,8 @@ public sealed class LmTrainer : IDisposable
             History.Add(record);
             onStep?.Invoke(record);
             var lastVal = History.LastOrDefault(h => h.ValLoss is not null)?.ValLoss;
-            progress?.Report(Step, string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}{(lastVal is { } v ? $" val {v:F4}" : "")} {tps:F0} tok/s"));
+            progress?.Report(Step,
+                string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}{(lastVal is { } v ? $" val {v:F4}" : "")} {tps:F0} tok/s"));
         }
         progress?.Done();
     }
@@ -121,7 +122,9 @@ public sealed class LmTrainer : IDisposable
         using var w = new StreamWriter(path, append: true);
         if (header) w.WriteLine(CsvHeader);
         foreach (var s in steps)
-            w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{s.Step},{s.LearningRate:G6},{s.TrainLoss:G7},{(s.ValLoss is { } v ? v.ToString("G7", CultureInfo.InvariantCulture) : "")},{s.GradNorm:G6},{s.TokensPerSecond:F1}"));
+            w.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{s.Step},{s.LearningRate:G6},{s.TrainLoss:G7},{(s.ValLoss is { } v ? v.ToString("G7", CultureInfo.InvariantCulture) : "")}," +
+                $"{s.GradNorm:G6},{s.TokensPerSecond:F1}"));
     }
 
     /// <summary>Plots train and validation loss from a CSV written by <see cref="AppendCsv"/>.</summary>

@@ -12,7 +12,8 @@ namespace Engine.Rl.Grpo;
 /// <param name="Steps">Process steps holding completion tokens.</param>
 /// <param name="PathDepthMean">Mean number of such steps on a trajectory's path.</param>
 /// <param name="IntermediateProportionMean">Mean share of a trajectory's tokens in shared steps.</param>
-public sealed record GroupAnalysis(float[] Advantages, int[][] Lambda, float[][] LambdaScales, int Steps, double PathDepthMean, double IntermediateProportionMean)
+public sealed record GroupAnalysis(float[] Advantages, int[][] Lambda, float[][] LambdaScales, int Steps, double PathDepthMean,
+    double IntermediateProportionMean)
 {
     /// <summary>The group's trie itself, for packing the group (<see cref="PackedGroup"/>) without building it again.</summary>
     public PrefixTrie? Trie { get; init; }

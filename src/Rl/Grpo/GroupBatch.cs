@@ -6,7 +6,10 @@ namespace Engine.Rl.Grpo;
 /// </summary>
 public sealed class GroupBatch
 {
-    /// <summary>Lays out the group; <paramref name="advantages"/> are per completion, or per completion token when <paramref name="tokenAdvantages"/> is given (the PRM form).</summary>
+    /// <summary>
+    /// Lays out the group; <paramref name="advantages"/> are per completion, or per completion token when
+    /// <paramref name="tokenAdvantages"/> is given (the PRM form).
+    /// </summary>
     /// <param name="prompt">The shared prompt (at least one token).</param>
     /// <param name="completions">The k completions.</param>
     /// <param name="advantages">a_i for each completion.</param>
@@ -16,7 +19,8 @@ public sealed class GroupBatch
     {
         if (prompt.Length == 0) throw new ArgumentException("grpo: the prompt must hold at least one token");
         if (advantages.Length != completions.Length || tokenWeights.Length != completions.Length)
-            throw new ArgumentException($"grpo: {completions.Length} completions but {advantages.Length} advantages and {tokenWeights.Length} weight rows");
+            throw new ArgumentException(
+                $"grpo: {completions.Length} completions but {advantages.Length} advantages and {tokenWeights.Length} weight rows");
         Prompt = prompt;
         Completions = completions;
         int k = completions.Length, p = prompt.Length;
@@ -29,8 +33,10 @@ public sealed class GroupBatch
         for (int i = 0; i < k; i++)
         {
             var c = completions[i];
-            if (tokenWeights[i].Length != c.Length) throw new ArgumentException($"grpo: completion {i} has {c.Length} tokens but {tokenWeights[i].Length} weights");
-            if (tokenAdvantages is not null && tokenAdvantages[i].Length != c.Length) throw new ArgumentException($"grpo: completion {i} has {c.Length} tokens but {tokenAdvantages[i].Length} token advantages");
+            if (tokenWeights[i].Length != c.Length)
+                throw new ArgumentException($"grpo: completion {i} has {c.Length} tokens but {tokenWeights[i].Length} weights");
+            if (tokenAdvantages is not null && tokenAdvantages[i].Length != c.Length)
+                throw new ArgumentException($"grpo: completion {i} has {c.Length} tokens but {tokenAdvantages[i].Length} token advantages");
             int row = i * Time;
             // inputs: prompt + completion without its last token, padded with the last real token
             var seq = prompt.Concat(c).ToArray();

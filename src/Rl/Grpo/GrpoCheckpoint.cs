@@ -54,7 +54,8 @@ public static class GrpoCheckpoint
         if (state["step"] is not JsonValue s || !s.TryGetValue(out int step) || step < 0)
             throw new CheckpointException($"grpo trainer state {path}: 'step' is {state["step"]?.ToJsonString() ?? "missing"}, not a step count");
         if (state["seed"] is not JsonValue seedValue || !seedValue.TryGetValue(out ulong seed) || seed != trainer.Options.Seed)
-            throw new CheckpointException($"grpo trainer state {path}: 'seed' is {state["seed"]?.ToJsonString() ?? "missing"}, but the run's seed is {trainer.Options.Seed}");
+            throw new CheckpointException($"grpo trainer state {path}: 'seed' is {state["seed"]?.ToJsonString() ?? "missing"}, " +
+                $"but the run's seed is {trainer.Options.Seed}");
         Gpt2Checkpoint.LoadOptimizer(trainer.Optimizer, directory);
         if (trainer.Reference is { } reference) Gpt2Checkpoint.LoadWeights(reference, Path.Combine(directory, ReferenceFileName));
         trainer.StepCount = step;

@@ -5,7 +5,8 @@ namespace Engine.Rl.Grpo;
 
 /// <summary>
 /// A run's metrics files in a folder: metrics.jsonl and metrics.csv (one line per step, the same columns), and
-/// timing.csv (where the trainer's seconds went in each step: sampling, scoring, tries, updates). <see cref="Plot"/> draws them, from the CSV on disk, as SVG.
+/// timing.csv (where the trainer's seconds went in each step: sampling, scoring, tries, updates). <see cref="Plot"/> draws them, from
+/// the CSV on disk, as SVG.
 /// </summary>
 public sealed class GrpoLog
 {

@@ -59,7 +59,8 @@ public static class GrpoObjective
         var rows = Variable.Embedding(logits.Reshape(n, -1), Tensor.FromInts(packed.TargetPosition, new Shape(nodes), device));
         var nodeLogp = Variable.TargetLogProbs(rows, Tensor.FromInts(packed.TargetToken, new Shape(nodes), device));
         logProbs = nodeLogp.Value.ToArray();
-        var termLogp = Variable.Embedding(nodeLogp.Reshape(nodes, 1), Tensor.FromInts(packed.TermTarget, new Shape(packed.TermTarget.Length), device)).Reshape(-1);
+        var termLogp = Variable.Embedding(nodeLogp.Reshape(nodes, 1),
+            Tensor.FromInts(packed.TermTarget, new Shape(packed.TermTarget.Length), device)).Reshape(-1);
 
         float[] PerTerm(float[] perNode) => Array.ConvertAll(packed.TermTarget, j => perNode[j]);
         var loss = Objective(termLogp, PerTerm(oldLogProbs ?? logProbs), packed.TermAdvantage, packed.TermWeight,
@@ -73,7 +74,8 @@ public static class GrpoObjective
     /// −Σ w [min(P·a, clip(P)·a) − β·D] over matching per-token vectors: the log-probs, π_old's, the advantages,
     /// the weights and (for β &gt; 0) the reference's. Returns the k3 KL per token when β &gt; 0.
     /// </summary>
-    static Variable Objective(Variable logp, float[] old, float[] advantages, float[] weights, float[]? refLogProbs, GrpoOptions options, out float[]? kl)
+    static Variable Objective(Variable logp, float[] old, float[] advantages, float[] weights, float[]? refLogProbs, GrpoOptions options,
+        out float[]? kl)
     {
         var device = logp.Value.Device;
         var shape = logp.Shape;

@@ -9,7 +9,9 @@ public enum Aggregation
     /// <summary>Mean over sequences of each sequence's mean token loss (the reference code's "grpo" default).</summary>
     SeqMean,
 
-    /// <summary>Sum of all token losses over the step's completion tokens, every group's together (the paper's formula; TRL's "dapo", verl).</summary>
+    /// <summary>
+    /// Sum of all token losses over the step's completion tokens, every group's together (the paper's formula; TRL's "dapo", verl).
+    /// </summary>
     TokenMean,
 
     /// <summary>Each group's token losses over that group's completion tokens, then the mean over groups.</summary>
@@ -42,7 +44,8 @@ public enum RewardScaling
 /// <param name="Aggregation">How token losses are combined.</param>
 /// <param name="Scaling">What advantages are divided by: the group's std, the step's, or nothing (Dr. GRPO).</param>
 /// <param name="StdEpsilon">ε added to the std.</param>
-/// <param name="LambdaScaling">λ-GRPO: divide each token's loss (policy and KL terms) by |λ|, the number of trajectories through its process step.</param>
+/// <param name="LambdaScaling">λ-GRPO: divide each token's loss (policy and KL terms) by |λ|, the number of trajectories through its
+/// process step.</param>
 /// <param name="Temperature">Sampling temperature; the loss, π_old and the reference use the same one.</param>
 /// <param name="TopK">Sampling top-k (0: off).</param>
 /// <param name="TopP">Sampling top-p (1: off).</param>
@@ -53,7 +56,8 @@ public enum RewardScaling
 /// <param name="WeightDecay">AdamW decoupled weight decay.</param>
 /// <param name="GradClip">Maximum global gradient norm (0: off).</param>
 /// <param name="Seed">Seed of every random choice of the run (sampling); the run is reproducible from it.</param>
-/// <param name="Schedule">The learning rate's shape: constant (with linear warm-up when <paramref name="WarmupSteps"/> &gt; 0) or cosine to 0.</param>
+/// <param name="Schedule">The learning rate's shape: constant (with linear warm-up when <paramref name="WarmupSteps"/> &gt; 0) or
+/// cosine to 0.</param>
 /// <param name="WarmupSteps">Steps of linear warm-up.</param>
 /// <param name="TotalSteps">The run's length, where the cosine reaches 0.</param>
 /// <param name="DropZeroStdGroups">Leave groups whose rewards are all equal (advantage 0 everywhere) out of the update and its denominators.</param>
@@ -110,13 +114,17 @@ public sealed record GrpoOptions(
         if (GroupSize < 1) throw new ArgumentException($"grpo: group size must be ≥ 1, got {GroupSize}");
         if (PromptsPerStep < 1) throw new ArgumentException($"grpo: prompts per step must be ≥ 1, got {PromptsPerStep}");
         if (Mu < 1) throw new ArgumentException($"grpo: μ must be ≥ 1, got {Mu}");
-        if (!(EpsilonLow is >= 0 and < 1) || !(EpsilonHigh >= 0)) throw new ArgumentException($"grpo: clip range ε_low={EpsilonLow}, ε_high={EpsilonHigh} is invalid");
+        if (!(EpsilonLow is >= 0 and < 1) || !(EpsilonHigh >= 0))
+            throw new ArgumentException($"grpo: clip range ε_low={EpsilonLow}, ε_high={EpsilonHigh} is invalid");
         if (!(Beta >= 0)) throw new ArgumentException($"grpo: β must be ≥ 0, got {Beta}");
         if (!(StdEpsilon >= 0)) throw new ArgumentException($"grpo: std ε must be ≥ 0, got {StdEpsilon}");
         if (MaxNewTokens < 1) throw new ArgumentException($"grpo: max new tokens must be ≥ 1, got {MaxNewTokens}");
-        if (!(LearningRate >= 0) || !float.IsFinite(LearningRate)) throw new ArgumentException($"grpo: learning rate must be finite and ≥ 0, got {LearningRate}");
-        if (WarmupSteps < 0 || TotalSteps < 0) throw new ArgumentException($"grpo: warm-up steps {WarmupSteps} and total steps {TotalSteps} must be ≥ 0");
-        if (Schedule == LrScheduleKind.Cosine && TotalSteps < 1) throw new ArgumentException("grpo: a cosine schedule needs the total number of steps");
+        if (!(LearningRate >= 0) || !float.IsFinite(LearningRate))
+            throw new ArgumentException($"grpo: learning rate must be finite and ≥ 0, got {LearningRate}");
+        if (WarmupSteps < 0 || TotalSteps < 0)
+            throw new ArgumentException($"grpo: warm-up steps {WarmupSteps} and total steps {TotalSteps} must be ≥ 0");
+        if (Schedule == LrScheduleKind.Cosine && TotalSteps < 1)
+            throw new ArgumentException("grpo: a cosine schedule needs the total number of steps");
         if (Stop?.Any(string.IsNullOrEmpty) == true) throw new ArgumentException("grpo: a stop string must not be empty");
         Sampling.Validate();
     }

@@ -107,7 +107,9 @@ public sealed record GrpoStepMetrics
         };
     }
 
-    /// <summary>The columns of a run with <paramref name="rewards"/> reward functions and, if <paramref name="evalKeys"/> are given, evaluations.</summary>
+    /// <summary>
+    /// The columns of a run with <paramref name="rewards"/> reward functions and, if <paramref name="evalKeys"/> are given, evaluations.
+    /// </summary>
     public static IReadOnlyList<string> ColumnNames(int rewards, IReadOnlyList<string>? evalKeys = null) =>
     [
         "step", "reward_mean", "reward_std", .. Enumerable.Range(0, rewards).Select(i => $"reward/{i}"),

@@ -143,12 +143,14 @@ public sealed class GrpoTrainer : IDisposable
         Sample(prompts, out generateSeconds, out scoreSeconds, out _);
 
     /// <summary>Samples and scores one group per prompt; also reports the seconds spent building tries and λ-scales.</summary>
-    public IReadOnlyList<SampledGroup> Sample(IReadOnlyList<GrpoPrompt> prompts, out double generateSeconds, out double scoreSeconds, out double trieSeconds)
+    public IReadOnlyList<SampledGroup> Sample(IReadOnlyList<GrpoPrompt> prompts, out double generateSeconds, out double scoreSeconds,
+        out double trieSeconds)
     {
         ArgumentNullException.ThrowIfNull(prompts);
         var clock = Stopwatch.StartNew();
         // Each group draws from its own Philox stream, a pure function of (seed, step, group).
-        var seeds = Enumerable.Range(0, prompts.Count).Select(g => Options.Seed * 0x9E3779B97F4A7C15UL + ((ulong)StepCount << 20) + (ulong)g).ToArray();
+        var seeds = Enumerable.Range(0, prompts.Count)
+            .Select(g => Options.Seed * 0x9E3779B97F4A7C15UL + ((ulong)StepCount << 20) + (ulong)g).ToArray();
         var gen = new GenerationOptions(Options.MaxNewTokens, Options.Sampling, 0, _stop, _allowed) { StopWhen = StopsAString };
         // Prompts of one length decode as one batch; the groups' tokens are the same either way.
         var completions = prompts.All(p => p.Ids.Length == prompts[0].Ids.Length)
@@ -205,7 +207,9 @@ public sealed class GrpoTrainer : IDisposable
         return first;
     }
 
-    /// <summary>What the rewards read of a completion: its text up to the first stop string, without a final stop token; and whether it stopped.</summary>
+    /// <summary>
+    /// What the rewards read of a completion: its text up to the first stop string, without a final stop token; and whether it stopped.
+    /// </summary>
     (string? Text, bool Stopped) RewardText(int[] completion)
     {
         bool stopToken = completion.Length > 0 && _stop?.Contains(completion[^1]) == true;
@@ -268,7 +272,8 @@ public sealed class GrpoTrainer : IDisposable
             GroupBatch.TokenWeights(g.Completions, Options.LambdaScaling ? g.Analysis.LambdaScales : null, Options.Aggregation, Options.MaxNewTokens,
                 trained.Length, stepTokens, stepSequences, masks[j]))).ToArray();
         var packed = batches.Select((b, i) => PackIfCheaper(b, trained[i])).ToArray();
-        LastPackedShare = (double)batches.Select((b, i) => packed[i]?.Length ?? (long)b.Rows * b.Time).Sum() / batches.Sum(b => (long)b.Rows * b.Time);
+        LastPackedShare = (double)batches.Select((b, i) => packed[i]?.Length ?? (long)b.Rows * b.Time).Sum()
+            / batches.Sum(b => (long)b.Rows * b.Time);
         Variable Loss(Gpt model, int b, float[]? old, float[]? reference, GrpoOptions options, out float[] logp, out ObjectiveStats stats) =>
             packed[b] is { } p
                 ? GrpoObjective.PackedLoss(model, p, old, reference, options, _logitMask, out logp, out stats)

@@ -55,7 +55,8 @@ public static class RewardScoring
         ArgumentNullException.ThrowIfNull(rewards);
         ArgumentNullException.ThrowIfNull(input);
         if (rewards.Count == 0) throw new ArgumentException("grpo: at least one reward function is needed");
-        if (parts is not null && parts.Length != rewards.Count) throw new ArgumentException($"grpo: {rewards.Count} rewards but room for {parts.Length} scores");
+        if (parts is not null && parts.Length != rewards.Count)
+            throw new ArgumentException($"grpo: {rewards.Count} rewards but room for {parts.Length} scores");
         double total = 0;
         for (int r = 0; r < rewards.Count; r++)
         {
@@ -67,15 +68,18 @@ public static class RewardScoring
             }
             catch (Exception e) when (e is not RewardException)
             {
-                throw new RewardException($"reward '{fn.Name}' threw for prompt [{string.Join(",", input.Prompt)}] and completion [{string.Join(",", input.Completion)}]{Quote(input.Text)}: {e.Message}", e);
+                throw new RewardException($"reward '{fn.Name}' threw for prompt [{string.Join(",", input.Prompt)}] " +
+                    $"and completion [{string.Join(",", input.Completion)}]{Quote(input.Text)}: {e.Message}", e);
             }
             if (!float.IsFinite(s))
-                throw new RewardException($"reward '{fn.Name}' returned {s} for prompt [{string.Join(",", input.Prompt)}] and completion [{string.Join(",", input.Completion)}]{Quote(input.Text)}");
+                throw new RewardException($"reward '{fn.Name}' returned {s} for prompt [{string.Join(",", input.Prompt)}] " +
+                    $"and completion [{string.Join(",", input.Completion)}]{Quote(input.Text)}");
             if (parts is not null) parts[r] = s;
             total += (double)weight * s;
         }
         if (!(Math.Abs(total) <= float.MaxValue))
-            throw new RewardException($"the weighted sum of the rewards, {total}, is beyond float32's range for prompt [{string.Join(",", input.Prompt)}] and completion [{string.Join(",", input.Completion)}]");
+            throw new RewardException($"the weighted sum of the rewards, {total}, is beyond float32's range " +
+                $"for prompt [{string.Join(",", input.Prompt)}] and completion [{string.Join(",", input.Completion)}]");
         return (float)total;
     }
 

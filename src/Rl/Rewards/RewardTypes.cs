@@ -56,7 +56,8 @@ public static class RewardTypes
         ["contains"] = spec =>
         {
             string? field = spec.String("field"), text = spec.String("text");
-            if ((field is null) == (text is null)) throw new ArgumentException($"{spec.Where}: a 'contains' reward needs exactly one of 'field' and 'text'");
+            if ((field is null) == (text is null))
+                throw new ArgumentException($"{spec.Where}: a 'contains' reward needs exactly one of 'field' and 'text'");
             return TextRewards.Contains(field, text);
         },
         ["regex"] = spec =>

@@ -43,7 +43,8 @@ public static class GrpoRun
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
         output ??= Console.Out;
-        if (options.Resume && options.Force) throw new ArgumentException($"{Command}: --resume continues a run and --force replaces it: give one of them");
+        if (options.Resume && options.Force)
+            throw new ArgumentException($"{Command}: --resume continues a run and --force replaces it: give one of them");
         if (options.Steps is <= 0) throw new ArgumentException($"{Command}: --steps must be positive, got {options.Steps}");
         config = config with { Steps = options.Steps ?? config.Steps };
         string outDir = options.OutDir ?? Path.Combine("runs", $"grpo-{config.Name}");
@@ -58,17 +59,20 @@ public static class GrpoRun
                 (run, latest) = RunDirectory.Resume(Command, outDir, config.KeepCheckpoints);
                 CheckSameRun(config, latest);
                 if (latest.Step > config.Steps)
-                    throw new ArgumentException($"{Command}: the run in '{outDir}' is already at step {latest.Step}, past the {config.Steps} steps asked for");
+                    throw new ArgumentException(
+                        $"{Command}: the run in '{outDir}' is already at step {latest.Step}, past the {config.Steps} steps asked for");
             }
             else RunDirectory.CheckCreate(Command, outDir, options.Force);
 
             string modelDir = latest?.Directory ?? Gpt2Checkpoint.ResolveDirectory(config.Model);
             var tokenizer = Tokenizer.Load(modelDir)
-                ?? throw new ArgumentException($"{config.Path}: the model '{modelDir}' has no tokenizer (vocab.json and merges.txt, or a char tokenizer.json)");
+                ?? throw new ArgumentException(
+                    $"{config.Path}: the model '{modelDir}' has no tokenizer (vocab.json and merges.txt, or a char tokenizer.json)");
             var tokenizerFiles = Tokenizer.Files(modelDir);
             var modelConfig = Gpt2Checkpoint.ReadConfig(modelDir);
             if (tokenizer.VocabSize > modelConfig.VocabSize)
-                throw new ArgumentException($"{Command}: the tokenizer in {modelDir} has {tokenizer.VocabSize} tokens, more than the model's vocab_size {modelConfig.VocabSize}");
+                throw new ArgumentException($"{Command}: the tokenizer in {modelDir} has {tokenizer.VocabSize} tokens, " +
+                    $"more than the model's vocab_size {modelConfig.VocabSize}");
             var dataset = PromptDataset.Load(config.Prompts, tokenizer, modelConfig.ContextLength, (ulong)config.Seed);
             var evalSet = config.Eval is null ? null : PromptDataset.Load(config.Eval.Prompts, tokenizer, modelConfig.ContextLength);
             int longest = Math.Min(modelConfig.ContextLength, dataset.All.Max(p => p.Ids.Length) + config.MaxNewTokens);
@@ -90,18 +94,22 @@ public static class GrpoRun
                 output.WriteLine($"resuming {run.Path} at step {trainer.StepCount} of {config.Steps}");
             }
             var evalKeys = evalSet is null ? null
-                : (IReadOnlyList<string>)["eval/reward_mean", .. Enumerable.Range(0, config.Rewards.Count).Select(i => $"eval/reward/{i}"), "eval/truncated_fraction"];
+                : (IReadOnlyList<string>)["eval/reward_mean", .. Enumerable.Range(0, config.Rewards.Count).Select(i => $"eval/reward/{i}"),
+                    "eval/truncated_fraction"];
             var log = new GrpoLog(run.Path, GrpoStepMetrics.ColumnNames(config.Rewards.Count, evalKeys), append: latest is not null);
             output.WriteLine($"{Command}: {(config.Lambda ? "λ-GRPO" : "GRPO")} on {modelDir} ({policy.ParameterCount:N0} parameters, {device}); " +
                 $"{dataset.Count} prompts, {config.PromptsPerStep} per step, groups of {config.GroupSize}, {config.Steps} steps; " +
-                $"rewards: {string.Join(", ", config.Rewards.Select(r => $"{r.Function.Name} × {r.Weight.ToString(CultureInfo.InvariantCulture)}"))}");
+                $"rewards: " +
+                $"{string.Join(", ", config.Rewards.Select(r => $"{r.Function.Name} × {r.Weight.ToString(CultureInfo.InvariantCulture)}"))}");
 
             void Checkpoint() => run.Checkpoints.Save(trainer.StepCount, dir =>
             {
                 GrpoCheckpoint.Save(trainer, dir);
                 foreach (var file in tokenizerFiles) File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
-                foreach (var name in new[] { GrpoLog.JsonFileName, GrpoLog.CsvFileName, GrpoLog.TimingFileName }) File.Copy(run.File(name), Path.Combine(dir, name));
-                File.WriteAllText(Path.Combine(dir, ConfigFileName), config.Fingerprint().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+                foreach (var name in new[] { GrpoLog.JsonFileName, GrpoLog.CsvFileName, GrpoLog.TimingFileName })
+                    File.Copy(run.File(name), Path.Combine(dir, name));
+                File.WriteAllText(Path.Combine(dir, ConfigFileName),
+                    config.Fingerprint().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
             });
 
             var progress = new Progress(config.Steps, "grpo");
@@ -120,7 +128,10 @@ public static class GrpoRun
                     var evalClock = Stopwatch.StartNew();
                     var (mean, parts, truncated) = trainer.Evaluate(evalSet.All);
                     evalSeconds = evalClock.Elapsed.TotalSeconds;
-                    var eval = new Dictionary<string, double>(StringComparer.Ordinal) { ["eval/reward_mean"] = mean, ["eval/truncated_fraction"] = truncated };
+                    var eval = new Dictionary<string, double>(StringComparer.Ordinal)
+                    {
+                        ["eval/reward_mean"] = mean, ["eval/truncated_fraction"] = truncated
+                    };
                     for (int i = 0; i < parts.Length; i++) eval[$"eval/reward/{i}"] = parts[i];
                     metrics = metrics with { Eval = eval };
                 }
@@ -132,7 +143,8 @@ public static class GrpoRun
                     log.Plot();
                 }
                 progress.Report(metrics.Step, string.Create(CultureInfo.InvariantCulture,
-                    $"reward {metrics.RewardMean:F3}{(metrics.Eval is { } e ? $" eval {e["eval/reward_mean"]:F3}" : "")} |λ| {metrics.LambdaMean:F2} kl {metrics.Kl:F4}"));
+                    $"reward {metrics.RewardMean:F3}{(metrics.Eval is { } e ? $" eval {e["eval/reward_mean"]:F3}" : "")} " +
+                    $"|λ| {metrics.LambdaMean:F2} kl {metrics.Kl:F4}"));
                 trainerSeconds += stepSeconds;
                 overheadSeconds += iteration.Elapsed.TotalSeconds - stepSeconds - evalSeconds;
                 last = metrics;
@@ -148,7 +160,8 @@ public static class GrpoRun
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"step {last.Step}: reward {last.RewardMean:F4}{(last.Eval is { } e ? $", eval reward {e["eval/reward_mean"]:F4}" : "")}, " +
                     $"overhead {overheadSeconds / Math.Max(trainerSeconds, 1e-9):P2} of the trainer's time"));
-            output.WriteLine($"wrote {run.Path}/: model/, checkpoints/, metrics.jsonl, metrics.csv, reward.svg, kl.svg, tree.svg{(evalSet is null ? "" : ", eval.svg")}");
+            output.WriteLine($"wrote {run.Path}/: model/, checkpoints/, metrics.jsonl, metrics.csv, reward.svg, kl.svg, tree.svg" +
+                $"{(evalSet is null ? "" : ", eval.svg")}");
             return new GrpoRunResult(run.Path, trainer.StepCount, last, trainerSeconds, overheadSeconds);
         }
         finally

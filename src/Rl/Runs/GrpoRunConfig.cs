@@ -177,7 +177,8 @@ public sealed record GrpoRunConfig
             Device = read.Choice("device", "cpu", ["cpu", "cuda", "ilgpu-cpu"]),
         };
         if ((long)config.GroupSize * config.PromptsPerStep > 65_536)
-            throw new ArgumentException($"{path}: group_size × prompts_per_step is {(long)config.GroupSize * config.PromptsPerStep}; at most 65536 completions per step");
+            throw new ArgumentException($"{path}: group_size × prompts_per_step is {(long)config.GroupSize * config.PromptsPerStep}; " +
+                "at most 65536 completions per step");
         return config;
     }
 
@@ -212,7 +213,8 @@ public sealed record GrpoRunConfig
     static List<ConfiguredReward> ReadRewards(string path, JsonNode? node)
     {
         if (node is not JsonArray list || list.Count == 0)
-            throw new ArgumentException($"{path}: 'rewards' must be a non-empty list of {{\"type\": …, \"weight\": w, …}}; types: {string.Join(", ", RewardTypes.Names)}");
+            throw new ArgumentException($"{path}: 'rewards' must be a non-empty list of {{\"type\": …, \"weight\": w, …}}; " +
+                $"types: {string.Join(", ", RewardTypes.Names)}");
         var rewards = new List<ConfiguredReward>();
         for (int i = 0; i < list.Count; i++)
         {
@@ -238,7 +240,8 @@ public sealed record GrpoRunConfig
         if (node is null) return null;
         if (node is not JsonObject json) throw new ArgumentException($"{path}: 'eval' must be an object {{\"prompts\": FILE, \"every\": N}}");
         var unknown = json.Select(p => p.Key).Where(k => k is not ("prompts" or "every")).ToList();
-        if (unknown.Count > 0) throw new ArgumentException($"{path}: eval: unknown key {string.Join(", ", unknown.Select(k => $"'{k}'"))}; valid keys: prompts, every");
+        if (unknown.Count > 0)
+            throw new ArgumentException($"{path}: eval: unknown key {string.Join(", ", unknown.Select(k => $"'{k}'"))}; valid keys: prompts, every");
         var read = new Reader($"{path}: eval", json);
         string prompts = read.String("prompts") ?? throw new ArgumentException($"{path}: eval needs 'prompts' (a JSONL file)");
         return new EvalConfig(resolve(prompts), read.Int("every", 10, 1, int.MaxValue));
@@ -260,7 +263,8 @@ public sealed record GrpoRunConfig
         {
             var node = json[key];
             if (node is null) return fallback;
-            if (node.GetValueKind() != JsonValueKind.Number || !((JsonValue)node).TryGetValue(out double d) || d != Math.Floor(d) || d < min || d > max)
+            if (node.GetValueKind() != JsonValueKind.Number || !((JsonValue)node).TryGetValue(out double d) || d != Math.Floor(d)
+                || d < min || d > max)
                 throw new ArgumentException($"{where}: '{key}' must be an integer in [{min}, {max}], got {node.ToJsonString()}");
             return (int)d;
         }
@@ -269,7 +273,8 @@ public sealed record GrpoRunConfig
         {
             var node = json[key];
             if (node is null) return fallback;
-            string range = $"{(lowOpen ? "(" : "[")}{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}{(highOpen ? ")" : "]")}";
+            string range = $"{(lowOpen ? "(" : "[")}{min.ToString(CultureInfo.InvariantCulture)}, " +
+                $"{max.ToString(CultureInfo.InvariantCulture)}{(highOpen ? ")" : "]")}";
             if (node.GetValueKind() != JsonValueKind.Number || !((JsonValue)node).TryGetValue(out double d)
                 || !(lowOpen ? d > min : d >= min) || !(highOpen ? d < max : d <= max) || !float.IsFinite((float)d))
                 throw new ArgumentException($"{where}: '{key}' must be a number in {range}, got {node.ToJsonString()}");
@@ -294,14 +299,16 @@ public sealed record GrpoRunConfig
             if (node is null) return fallback;
             string? value = node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : null;
             return value is not null && choices.Contains(value) ? value
-                : throw new ArgumentException($"{where}: '{key}' must be one of {string.Join(", ", choices.Select(c => $"\"{c}\""))}, got {node.ToJsonString()}");
+                : throw new ArgumentException(
+                    $"{where}: '{key}' must be one of {string.Join(", ", choices.Select(c => $"\"{c}\""))}, got {node.ToJsonString()}");
         }
 
         public IReadOnlyList<string> Strings(string key)
         {
             var node = json[key];
             if (node is null) return [];
-            if (node is not JsonArray list || list.Any(s => s is null || s.GetValueKind() != JsonValueKind.String || s.GetValue<string>().Length == 0))
+            if (node is not JsonArray list
+                || list.Any(s => s is null || s.GetValueKind() != JsonValueKind.String || s.GetValue<string>().Length == 0))
                 throw new ArgumentException($"{where}: '{key}' must be a list of non-empty strings, got {node.ToJsonString()}");
             return [.. list.Select(s => s!.GetValue<string>())];
         }

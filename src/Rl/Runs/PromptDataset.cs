@@ -62,7 +62,8 @@ public sealed class PromptDataset
             int[] ids = tokenizer.Encode(prompt);
             if (ids.Length == 0) throw new ArgumentException($"{where}: the prompt encodes to no tokens");
             if (ids.Length >= contextLength)
-                throw new ArgumentException($"{where}: the prompt has {ids.Length} tokens, which leaves no room for a completion in the model's context of {contextLength}");
+                throw new ArgumentException($"{where}: the prompt has {ids.Length} tokens, " +
+                    $"which leaves no room for a completion in the model's context of {contextLength}");
             prompts.Add(new GrpoPrompt(ids, new PromptRecord(prompt, fields, where)));
         }
         if (prompts.Count == 0) throw new ArgumentException($"{path}: holds no prompts");

@@ -46,7 +46,11 @@ public static class ArithmeticTask
     /// <summary>A held-out problem.</summary>
     public static ArithmeticProblem HeldOut(ulong index) => Problem(2, index);
 
-    /// <summary>The exact-answer reward: 1 if the completion's text is the answer (the end mark included), else 0.</summary>
+    /// <summary>
+    /// The exact-answer reward: 1 if the completion is the answer and then the end mark, else 0. The trainer stops at
+    /// the end mark and hands the reward the text before it, so the text must equal the answer without its mark.
+    /// </summary>
     public static WeightedReward Reward() => new(new DelegateReward("exact_answer",
-        input => input.Text == ((ArithmeticProblem)input.TaskData!).Answer ? 1f : 0f));
+        input => input.Completion.Count > 0 && input.Completion[^1] == End
+            && input.Text == ((ArithmeticProblem)input.TaskData!).Answer[..^1] ? 1f : 0f));
 }
