@@ -31,7 +31,7 @@ public sealed class GrpoRunTests
              "rewards": [{"type": "exact", "field": "answer"},
                          {"type": "contains", "text": "1", "weight": 0.5}, {"type": "count", "text": "2", "weight": -0.1}],
              "group_size": 4, "prompts_per_step": 2, "steps": 4, "max_new_tokens": 3, "stop": [";"], "learning_rate": 0.01,
-             "checkpoint_every": 2, "eval": {"prompts": "eval.jsonl", "every": 2}, "seed": 5{{settings}}}
+             "checkpoint_every": 2, "keep_checkpoints": 1, "eval": {"prompts": "eval.jsonl", "every": 2}, "seed": 5{{settings}}}
             """);
         return config;
     }
@@ -57,8 +57,8 @@ public sealed class GrpoRunTests
         string config = Setup(dir, settings);
         var straight = Run(config, dir.File("straight"));
         Assert.Equal(4, straight.Steps);
-        Run(config, dir.File("stopped"), steps: 2);
-        Assert.Equal(2, new CheckpointStore(dir.File("stopped")).Latest()!.Step);
+        Run(config, dir.File("stopped"), steps: 1);
+        Assert.Equal(1, new CheckpointStore(dir.File("stopped")).Latest()!.Step);
         var resumed = Run(config, dir.File("stopped"), resume: true);
         Assert.Equal(4, resumed.Steps);
         Assert.Equal(MetricsWithoutSeconds(dir.File("straight")), MetricsWithoutSeconds(dir.File("stopped")));
@@ -86,7 +86,7 @@ public sealed class GrpoRunTests
         Assert.Equal(5, csv.Length);
         Assert.Contains("eval/reward_mean", csv[0]);
         foreach (var svg in new[] { "reward.svg", "kl.svg", "tree.svg", "eval.svg" }) Assert.True(File.Exists(Path.Combine(run, svg)), svg);
-        Assert.Equal([2, 4], new CheckpointStore(run).Sets.Select(s => s.Step).ToArray());
+        Assert.Equal([4], new CheckpointStore(run).Sets.Select(s => s.Step).ToArray());
         using var model = Gpt2Checkpoint.Load(run);
         Assert.Equal(Micro, model.Config);
         Assert.NotNull(Tokenizer.Load(Path.Combine(run, "model")));

@@ -68,7 +68,8 @@ public static class GrpoRun
             var tokenizer = Tokenizer.Load(modelDir)
                 ?? throw new ArgumentException(
                     $"{config.Path}: the model '{modelDir}' has no tokenizer (vocab.json and merges.txt, or a char tokenizer.json)");
-            var tokenizerFiles = Tokenizer.Files(modelDir);
+            // Read once: the set they come from may be pruned while the run goes on.
+            var tokenizerFiles = Tokenizer.Files(modelDir).Select(f => (Name: Path.GetFileName(f), Bytes: File.ReadAllBytes(f))).ToArray();
             var modelConfig = Gpt2Checkpoint.ReadConfig(modelDir);
             if (tokenizer.VocabSize > modelConfig.VocabSize)
                 throw new ArgumentException($"{Command}: the tokenizer in {modelDir} has {tokenizer.VocabSize} tokens, " +
@@ -105,7 +106,7 @@ public static class GrpoRun
             void Checkpoint() => run.Checkpoints.Save(trainer.StepCount, dir =>
             {
                 GrpoCheckpoint.Save(trainer, dir);
-                foreach (var file in tokenizerFiles) File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+                foreach (var (name, bytes) in tokenizerFiles) File.WriteAllBytes(Path.Combine(dir, name), bytes);
                 foreach (var name in new[] { GrpoLog.JsonFileName, GrpoLog.CsvFileName, GrpoLog.TimingFileName })
                     File.Copy(run.File(name), Path.Combine(dir, name));
                 File.WriteAllText(Path.Combine(dir, ConfigFileName),
@@ -123,7 +124,8 @@ public static class GrpoRun
                 GrpoStepMetrics metrics;
                 using (TensorScope.Open()) metrics = trainer.Step(prompts).Metrics;
                 double stepSeconds = inTrainer.Elapsed.TotalSeconds, evalSeconds = 0;
-                if (evalSet is not null && (metrics.Step % config.Eval!.Every == 0 || metrics.Step == config.Steps))
+                // On multiples of `every` only, so that a run stopped early with --steps and resumed logs what an uninterrupted one does.
+                if (evalSet is not null && metrics.Step % config.Eval!.Every == 0)
                 {
                     var evalClock = Stopwatch.StartNew();
                     var (mean, parts, truncated) = trainer.Evaluate(evalSet.All);
@@ -153,7 +155,7 @@ public static class GrpoRun
             run.ExportModel(dir =>
             {
                 Gpt2Checkpoint.Save(policy, dir);
-                foreach (var file in tokenizerFiles) File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+                foreach (var (name, bytes) in tokenizerFiles) File.WriteAllBytes(Path.Combine(dir, name), bytes);
             });
             log.Plot();
             if (last is not null)
