@@ -21,10 +21,14 @@ public static partial class InputFile
         if (!IsRegular(path)) throw new IOException($"{what} '{path}' is not a regular file (a FIFO, device or socket); refusing to read it");
     }
 
-    /// <summary>The text of <paramref name="path"/>, after <see cref="Check"/>.</summary>
+    /// <summary>
+    /// The text of <paramref name="path"/>, after <see cref="Check"/>; a file too large for the memory available (its bytes and
+    /// its UTF-16 copy) is refused before it is read.
+    /// </summary>
     public static string ReadAllText(string path, string what)
     {
         Check(path, what);
+        HostMemory.Require(new FileInfo(path).Length * 3.0, $"{what} '{path}'");
         try
         {
             return File.ReadAllText(path, StrictUtf8);
