@@ -193,6 +193,13 @@ public sealed class CheckpointStoreTests
         File.WriteAllText(Path.Combine(fake, "run.json"), "{}");
         Assert.Contains("holds no Engine run", Assert.Throws<IOException>(() => RunDirectory.Create("test", fake, force: true)).Message);
         Assert.Contains("--out is empty", Assert.Throws<IOException>(() => RunDirectory.Create("test", "", force: true)).Message);
+        // Nor does it delete the command's own inputs: a text kept inside the run, or the run itself as the model.
+        File.Delete(Path.Combine(dir, "thesis.tex"));
+        File.WriteAllText(Path.Combine(dir, "loss.csv"), "step\n");
+        foreach (var input in new[] { Path.Combine(dir, "loss.csv"), dir, dir + "/" })
+            Assert.Contains("is inside it", Assert.Throws<IOException>(() => RunDirectory.Create("test", dir, force: true, inputs: [input])).Message);
+        Assert.True(File.Exists(Path.Combine(dir, "loss.csv")));
+        Assert.False(RunDirectory.CheckCreate("test", tmp.File("elsewhere"), force: true, [Path.Combine(dir, "loss.csv")]));
     }
 
     [Fact]

@@ -139,8 +139,51 @@ public sealed class GrpoRunTests
         Assert.False(Directory.Exists(dir.File("run")));
         File.WriteAllText(dir.File("prompts.jsonl"), "{\"prompt\": \"^1+1=\"}\n{\"prompt\": \"^1+1=\"\n");
         Assert.Contains(":2: not valid JSON", Assert.Throws<ArgumentException>(() => Run(config, dir.File("run"))).Message);
-        File.WriteAllText(dir.File("prompts.jsonl"), "{\"prompt\": \"^1+1=\"}\n");
-        Assert.Contains("has no field 'answer'", Assert.Throws<RewardException>(() => Run(config, dir.File("run"))).Message);
+        // A record without the field a reward reads is refused before the run starts, naming the line.
+        File.WriteAllText(dir.File("prompts.jsonl"), "{\"prompt\": \"^1+1=\", \"answer\": \"2\"}\n{\"prompt\": \"^1+2=\"}\n");
+        e = Assert.Throws<ArgumentException>(() => Run(config, dir.File("run")));
+        Assert.Contains(":2: has no field 'answer', which rewards[0]", e.Message);
+        File.WriteAllText(dir.File("prompts.jsonl"), "{\"prompt\": \"^1+x=\", \"answer\": \"2\"}\n");
+        e = Assert.Throws<ArgumentException>(() => Run(config, dir.File("run")));
+        Assert.Contains($"{dir.File("prompts.jsonl")}:1: the prompt cannot be tokenized", e.Message);
+        Assert.DoesNotContain("(Parameter", e.Message);
+        Assert.False(Directory.Exists(dir.File("run")));
+    }
+
+    [Fact]
+    public void ForceNeverDeletesTheRunsOwnInputsAndResumeChecksTheCommand()
+    {
+        using var dir = new TempDirectory();
+        string config = Setup(dir);
+        string run = dir.File("run");
+        Run(config, run, steps: 1);
+        // A config whose model lives inside the run it would replace.
+        var json = JsonNode.Parse(File.ReadAllText(config))!.AsObject();
+        json["model"] = "run";
+        File.WriteAllText(config, json.ToJsonString());
+        var e = Assert.Throws<IOException>(() => Run(config, run, force: true));
+        Assert.Contains("is inside it", e.Message);
+        Assert.True(File.Exists(Path.Combine(run, "model", "model.safetensors")));
+        // A train-lm run is not a grpo run.
+        string lm = dir.File("lm");
+        using (var r = RunDirectory.Create("train-lm", lm, force: false)) { }
+        Assert.Contains("holds a run of 'train-lm'", Assert.Throws<IOException>(() => Run(Setup(dir), lm, resume: true)).Message);
+    }
+
+    [Fact]
+    public void AStepWithNothingToTrainLogsItsPolicyStatisticsAsNull()
+    {
+        using var dir = new TempDirectory();
+        // Every completion scores the same, and such groups are dropped: nothing carries weight.
+        string config = Setup(dir, """, "drop_zero_std_groups": true""");
+        var json = JsonNode.Parse(File.ReadAllText(config))!.AsObject();
+        json["rewards"] = JsonNode.Parse("""[{"type": "count", "text": "no such text"}]""");
+        File.WriteAllText(config, json.ToJsonString());
+        Run(config, dir.File("run"));
+        var first = JsonNode.Parse(File.ReadAllLines(Path.Combine(dir.File("run"), "metrics.jsonl"))[0])!.AsObject();
+        Assert.Equal(2, (int)first["zero_std_groups"]!);
+        foreach (var key in new[] { "loss", "grad_norm", "entropy", "kl", "clip_fraction" })
+            Assert.True(first.ContainsKey(key) && first[key] is null, key);
     }
 
     [Fact]

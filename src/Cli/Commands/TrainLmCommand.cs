@@ -45,7 +45,7 @@ static class TrainLmCommand
         if (configName is not null && configName is not ("tiny" or "small" or "gpt2"))
             throw new UsageException($"--config must be tiny, small or gpt2, got '{configName}'");
         InputFile.Check(text, "train-lm: --text");
-        if (!resume) RunDirectory.CheckCreate(Command, outDir, force);
+        if (!resume) RunDirectory.CheckCreate(Command, outDir, force, [text]);
 
         RunDirectory? run = null;
         CheckpointSet? latest = null;
@@ -73,7 +73,7 @@ static class TrainLmCommand
             if (split < config.ContextLength + 1 || tokens.Length - split < config.ContextLength + 1)
                 throw new ArgumentException($"train-lm: {text} has {tokens.Length} characters, too few for context {config.ContextLength} " +
                     $"(need about {10 * (config.ContextLength + 1)})");
-            run ??= RunDirectory.Create(Command, outDir, force, keep);
+            run ??= RunDirectory.Create(Command, outDir, force, keep, [text]);
             return Train(run, latest, state, tokenizer, tokens, split, config, device, evalEvery ?? Math.Max(1, state.Steps / 10),
                 checkpointEvery ?? Math.Max(1, state.Steps / 4));
         }

@@ -60,6 +60,19 @@ public sealed class RunDirectory : IDisposable
         }
     }
 
+    /// <summary>The command that made the run in <paramref name="directory"/>, from its marker.</summary>
+    static string? ReadCommand(string directory)
+    {
+        try
+        {
+            return JsonNode.Parse(System.IO.File.ReadAllText(System.IO.Path.Combine(directory, MarkerFileName)))?["command"]?.GetValue<string>();
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or InvalidOperationException or FormatException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The names a run directory holds besides hidden leftovers: what the trainers write.</summary>
     static readonly string[] RunEntries = [MarkerFileName, LockFileName, CheckpointStore.DirectoryName, ModelDirectoryName,
         "loss.csv", "metrics.jsonl",
@@ -76,11 +89,11 @@ public sealed class RunDirectory : IDisposable
     /// and deleted; one that holds anything else is always refused. The directory is proved writable before any
     /// work starts.
     /// </summary>
-    public static RunDirectory Create(string command, string path, bool force, int keep = 3)
+    public static RunDirectory Create(string command, string path, bool force, int keep = 3, IEnumerable<string>? inputs = null)
     {
         string full = Full(command, path);
         AtomicDirectory.CleanUpDeleted(full);
-        if (CheckCreate(command, path, force))
+        if (CheckCreate(command, path, force, inputs))
         {
             // Proves no other process has the run open, then replaces it in one rename.
             Lock(command, full).Dispose();
@@ -99,9 +112,10 @@ public sealed class RunDirectory : IDisposable
 
     /// <summary>
     /// Changes nothing, but throws what <see cref="Create"/> would refuse, so a command can check its output before
-    /// any work. Returns whether <see cref="Create"/> will replace an existing run.
+    /// any work. Returns whether <see cref="Create"/> will replace an existing run. Replacing is refused when one of the
+    /// command's <paramref name="inputs"/> (its model, its data) lies inside the run it would delete.
     /// </summary>
-    public static bool CheckCreate(string command, string path, bool force)
+    public static bool CheckCreate(string command, string path, bool force, IEnumerable<string>? inputs = null)
     {
         string full = Full(command, path);
         if (!Directory.Exists(full) || !Directory.EnumerateFileSystemEntries(full).Any(e => System.IO.Path.GetFileName(e) != LockFileName))
@@ -115,6 +129,11 @@ public sealed class RunDirectory : IDisposable
             throw new IOException($"{command}: --out '{path}' holds a run, but also {string.Join(", ", foreign.Take(5))}" +
                 $"{(foreign.Count > 5 ? $" and {foreign.Count - 5} more" : "")}, " +
                 "which no Engine run writes; --force would delete them, so move them first");
+        string inside = full.TrimEnd(System.IO.Path.DirectorySeparatorChar) + System.IO.Path.DirectorySeparatorChar;
+        foreach (var input in inputs ?? [])
+            if ((System.IO.Path.GetFullPath(input).TrimEnd(System.IO.Path.DirectorySeparatorChar) + System.IO.Path.DirectorySeparatorChar)
+                .StartsWith(inside, StringComparison.Ordinal))
+                throw new IOException($"{command}: --force would delete the run in '{path}', but '{input}', an input of this run, is inside it");
         return true;
     }
 
@@ -145,6 +164,8 @@ public sealed class RunDirectory : IDisposable
                 ? " (its trainer_state.json was written by an older Engine that saved its files one by one, so it cannot be resumed exactly)" : "";
             throw new IOException($"{command}: --resume, but '{path}' holds no Engine run{legacy}");
         }
+        if (ReadCommand(full) is { } made && made != command)
+            throw new IOException($"{command}: --resume, but '{path}' holds a run of '{made}', not of '{command}'");
         foreach (var own in new[] { CheckpointStore.DirectoryName, ModelDirectoryName })
             if (new DirectoryInfo(System.IO.Path.Combine(full, own)).LinkTarget is { } target)
                 throw new IOException($"{command}: '{path}/{own}' is a symbolic link to '{target}'; a run's folders must be its own");

@@ -264,7 +264,8 @@ public sealed class GrpoTrainer : IDisposable
         bool[] Masked(SampledGroup g) => [.. g.Completions.Select((_, i) => Options.MaskTruncated && g.Truncated.ElementAtOrDefault(i))];
         var trained = groups.Where(g => !(Options.DropZeroStdGroups && g.ZeroStd)
             && g.Completions.Where((c, i) => !Masked(g)[i]).Any(c => c.Length > 0)).ToArray();
-        if (trained.Length == 0) return default;
+        // Nothing to train: the loss, the norm and the policy statistics were not measured, which the metrics log as null.
+        if (trained.Length == 0) return new UpdateStats(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0);
         var masks = trained.Select(Masked).ToArray();
         long stepTokens = trained.Select((g, j) => g.Completions.Where((c, i) => !masks[j][i]).Sum(c => (long)c.Length)).Sum();
         int stepSequences = masks.Sum(m => m.Count(x => !x));

@@ -68,19 +68,22 @@ public static class RewardScoring
             }
             catch (Exception e) when (e is not RewardException)
             {
-                throw new RewardException($"reward '{fn.Name}' threw for prompt [{string.Join(",", input.Prompt)}] " +
-                    $"and completion [{string.Join(",", input.Completion)}]{Quote(input.Text)}: {e.Message}", e);
+                throw new RewardException($"reward '{fn.Name}' threw for {Describe(input)}: {e.Message}", e);
             }
-            if (!float.IsFinite(s))
-                throw new RewardException($"reward '{fn.Name}' returned {s} for prompt [{string.Join(",", input.Prompt)}] " +
-                    $"and completion [{string.Join(",", input.Completion)}]{Quote(input.Text)}");
+            if (!float.IsFinite(s)) throw new RewardException($"reward '{fn.Name}' returned {s} for {Describe(input)}");
             if (parts is not null) parts[r] = s;
             total += (double)weight * s;
         }
         if (!(Math.Abs(total) <= float.MaxValue))
-            throw new RewardException($"the weighted sum of the rewards, {total}, is beyond float32's range " +
-                $"for prompt [{string.Join(",", input.Prompt)}] and completion [{string.Join(",", input.Completion)}]");
+            throw new RewardException($"the weighted sum of the rewards, {total}, is beyond float32's range for {Describe(input)}");
         return (float)total;
+    }
+
+    /// <summary>The prompt (its text and line, when it came from a file) and the completion, for messages.</summary>
+    static string Describe(RewardInput input)
+    {
+        string prompt = input.TaskData is PromptRecord record ? $" (\"{record.Prompt}\", {record.Source})" : "";
+        return $"prompt [{string.Join(",", input.Prompt)}]{prompt} and completion [{string.Join(",", input.Completion)}]{Quote(input.Text)}";
     }
 
     static string Quote(string? text) => text is null ? "" : $" (\"{text}\")";

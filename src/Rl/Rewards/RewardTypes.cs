@@ -35,6 +35,22 @@ public sealed class RewardSpec
     /// <summary>The string <paramref name="key"/>, which must be present.</summary>
     public string RequireString(string key) => String(key) ?? throw new ArgumentException($"{Where}: needs '{key}'");
 
+    /// <summary>
+    /// The string <paramref name="key"/> when it names a field of the prompt records (or null when absent). A run checks
+    /// that every record has the field before it starts.
+    /// </summary>
+    public string? Field(string key)
+    {
+        var name = String(key);
+        if (name is not null) _fields.Add(name);
+        return name;
+    }
+
+    readonly List<string> _fields = [];
+
+    /// <summary>The prompt-record fields the reward reads (<see cref="Field"/>).</summary>
+    public IReadOnlyList<string> RecordFields => _fields;
+
     internal void RejectUnread(string type)
     {
         var unknown = _json.Select(p => p.Key).Where(k => !_read.Contains(k)).ToList();
@@ -52,10 +68,10 @@ public static class RewardTypes
 {
     static readonly Dictionary<string, Func<RewardSpec, IRewardFunction>> s_factories = new(StringComparer.Ordinal)
     {
-        ["exact"] = spec => TextRewards.Exact(spec.RequireString("field")),
+        ["exact"] = spec => TextRewards.Exact(spec.Field("field") ?? throw new ArgumentException($"{spec.Where}: needs 'field'")),
         ["contains"] = spec =>
         {
-            string? field = spec.String("field"), text = spec.String("text");
+            string? field = spec.Field("field"), text = spec.String("text");
             if ((field is null) == (text is null))
                 throw new ArgumentException($"{spec.Where}: a 'contains' reward needs exactly one of 'field' and 'text'");
             return TextRewards.Contains(field, text);

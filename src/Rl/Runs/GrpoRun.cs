@@ -7,6 +7,7 @@ using Engine.Model.Checkpoints;
 using Engine.Model.Tokenizers;
 using Engine.Model.Training;
 using Engine.Rl.Grpo;
+using Engine.Rl.Rewards;
 
 namespace Engine.Rl.Runs;
 
@@ -62,9 +63,17 @@ public static class GrpoRun
                     throw new ArgumentException(
                         $"{Command}: the run in '{outDir}' is already at step {latest.Step}, past the {config.Steps} steps asked for");
             }
-            else RunDirectory.CheckCreate(Command, outDir, options.Force);
+            else RunDirectory.CheckCreate(Command, outDir, options.Force, Inputs(config));
 
-            string modelDir = latest?.Directory ?? Gpt2Checkpoint.ResolveDirectory(config.Model);
+            string modelDir;
+            try
+            {
+                modelDir = latest?.Directory ?? Gpt2Checkpoint.ResolveDirectory(config.Model);
+            }
+            catch (DirectoryNotFoundException e)
+            {
+                throw new ArgumentException($"{config.Path}: 'model': {e.Message}", e);
+            }
             var tokenizer = Tokenizer.Load(modelDir)
                 ?? throw new ArgumentException(
                     $"{config.Path}: the model '{modelDir}' has no tokenizer (vocab.json and merges.txt, or a char tokenizer.json)");
@@ -74,13 +83,22 @@ public static class GrpoRun
             if (tokenizer.VocabSize > modelConfig.VocabSize)
                 throw new ArgumentException($"{Command}: the tokenizer in {modelDir} has {tokenizer.VocabSize} tokens, " +
                     $"more than the model's vocab_size {modelConfig.VocabSize}");
-            var dataset = PromptDataset.Load(config.Prompts, tokenizer, modelConfig.ContextLength, (ulong)config.Seed);
-            var evalSet = config.Eval is null ? null : PromptDataset.Load(config.Eval.Prompts, tokenizer, modelConfig.ContextLength);
+            var dataset = PromptDataset.Load(config.Prompts, tokenizer, modelConfig.ContextLength, (ulong)config.Seed, "prompts file");
+            var evalSet = config.Eval is null ? null
+                : PromptDataset.Load(config.Eval.Prompts, tokenizer, modelConfig.ContextLength, what: "eval prompts file");
+            // Every record must carry the fields the rewards read, or a run could fail hours in, at the prompt that lacks one.
+            foreach (var set in evalSet is null ? [dataset] : new[] { dataset, evalSet })
+                foreach (var prompt in set.All)
+                    foreach (var (reward, i) in config.Rewards.Select((r, i) => (r, i)))
+                        foreach (var field in reward.Fields)
+                            if (((PromptRecord)prompt.TaskData!).Fields[field] is null)
+                                throw new ArgumentException($"{((PromptRecord)prompt.TaskData!).Source}: has no field '{field}', which rewards[{i}] " +
+                                    $"({reward.Function.Name}) reads");
             int longest = Math.Min(modelConfig.ContextLength, dataset.All.Max(p => p.Ids.Length) + config.MaxNewTokens);
             double weights = Gpt.CountParameters(modelConfig) * (double)sizeof(float) * (config.Beta > 0 ? 5 : 4);
             HostMemory.Require(weights + Gpt.ActivationBytes(modelConfig, config.GroupSize, longest, training: true),
                 $"{Command}: a {modelConfig.Layers}-layer model training groups of {config.GroupSize} × {longest} tokens");
-            run ??= RunDirectory.Create(Command, outDir, options.Force, config.KeepCheckpoints);
+            run ??= RunDirectory.Create(Command, outDir, options.Force, config.KeepCheckpoints, Inputs(config));
 
             using var policy = Gpt2Checkpoint.Load(modelDir, device);
             var stop = tokenizer.EosId is int eos ? new HashSet<int> { eos } : null;
@@ -171,6 +189,9 @@ public static class GrpoRun
             run?.Dispose();
         }
     }
+
+    /// <summary>The files a run reads: replacing a run with --force must not delete them.</summary>
+    static string[] Inputs(GrpoRunConfig config) => [config.Path, config.Model, config.Prompts, .. config.Eval is null ? [] : new[] { config.Eval.Prompts }];
 
     /// <summary>Refuses to resume with settings, prompts or rewards other than the run's own, listing what differs.</summary>
     static void CheckSameRun(GrpoRunConfig config, CheckpointSet latest)

@@ -9,7 +9,11 @@ using Engine.Rl.Rewards;
 namespace Engine.Rl.Runs;
 
 /// <summary>A reward of the config: its function and weight, and the entry it came from.</summary>
-public sealed record ConfiguredReward(IRewardFunction Function, float Weight, string Type);
+/// <param name="Function">The reward function.</param>
+/// <param name="Weight">Its weight in the outcome reward.</param>
+/// <param name="Type">The entry's type.</param>
+/// <param name="Fields">The prompt-record fields it reads: every record must have them.</param>
+public sealed record ConfiguredReward(IRewardFunction Function, float Weight, string Type, IReadOnlyList<string> Fields);
 
 /// <summary>Where and how often a run evaluates: greedy completions of <paramref name="Prompts"/>, scored with the run's rewards.</summary>
 public sealed record EvalConfig(string Prompts, int Every);
@@ -111,6 +115,10 @@ public sealed record GrpoRunConfig
     /// <summary>Reads and checks <paramref name="path"/>.</summary>
     public static GrpoRunConfig Load(string path)
     {
+        InputFile.Check(path, "grpo run: config");
+        const long MaxBytes = 16 << 20;
+        if (new FileInfo(path).Length > MaxBytes)
+            throw new ArgumentException($"{path}: is {new FileInfo(path).Length} bytes; a run config is at most {MaxBytes} bytes");
         string text = InputFile.ReadAllText(path, "grpo run: config");
         JsonNode? root;
         try
@@ -230,7 +238,8 @@ public sealed record GrpoRunConfig
                 weight = (float)w.GetValue<double>();
             }
             string type = t.GetValue<string>();
-            rewards.Add(new ConfiguredReward(RewardTypes.Create(type, new RewardSpec(entry, where)), weight, type));
+            var spec = new RewardSpec(entry, where);
+            rewards.Add(new ConfiguredReward(RewardTypes.Create(type, spec), weight, type, spec.RecordFields));
         }
         return rewards;
     }

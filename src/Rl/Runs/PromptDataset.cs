@@ -35,10 +35,10 @@ public sealed class PromptDataset
     /// string <c>prompt</c> whose tokens leave room for a completion in <paramref name="contextLength"/>. Every error
     /// names the file and the line.
     /// </summary>
-    public static PromptDataset Load(string path, ITokenizer tokenizer, int contextLength, ulong seed = 0)
+    public static PromptDataset Load(string path, ITokenizer tokenizer, int contextLength, ulong seed = 0, string what = "prompts file")
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        InputFile.Check(path, "prompts file");
+        InputFile.Check(path, what);
         var prompts = new List<GrpoPrompt>();
         int line = 0;
         foreach (var text in File.ReadLines(path))
@@ -59,7 +59,15 @@ public sealed class PromptDataset
             if (fields["prompt"] is not JsonValue p || p.GetValueKind() != JsonValueKind.String)
                 throw new ArgumentException($"{where}: needs a \"prompt\" string, got {fields["prompt"]?.ToJsonString() ?? "nothing"}");
             string prompt = p.GetValue<string>();
-            int[] ids = tokenizer.Encode(prompt);
+            int[] ids;
+            try
+            {
+                ids = tokenizer.Encode(prompt);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"{where}: the prompt cannot be tokenized: {e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal)}", e);
+            }
             if (ids.Length == 0) throw new ArgumentException($"{where}: the prompt encodes to no tokens");
             if (ids.Length >= contextLength)
                 throw new ArgumentException($"{where}: the prompt has {ids.Length} tokens, " +
@@ -88,7 +96,8 @@ public sealed class PromptDataset
         if (_orders.TryGetValue(epoch, out var order)) return order;
         if (_orders.Count > 4) _orders.Clear();
         order = Enumerable.Range(0, _prompts.Length).ToArray();
-        var rng = new Generator(_seed * 0x9E3779B97F4A7C15UL + (ulong)epoch + 1);
+        // Another multiplier than the sampling streams' (GrpoTrainer), so no epoch's order shares a Philox stream with a group.
+        var rng = new Generator(unchecked(_seed * 0xD1342543DE82EF95UL + 0x632BE59BD9B4E019UL + (ulong)epoch));
         for (int i = order.Length - 1; i > 0; i--)
         {
             int j = (int)(rng.NextUniform() * (i + 1));
