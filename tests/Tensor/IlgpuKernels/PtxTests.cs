@@ -18,16 +18,20 @@ namespace Engine.Tests.IlgpuKernels;
 public sealed class PtxTests
 {
     /// <summary>The PTX of one explicitly grouped kernel. Each call uses a fresh context (a failed compile can poison one).</summary>
-    public static string Compile(Type type, string method)
+    public static string Compile(Type type, string method) =>
+        Compile(type.GetMethod(method, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)
+            ?? throw new ArgumentException($"{type.Name}.{method} not found"));
+
+    /// <summary>The PTX of the explicitly grouped kernel <paramref name="info"/> (a closed method: generic ones instantiated).</summary>
+    public static string Compile(MethodInfo info)
     {
         using var context = Context.Create(b => b.Cuda().EnableAlgorithms());
         var architecture = CudaArchitecture.SM_80;
         using var backend = new PTXBackend(context, new CudaCapabilityContext(architecture), architecture, CudaInstructionSet.ISA_80, nvvmAPI: null);
-        var info = type.GetMethod(method, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)
-            ?? throw new ArgumentException($"{type.Name}.{method} not found");
         var entry = EntryPointDescription.FromExplicitlyGroupedKernel(info);
         var compiled = (PTXCompiledKernel)backend.Compile(entry, new KernelSpecialization());
-        if (Environment.GetEnvironmentVariable("ENGINE_PTX_DUMP") is { Length: > 0 } dir) File.WriteAllText(Path.Combine(dir, $"{type.Name}.{method}.ptx"), compiled.PTXAssembly);
+        if (Environment.GetEnvironmentVariable("ENGINE_PTX_DUMP") is { Length: > 0 } dir)
+            File.WriteAllText(Path.Combine(dir, $"{info.DeclaringType!.Name}.{info.Name}.ptx"), compiled.PTXAssembly);
         return compiled.PTXAssembly;
     }
 
