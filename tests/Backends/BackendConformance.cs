@@ -353,6 +353,23 @@ public abstract class BackendConformance
     }
 
     [Fact]
+    public void EmbeddingScatterAddGivesTheCpuBackendsBits()
+    {
+        // Many rows per id, in scattered order: each element must be the CPU's chain of additions, in row order.
+        int vocab = 37, cols = 70, rows = 500;
+        var random = new System.Random(4);
+        int[] ids = [.. Enumerable.Range(0, rows).Select(_ => random.Next(vocab) % 11 * 3)];
+        var src = Data.Uniform(rows * cols, 22);
+        using var s = On(src, rows, cols);
+        using var i = Ints(ids, rows);
+        using var g = Tensor.EmbeddingScatterAdd(s, i, vocab);
+        using var cpuSrc = Tensor.FromArray(src, new Shape(rows, cols));
+        using var cpuIds = Tensor.FromInts(ids, new Shape(rows));
+        using var cpu = Tensor.EmbeddingScatterAdd(cpuSrc, cpuIds, vocab);
+        Assert.Equal(cpu.ToArray(), g.ToArray());
+    }
+
+    [Fact]
     public void CrossEntropyAndBiasGeluMatchReference()
     {
         int rows = 6, cols = 13;

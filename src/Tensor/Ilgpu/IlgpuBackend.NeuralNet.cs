@@ -8,7 +8,8 @@ public sealed partial class IlgpuBackend
 {
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int> _softmax;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> _layerNorm;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> _gather, _scatterAdd;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> _gather;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int> _scatterAdd;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int> _crossEntropy;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _biasGelu;
 
@@ -16,14 +17,15 @@ public sealed partial class IlgpuBackend
         out Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int> softmax,
         out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> layerNorm,
         out Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> gather,
-        out Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> scatterAdd,
+        out Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int> scatterAdd,
         out Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int> crossEntropy,
         out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> biasGelu)
     {
         softmax = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, int>(RowKernels.Softmax);
         layerNorm = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(RowKernels.LayerNorm);
         gather = acc.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(ElementwiseKernels.Gather);
-        scatterAdd = acc.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(ElementwiseKernels.ScatterAdd);
+        scatterAdd = acc.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int>(
+            ElementwiseKernels.ScatterAdd);
         crossEntropy = acc.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int>(RowKernels.CrossEntropy);
         biasGelu = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(ElementwiseKernels.BiasGelu);
     }
@@ -63,7 +65,47 @@ public sealed partial class IlgpuBackend
         const string op = "embedding_scatter_add";
         Require(cols > 0 && table.Numel % cols == 0, op, $"table {table.Shape} does not have rows of {cols}");
         Bind();
-        _scatterAdd(Elements(cols), View(src, (long)rows * cols, op), Ints(ids, rows, op), View(table, table.Numel, op), rows, cols);
+        if (rows == 0 || cols == 0) return;
+        // The rows grouped by id on the host (ids are one int per row): sorting (id, row) keys keeps each id's rows in order.
+        var hostIds = new int[rows];
+        Ints(ids, rows, op).SubView(0, rows).CopyToCPU(_accelerator.DefaultStream, hostIds);
+        _accelerator.DefaultStream.Synchronize();
+        var keys = new long[rows];
+        for (int r = 0; r < rows; r++) keys[r] = ((long)hostIds[r] << 32) | (uint)r;
+        Array.Sort(keys);
+        var order = new int[rows];
+        var starts = new List<int>();
+        var unique = new List<int>();
+        for (int k = 0; k < rows; k++)
+        {
+            int id = (int)(keys[k] >> 32);
+            order[k] = (int)(keys[k] & 0xFFFFFFFF);
+            if (k == 0 || id != (int)(keys[k - 1] >> 32))
+            {
+                starts.Add(k);
+                unique.Add(id);
+            }
+        }
+        starts.Add(rows);
+        int segments = unique.Count;
+        var index = Pool.Rent(rows + 2 * segments + 1);
+        try
+        {
+            ArrayView<float> raw = index.View;
+            var view = raw.Cast<int>();
+            var orderView = view.SubView(0, rows);
+            var startsView = view.SubView(rows, segments + 1);
+            var uniqueView = view.SubView(rows + segments + 1, segments);
+            orderView.CopyFromCPU(_accelerator.DefaultStream, order);
+            startsView.CopyFromCPU(_accelerator.DefaultStream, starts.ToArray());
+            uniqueView.CopyFromCPU(_accelerator.DefaultStream, unique.ToArray());
+            _scatterAdd(Elements((long)segments * cols), View(src, (long)rows * cols, op), orderView, startsView, uniqueView,
+                View(table, table.Numel, op), segments, cols);
+        }
+        finally
+        {
+            Pool.Return(index);
+        }
     }
 
     /// <inheritdoc/>

@@ -95,10 +95,23 @@ static class ElementwiseKernels
     }
 
     /// <summary>table[ids[r], c] += src[r, c]: one thread owns each column and adds the rows in order, so no atomics are needed.</summary>
-    internal static void ScatterAdd(ArrayView<float> src, ArrayView<int> ids, ArrayView<float> table, int rows, int cols)
+    /// <summary>
+    /// table[id] += Σ src[r] over the rows r whose id it is, one thread per (id, column): the rows come grouped by id
+    /// (<paramref name="order"/>, with <paramref name="starts"/> the first of each of the <paramref name="segments"/> ids
+    /// in <paramref name="unique"/>), each id's in ascending row order. Every element is one chain of additions in the
+    /// CPU backend's order, so the bits match it and nothing needs atomics.
+    /// </summary>
+    internal static void ScatterAdd(ArrayView<float> src, ArrayView<int> order, ArrayView<int> starts, ArrayView<int> unique, ArrayView<float> table,
+        int segments, int cols)
     {
-        for (int c = Grid.GlobalIndex.X; c < cols; c += Step)
-            for (int r = 0; r < rows; r++) table[ids[r] * cols + c] += src[r * cols + c];
+        for (long i = Grid.GlobalIndex.X; i < (long)segments * cols; i += Step)
+        {
+            int segment = (int)(i / cols), c = (int)(i % cols);
+            long at = (long)unique[segment] * cols + c;
+            float sum = table[at];
+            for (int k = starts[segment]; k < starts[segment + 1]; k++) sum += src[(long)order[k] * cols + c];
+            table[at] = sum;
+        }
     }
 
     /// <summary>y[i] = Philox element (seed, offset + i), uniform or normal: the CPU backend's function, compiled for the device.</summary>
