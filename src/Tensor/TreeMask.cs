@@ -77,6 +77,37 @@ public sealed class TreeMask
         for (int r = _runOffsets[query]; r < _runOffsets[query + 1]; r++) yield return (_runStarts[r], _runEnds[r]);
     }
 
+    /// <summary>The runs of every query as one CSR layout: query i's runs are [RunOffsetsAll[i], RunOffsetsAll[i + 1]).</summary>
+    internal int[] RunOffsetsAll => _runOffsets;
+
+    /// <summary>The first key of every run.</summary>
+    internal int[] RunStartsAll => _runStarts;
+
+    /// <summary>The end (exclusive) of every run.</summary>
+    internal int[] RunEndsAll => _runEnds;
+
+    (int[] Offsets, int[] Queries)? _attenders;
+
+    /// <summary>
+    /// The queries that attend to each key (the key and its descendants), ascending, as CSR: key j's are
+    /// Queries[Offsets[j]..Offsets[j + 1]]. Built on first use, from the runs.
+    /// </summary>
+    internal (int[] Offsets, int[] Queries) Attenders => _attenders ??= BuildAttenders();
+
+    (int[] Offsets, int[] Queries) BuildAttenders()
+    {
+        var offsets = new int[Length + 1];
+        for (int r = 0; r < _runStarts.Length; r++)
+            for (int j = _runStarts[r]; j < _runEnds[r]; j++) offsets[j + 1]++;
+        for (int j = 0; j < Length; j++) offsets[j + 1] += offsets[j];
+        var queries = new int[offsets[Length]];
+        var next = offsets[..Length];
+        for (int i = 0; i < Length; i++)
+            for (int r = _runOffsets[i]; r < _runOffsets[i + 1]; r++)
+                for (int j = _runStarts[r]; j < _runEnds[r]; j++) queries[next[j]++] = i;
+        return (offsets, queries);
+    }
+
     internal ReadOnlySpan<int> RunStarts(int query) => _runStarts.AsSpan(_runOffsets[query], _runOffsets[query + 1] - _runOffsets[query]);
 
     internal ReadOnlySpan<int> RunEnds(int query) => _runEnds.AsSpan(_runOffsets[query], _runOffsets[query + 1] - _runOffsets[query]);

@@ -599,18 +599,26 @@ public abstract class BackendConformance
         Run(Device).AssertClose(Run(Device.Cpu), 1e-5, 1e-4, "attention");
     }
 
-    /// <summary>Attention over a packed tree: walked on the CPU, densely masked (fused where it can be) on the devices.</summary>
-    [Fact]
-    public void TreeAttentionAndItsGradientsMatchTheCpuBackend()
+    /// <summary>Attention over a packed tree, walked along the ancestors on every backend (the CPU's trunk as matrix products).</summary>
+    [Theory]
+    [InlineData(8, 8, false)]
+    [InlineData(16, 12, true)]
+    public void TreeAttentionAndItsGradientsMatchTheCpuBackend(int d, int dv, bool branchy)
     {
-        var tree = new TreeMask([-1, 0, 1, 2, 1, 4, 5, 2, 7]);
-        int n = tree.Length, heads = 2, d = 8;
+        // A trunk of 3, then branches that fork again; or a tree with branches from the root and long chains.
+        var tree = branchy
+            ? new TreeMask([-1, 0, 0, 2, 1, 4, 4, 6, 6, 8, 3, 10, 11, 12, 1, -1, 15, 16])
+            : new TreeMask([-1, 0, 1, 2, 1, 4, 5, 2, 7]);
+        Assert.True(Device.HasTreeAttention, $"{Device} should walk trees");
+        int n = tree.Length, heads = 2;
         var q = Data.Uniform(heads * n * d, 71);
         var k = Data.Uniform(heads * n * d, 72);
-        var v = Data.Uniform(heads * n * d, 73);
-        var up = Data.Uniform(heads * n * d, 74);
+        var v = Data.Uniform(heads * n * dv, 73);
+        var up = Data.Uniform(heads * n * dv, 74);
         var shape = new Shape(1, heads, n, d);
-        AttentionRun Run(Device dev) => AttentionRun.Of(dev, (qv, kv, vv) => Variable.TreeAttention(qv, kv, vv, tree), (q, shape), (k, shape), (v, shape), up);
+        var valueShape = new Shape(1, heads, n, dv);
+        AttentionRun Run(Device dev) =>
+            AttentionRun.Of(dev, (qv, kv, vv) => Variable.TreeAttention(qv, kv, vv, tree), (q, shape), (k, shape), (v, valueShape), up);
         Run(Device).AssertClose(Run(Device.Cpu), 1e-5, 1e-4, "tree attention");
     }
 

@@ -105,20 +105,26 @@ internal static class AttentionFlash
         delta[r] = sum;
     }
 
-    /// <summary>dQ: grid (⌈T/32⌉, BatchHeads), groups of 32; one thread per query row, q, dO and dQ in registers.</summary>
+    /// <summary>
+    /// dQ: grid (⌈T/32⌉, BatchHeads), groups of 32; one thread per query row, q and dQ in registers and dO in shared memory
+    /// ([column][row], so the 32 threads read 32 banks): three head rows in registers would spill.
+    /// </summary>
     public static void QueryGradient(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> mask,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dO, ArrayView<float> dq, AttentionArgs p)
     {
         const int rows = BackwardRows, words = MaxHead / 4;
         var ks = SharedMemory.Allocate<Float4>(KeyTile * words);
         var vs = SharedMemory.Allocate<Float4>(KeyTile * words);
+        var dos = SharedMemory.Allocate<float>(MaxHead * rows);
 
         int tid = Group.IdxX, bh = Grid.IdxY, row0 = Grid.IdxX * rows, i = row0 + tid;
         bool active = i < p.T;
         long qBase = ((long)bh * p.T + i) * p.D, oBase = ((long)bh * p.T + i) * p.Dv;
         long kvBase = (long)bh * p.S, maskRow = p.MaskBase(bh) + (long)i * p.S;
         var qr = active ? HeadRow.Load(q, qBase, p.D, p.Scale) : default;
-        var dor = active ? HeadRow.Load(dO, oBase, p.Dv, 1f) : default;
+        // Each thread writes and reads only its own column of dos: no barrier is needed for it.
+        for (int c = 0; c < MaxHead; c++) dos[c * rows + tid] = active && c < p.Dv ? dO[oBase + c] : 0f;
+        var vf = vs.Cast<float>();
         var acc = default(HeadRow);
         float rowLse = active ? lse[(long)bh * p.T + i] : float.NegativeInfinity;
         float rowDelta = active ? delta[(long)bh * p.T + i] : 0f;
@@ -139,7 +145,8 @@ internal static class AttentionFlash
                     float s = HeadRow.Dot(ref qr, ks, jj * words);
                     if (p.HasMask != 0) s += mask[maskRow + j];
                     if (s == float.NegativeInfinity) continue;
-                    float dp = HeadRow.Dot(ref dor, vs, jj * words);
+                    float dp = 0f;
+                    for (int c = 0; c < MaxHead; c++) dp += dos[c * rows + tid] * vf[jj * MaxHead + c];
                     HeadRow.Axpy(ref acc, MathF.Exp(s - rowLse) * (dp - rowDelta), ks, jj * words);
                 }
             }

@@ -1,0 +1,112 @@
+using Engine.Ilgpu.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Engine.Ilgpu;
+
+/// <summary>Tree attention on the device (<see cref="TreeAttentionKernels"/>): each query visits only its ancestors.</summary>
+public sealed partial class IlgpuBackend : ITreeAttention
+{
+    /// <summary>The loaded tree kernels; compiled on the first tree attention, not when the backend starts.</summary>
+    sealed class TreeKernels(Accelerator accelerator)
+    {
+        public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>,
+            ArrayView<float>, ArrayView<float>, TreeArgs> Forward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, TreeArgs>(TreeAttentionKernels.Forward);
+
+        public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int> Delta =
+            accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int>(TreeAttentionKernels.Delta);
+
+        public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, TreeArgs> QueryGradient = accelerator.LoadStreamKernel<ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>,
+            ArrayView<float>, TreeArgs>(TreeAttentionKernels.QueryGradient);
+
+        public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, TreeArgs> KeyValueGradient = accelerator.LoadStreamKernel<ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>,
+            ArrayView<float>, TreeArgs>(TreeAttentionKernels.KeyValueGradient);
+    }
+
+    TreeKernels? _tree;
+
+    TreeKernels Tree => _tree ??= new TreeKernels(_accelerator);
+
+    /// <summary>Copies <paramref name="parts"/> into one pooled buffer, back to back, and returns a view of each.</summary>
+    ArrayView<int>[] Upload(MemoryBuffer1D<float, Stride1D.Dense> buffer, params int[][] parts)
+    {
+        ArrayView<float> raw = buffer.View;
+        var all = raw.Cast<int>();
+        var views = new ArrayView<int>[parts.Length];
+        long at = 0;
+        for (int p = 0; p < parts.Length; p++)
+        {
+            // An empty part still gets a one-element view, so that no kernel argument is a zero-length view.
+            views[p] = all.SubView(at, Math.Max(parts[p].Length, 1));
+            if (parts[p].Length > 0) views[p].SubView(0, parts[p].Length).CopyFromCPU(_accelerator.DefaultStream, parts[p]);
+            at += Math.Max(parts[p].Length, 1);
+        }
+        return views;
+    }
+
+    static TreeArgs Args(TreeMask tree, Tensor q, Tensor v, int batchHeads, float scale) =>
+        new() { Length = tree.Length, BatchHeads = batchHeads, Dim = q.Shape[-1], ValueDim = v.Shape[-1], Scale = scale };
+
+    /// <inheritdoc/>
+    public void TreeAttentionForward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, int batchHeads, float scale)
+    {
+        const string op = "tree_attention";
+        ArgumentNullException.ThrowIfNull(tree);
+        var a = Args(tree, q, v, batchHeads, scale);
+        long rows = (long)batchHeads * a.Length;
+        if (rows == 0) return;
+        Bind();
+        var kernels = Tree;
+        var index = Pool.Rent(tree.RunOffsetsAll.Length + tree.RunStartsAll.Length + tree.RunEndsAll.Length + 3);
+        try
+        {
+            var runs = Upload(index, tree.RunOffsetsAll, tree.RunStartsAll, tree.RunEndsAll);
+            kernels.Forward(Elements(rows), View(q, rows * a.Dim, op), View(k, rows * a.Dim, op), View(v, rows * a.ValueDim, op), runs[0], runs[1], runs[2],
+                View(o, rows * a.ValueDim, op), View(lse, rows, op), a);
+        }
+        finally
+        {
+            Pool.Return(index);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void TreeAttentionBackward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv,
+        int batchHeads, float scale)
+    {
+        const string op = "tree_attention_backward";
+        ArgumentNullException.ThrowIfNull(tree);
+        var a = Args(tree, q, v, batchHeads, scale);
+        long rows = (long)batchHeads * a.Length;
+        if (rows == 0) return;
+        Bind();
+        var kernels = Tree;
+        var (attenderOffsets, attenders) = tree.Attenders;
+        var index = Pool.Rent(tree.RunOffsetsAll.Length + tree.RunStartsAll.Length + tree.RunEndsAll.Length + attenderOffsets.Length + attenders.Length + 5);
+        var delta = Pool.Rent((int)Math.Max(rows, 1));
+        try
+        {
+            var lists = Upload(index, tree.RunOffsetsAll, tree.RunStartsAll, tree.RunEndsAll, attenderOffsets, attenders);
+            var qv = View(q, rows * a.Dim, op);
+            var kv = View(k, rows * a.Dim, op);
+            var vv = View(v, rows * a.ValueDim, op);
+            var lv = View(lse, rows, op);
+            var gv = View(dO, rows * a.ValueDim, op);
+            ArrayView<float> dl = delta.View;
+            kernels.Delta(Elements(rows), gv, View(o, rows * a.ValueDim, op), dl, rows, a.ValueDim);
+            kernels.QueryGradient(Elements(rows), qv, kv, vv, lv, gv, dl, lists[0], lists[1], lists[2], View(dq, rows * a.Dim, op), a);
+            kernels.KeyValueGradient(Elements(rows), qv, kv, vv, lv, gv, dl, lists[3], lists[4], View(dk, rows * a.Dim, op),
+                View(dv, rows * a.ValueDim, op), a);
+        }
+        finally
+        {
+            Pool.Return(index);
+            Pool.Return(delta);
+        }
+    }
+}
