@@ -27,6 +27,11 @@ static class ErrorReport
                 error.WriteLine($"engine: {e.Message}");
                 error.WriteLine(usage);
                 return Usage;
+            case OutOfMemoryException when e is not InsufficientMemoryException:
+                error.WriteLine($"engine: out of memory ({e.Message.TrimEnd('.')}): the command needs more memory than this process may take; " +
+                    "try smaller sizes (batch, group, context)");
+                if (verbose) error.WriteLine(e);
+                return Failure;
             case ArgumentException or InvalidOperationException or NotSupportedException or IOException or UnauthorizedAccessException
                 or OutOfMemoryException or ObjectDisposedException:
                 error.WriteLine($"engine: {e.Message}");

@@ -76,6 +76,17 @@ public sealed class Gpt : IDisposable
     }
 
     /// <summary>
+    /// The bytes generation for <paramref name="rows"/> sequences keeps: the KV cache, which spans the whole context per
+    /// layer, and a step's logits and activations.
+    /// </summary>
+    public static double GenerationBytes(GptConfig config, long rows)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        double cache = 2.0 * config.Layers * rows * config.ContextLength * config.Width;
+        return (cache + rows * ((double)config.VocabSize + 16.0 * config.Width)) * sizeof(float);
+    }
+
+    /// <summary>
     /// A lower bound on the host or device bytes a forward pass over [<paramref name="batch"/>, <paramref name="time"/>]
     /// tokens keeps alive: the logits and, per layer, the activations the backward pass saves (about 16 widths per
     /// token). <paramref name="training"/> adds the gradients, which are as large again.

@@ -17,6 +17,21 @@ public static partial class InputFile
     {
         ArgumentNullException.ThrowIfNull(path);
         if (Directory.Exists(path)) throw new IOException($"{what} '{path}' is a directory, not a file");
+        var info = new FileInfo(path);
+        if (info.LinkTarget is { } target)
+        {
+            FileSystemInfo? final;
+            try
+            {
+                final = info.ResolveLinkTarget(returnFinalTarget: true);
+            }
+            catch (IOException)
+            {
+                throw new IOException($"{what} '{path}' is a symbolic link that loops");
+            }
+            if (final is null || !final.Exists)
+                throw new FileNotFoundException($"{what} '{path}' is a symbolic link to '{target}', which does not exist", path);
+        }
         if (!File.Exists(path)) throw new FileNotFoundException($"{what} '{path}' not found", path);
         if (!IsRegular(path)) throw new IOException($"{what} '{path}' is not a regular file (a FIFO, device or socket); refusing to read it");
     }

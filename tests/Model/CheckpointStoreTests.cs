@@ -203,6 +203,35 @@ public sealed class CheckpointStoreTests
     }
 
     [Fact]
+    public void ForceLooksThroughSymbolicLinksAndIntoTheRunsFolders()
+    {
+        if (OperatingSystem.IsWindows()) Assert.Skip("symbolic links need privileges on Windows");
+        using var tmp = new TempDirectory();
+        string dir = tmp.File("run");
+        using (var run = RunDirectory.Create("test", dir, force: false))
+        {
+            SaveText(run.Checkpoints, 1, ("x", "one"));
+            run.ExportModel(d => File.WriteAllText(Path.Combine(d, "config.json"), "{}"));
+        }
+        // An input reached through a link into the run is inside it.
+        File.WriteAllText(Path.Combine(dir, "model", "config.json"), "{}");
+        File.CreateSymbolicLink(tmp.File("link"), dir);
+        var inside = Assert.Throws<IOException>(() => RunDirectory.Create("test", dir, force: true, inputs: [tmp.File("link")]));
+        Assert.Contains("is inside it", inside.Message);
+        // Files no run writes, nested or disguised, are never deleted by --force.
+        foreach (var stray in new[] { "model/notes.txt", "checkpoints/keep.txt", "checkpoints/step-00000001/extra.bin", ".env", "my-diagram.svg" })
+        {
+            string path = Path.Combine(dir, stray);
+            File.WriteAllText(path, "mine");
+            var e = Assert.Throws<IOException>(() => RunDirectory.Create("test", dir, force: true));
+            Assert.Contains(stray, e.Message);
+            File.Delete(path);
+        }
+        using (RunDirectory.Create("test", dir, force: true)) { }
+        Assert.Empty(new CheckpointStore(dir).Sets);
+    }
+
+    [Fact]
     public void TheFinalModelIsReplacedAsAWhole()
     {
         using var tmp = new TempDirectory();

@@ -108,6 +108,8 @@ public sealed class GrpoRunTests
     [InlineData("\"rewards\": [{\"type\": \"lookup\"}]", "unknown reward type 'lookup'", "known: contains, count, exact, regex")]
     [InlineData("\"eval\": {\"prompts\": \"eval.jsonl\", \"each\": 2}", "eval: unknown key 'each'", "")]
     [InlineData("\"stop\": [\"\"]", "'stop' must be a list of non-empty strings", "")]
+    [InlineData("\"temperature\": 1e-39", "'temperature' must be a number in [1E-06", "")]
+    [InlineData("\"group_size\": null", "'group_size' is null", "")]
     public void ABadConfigIsRefusedNamingTheFileAndTheKey(string change, string message, string more)
     {
         using var dir = new TempDirectory();
@@ -147,6 +149,18 @@ public sealed class GrpoRunTests
         e = Assert.Throws<ArgumentException>(() => Run(config, dir.File("run")));
         Assert.Contains($"{dir.File("prompts.jsonl")}:1: the prompt cannot be tokenized", e.Message);
         Assert.DoesNotContain("(Parameter", e.Message);
+        // A lone surrogate, and a character whose message would break the line.
+        File.WriteAllText(dir.File("prompts.jsonl"), "{\"prompt\": \"^1+1=\\ud800\", \"answer\": \"2\"}\n");
+        Assert.Contains($"{dir.File("prompts.jsonl")}:1:", Assert.Throws<ArgumentException>(() => Run(config, dir.File("run"))).Message);
+        File.WriteAllText(dir.File("prompts.jsonl"), "{\"prompt\": \"^1\\n1=\", \"answer\": \"2\"}\n");
+        e = Assert.Throws<ArgumentException>(() => Run(config, dir.File("run")));
+        Assert.Contains("U+000A", e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+        string text = File.ReadAllText(config);
+        File.WriteAllText(config, text.Replace("\"text\": \"1\"", "\"text\": \"\\ud800\"", StringComparison.Ordinal));
+        e = Assert.Throws<ArgumentException>(() => GrpoRunConfig.Load(config));
+        Assert.Contains(config, e.Message);
+        Assert.Contains("surrogate", e.Message);
         Assert.False(Directory.Exists(dir.File("run")));
     }
 

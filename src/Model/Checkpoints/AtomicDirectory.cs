@@ -108,6 +108,9 @@ public static partial class AtomicDirectory
         return removed;
     }
 
+    /// <summary>Whether <paramref name="name"/> is one of the hidden names this class and <see cref="AtomicFile"/> write.</summary>
+    public static bool IsLeftover(string name) => Leftover().IsMatch(name) || TempFile().IsMatch(name);
+
     /// <summary>Removes the half-deleted copies of <paramref name="directory"/> that a killed <see cref="Delete"/> left beside it.</summary>
     public static int CleanUpDeleted(string directory)
     {

@@ -51,6 +51,28 @@ public sealed class CheckpointStore
         }
     }
 
+    /// <summary>
+    /// Entries under <see cref="Root"/> that no save wrote, relative to it: anything but step sets and hidden leftovers, and in
+    /// a set anything its manifest does not list.
+    /// </summary>
+    internal IEnumerable<string> ForeignEntries()
+    {
+        if (!Directory.Exists(Root)) yield break;
+        foreach (var entry in Directory.EnumerateFileSystemEntries(Root))
+        {
+            string name = Path.GetFileName(entry);
+            if (AtomicDirectory.IsLeftover(name)) continue;
+            if (ParseStep(name) is null || !Directory.Exists(entry))
+            {
+                yield return name;
+                continue;
+            }
+            var listed = new CheckpointSet(ParseStep(name)!.Value, entry).ListedFiles();
+            foreach (var file in Directory.EnumerateFileSystemEntries(entry).Select(e => Path.GetFileName(e)))
+                if (file != ManifestFileName && !listed.Contains(file)) yield return $"{name}/{file}";
+        }
+    }
+
     /// <summary>Removes what a killed save or prune left behind (see <see cref="AtomicDirectory.CleanUp"/>); returns how many leftovers.</summary>
     public int CleanUp() => AtomicDirectory.CleanUp(Root);
 
@@ -206,6 +228,20 @@ public sealed class CheckpointSet(int step, string directory)
             if (!string.Equals(actualSha, sha, StringComparison.OrdinalIgnoreCase))
                 throw new CheckpointException(
                     $"checkpoint set {Directory}: {name} does not match its SHA-256 in the manifest (the file was changed)");
+        }
+    }
+
+    /// <summary>The file names the manifest lists (none when it is missing or unreadable).</summary>
+    internal HashSet<string> ListedFiles()
+    {
+        try
+        {
+            var files = JsonNode.Parse(System.IO.File.ReadAllText(File(CheckpointStore.ManifestFileName)))?["files"] as JsonObject;
+            return files is null ? [] : [.. files.Select(f => f.Key)];
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            return [];
         }
     }
 

@@ -9,7 +9,7 @@ namespace Engine.Model.Checkpoints;
 /// rename, and a directory that is not a run is never touched. While a run is open its directory is locked, so
 /// two processes cannot mix their steps in one run.
 /// </summary>
-public sealed class RunDirectory : IDisposable
+public sealed partial class RunDirectory : IDisposable
 {
     /// <summary>The file that marks a directory as a run.</summary>
     public const string MarkerFileName = "run.json";
@@ -74,14 +74,36 @@ public sealed class RunDirectory : IDisposable
     }
 
     /// <summary>The names a run directory holds besides hidden leftovers: what the trainers write.</summary>
-    static readonly string[] RunEntries = [MarkerFileName, LockFileName, CheckpointStore.DirectoryName, ModelDirectoryName,
-        "loss.csv", "metrics.jsonl",
-        "metrics.csv", "timing.csv"];
+    static readonly string[] RunFiles = [MarkerFileName, LockFileName, "loss.csv", "loss.svg", "metrics.jsonl", "metrics.csv", "timing.csv",
+        "reward.svg", "kl.svg", "tree.svg", "eval.svg"];
 
-    /// <summary>Entries of a run directory that no Engine trainer wrote: replacing the run would delete them.</summary>
-    static List<string> Foreign(string directory) =>
-        [.. Directory.EnumerateFileSystemEntries(directory).Select(e => System.IO.Path.GetFileName(e))
-            .Where(n => !RunEntries.Contains(n) && !n.EndsWith(".svg", StringComparison.Ordinal) && !n.StartsWith('.'))];
+    /// <summary>What an exported model directory holds: the model and its tokenizer's files.</summary>
+    static readonly string[] ModelFiles = [Gpt2Checkpoint.ConfigFileName, Gpt2Checkpoint.WeightsFileName, "tokenizer.json", "vocab.json",
+        "merges.txt",
+        "tokenizer_config.json", "special_tokens_map.json"];
+
+    /// <summary>
+    /// Entries of a run directory that no Engine trainer wrote, as paths relative to it: replacing the run would delete
+    /// them. Known are the run's own files, <c>model/</c> with a model's files, <c>checkpoints/</c> with step sets holding
+    /// only what their manifests list, and the hidden leftovers of a killed save.
+    /// </summary>
+    static List<string> Foreign(string directory)
+    {
+        var foreign = new List<string>();
+        foreach (var entry in Directory.EnumerateFileSystemEntries(directory))
+        {
+            string name = System.IO.Path.GetFileName(entry);
+            bool isDirectory = Directory.Exists(entry) && new DirectoryInfo(entry).LinkTarget is null;
+            if (AtomicDirectory.IsLeftover(name) || (!isDirectory && RunFiles.Contains(name))) continue;
+            if (isDirectory && name == ModelDirectoryName)
+                foreign.AddRange(Directory.EnumerateFileSystemEntries(entry).Select(e => System.IO.Path.GetFileName(e))
+                    .Where(n => !ModelFiles.Contains(n) || Directory.Exists(System.IO.Path.Combine(entry, n))).Select(n => $"{name}/{n}"));
+            else if (isDirectory && name == CheckpointStore.DirectoryName)
+                foreign.AddRange(new CheckpointStore(directory).ForeignEntries().Select(n => $"{name}/{n}"));
+            else foreign.Add(name);
+        }
+        return foreign;
+    }
 
     /// <summary>
     /// Claims <paramref name="path"/> for a new run of <paramref name="command"/>. A new or empty directory is used
@@ -129,13 +151,40 @@ public sealed class RunDirectory : IDisposable
             throw new IOException($"{command}: --out '{path}' holds a run, but also {string.Join(", ", foreign.Take(5))}" +
                 $"{(foreign.Count > 5 ? $" and {foreign.Count - 5} more" : "")}, " +
                 "which no Engine run writes; --force would delete them, so move them first");
-        string inside = full.TrimEnd(System.IO.Path.DirectorySeparatorChar) + System.IO.Path.DirectorySeparatorChar;
+        // Compared with every symbolic link resolved: an input reached through a link into the run is inside it too.
+        string inside = Slashed(RealPath(full));
         foreach (var input in inputs ?? [])
-            if ((System.IO.Path.GetFullPath(input).TrimEnd(System.IO.Path.DirectorySeparatorChar) + System.IO.Path.DirectorySeparatorChar)
-                .StartsWith(inside, StringComparison.Ordinal))
+            if (Slashed(RealPath(input)).StartsWith(inside, StringComparison.Ordinal)
+                || Slashed(System.IO.Path.GetFullPath(input)).StartsWith(Slashed(full), StringComparison.Ordinal))
                 throw new IOException($"{command}: --force would delete the run in '{path}', but '{input}', an input of this run, is inside it");
         return true;
     }
+
+    static string Slashed(string path) => path.TrimEnd(System.IO.Path.DirectorySeparatorChar) + System.IO.Path.DirectorySeparatorChar;
+
+    /// <summary><paramref name="path"/> absolute, with every symbolic link in it resolved (as it is, where it cannot be).</summary>
+    static string RealPath(string path)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        if (OperatingSystem.IsWindows()) return full;
+        nint resolved = Realpath(full, 0);
+        if (resolved == 0) return full;
+        try
+        {
+            return System.Runtime.InteropServices.Marshal.PtrToStringUTF8(resolved) ?? full;
+        }
+        finally
+        {
+            Free(resolved);
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "realpath",
+        StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial nint Realpath(string path, nint resolved);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "free")]
+    private static partial void Free(nint pointer);
 
     /// <summary>The absolute path of an --out value; an empty one, a file, a dangling or looping link are errors naming it.</summary>
     static string Full(string command, string path)

@@ -155,7 +155,8 @@ public sealed class CharTokenizer : ITokenizer
     static string Describe(string? c)
     {
         if (c is null) return "null";
-        var sb = new StringBuilder("'").Append(c).Append("' (");
+        // A control character (a newline) would break the one-line message: only its code point is shown.
+        var sb = new StringBuilder(c.Any(char.IsControl) ? "(" : "'" + c + "' (");
         bool first = true;
         foreach (var r in c.EnumerateRunes())
         {

@@ -119,6 +119,8 @@ public sealed record GrpoOptions(
         if (!(Beta >= 0)) throw new ArgumentException($"grpo: β must be ≥ 0, got {Beta}");
         if (!(StdEpsilon >= 0)) throw new ArgumentException($"grpo: std ε must be ≥ 0, got {StdEpsilon}");
         if (MaxNewTokens < 1) throw new ArgumentException($"grpo: max new tokens must be ≥ 1, got {MaxNewTokens}");
+        if (!(Temperature >= 1e-6f))
+            throw new ArgumentException($"grpo: temperature must be at least 1e-6 (the loss divides the logits by it), got {Temperature}");
         if (!(LearningRate >= 0) || !float.IsFinite(LearningRate))
             throw new ArgumentException($"grpo: learning rate must be finite and ≥ 0, got {LearningRate}");
         if (WarmupSteps < 0 || TotalSteps < 0)

@@ -105,6 +105,9 @@ public sealed class GrpoTrainer : IDisposable
     /// <summary>The frozen reference policy of the KL term (null when β = 0).</summary>
     public Gpt? Reference => _reference;
 
+    /// <summary>The most prompts <see cref="Evaluate"/> decodes at once: its KV cache grows with the batch.</summary>
+    public const int EvaluationBatch = 64;
+
     /// <summary>The policy being trained.</summary>
     public Gpt Policy => _policy;
 
@@ -120,10 +123,9 @@ public sealed class GrpoTrainer : IDisposable
         double total = 0;
         var parts = new double[_rewards.Count];
         int truncated = 0;
-        // Prompts of one length decode together; greedy choices do not depend on the batch.
-        foreach (var sameLength in prompts.GroupBy(p => p.Ids.Length))
+        // Prompts of one length decode together, up to EvaluationBatch at a time; greedy choices do not depend on the batch.
+        foreach (var batch in prompts.GroupBy(p => p.Ids.Length).SelectMany(g => g.Chunk(EvaluationBatch)))
         {
-            var batch = sameLength.ToArray();
             var completions = Generation.Generate(_policy, batch.Select(p => p.Ids).ToArray(), gen);
             for (int i = 0; i < batch.Length; i++)
             {

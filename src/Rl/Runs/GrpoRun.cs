@@ -92,12 +92,15 @@ public static class GrpoRun
                     foreach (var (reward, i) in config.Rewards.Select((r, i) => (r, i)))
                         foreach (var field in reward.Fields)
                             if (((PromptRecord)prompt.TaskData!).Fields[field] is null)
-                                throw new ArgumentException($"{((PromptRecord)prompt.TaskData!).Source}: has no field '{field}', which rewards[{i}] " +
+                                throw new ArgumentException($"{((PromptRecord)prompt.TaskData!).Source}: has no field '{field}', " +
+                                    $"which rewards[{i}] " +
                                     $"({reward.Function.Name}) reads");
             int longest = Math.Min(modelConfig.ContextLength, dataset.All.Max(p => p.Ids.Length) + config.MaxNewTokens);
             double weights = Gpt.CountParameters(modelConfig) * (double)sizeof(float) * (config.Beta > 0 ? 5 : 4);
-            HostMemory.Require(weights + Gpt.ActivationBytes(modelConfig, config.GroupSize, longest, training: true),
-                $"{Command}: a {modelConfig.Layers}-layer model training groups of {config.GroupSize} × {longest} tokens");
+            HostMemory.Require(weights + Math.Max(Gpt.ActivationBytes(modelConfig, config.GroupSize, longest, training: true),
+                    Gpt.GenerationBytes(modelConfig, (long)config.PromptsPerStep * config.GroupSize)),
+                $"{Command}: a {modelConfig.Layers}-layer model sampling {config.PromptsPerStep} × {config.GroupSize} completions " +
+                $"and training groups of {config.GroupSize} × {longest} tokens");
             run ??= RunDirectory.Create(Command, outDir, options.Force, config.KeepCheckpoints, Inputs(config));
 
             using var policy = Gpt2Checkpoint.Load(modelDir, device);
@@ -191,7 +194,8 @@ public static class GrpoRun
     }
 
     /// <summary>The files a run reads: replacing a run with --force must not delete them.</summary>
-    static string[] Inputs(GrpoRunConfig config) => [config.Path, config.Model, config.Prompts, .. config.Eval is null ? [] : new[] { config.Eval.Prompts }];
+    static string[] Inputs(GrpoRunConfig config) =>
+        [config.Path, config.Model, config.Prompts, .. config.Eval is null ? [] : new[] { config.Eval.Prompts }];
 
     /// <summary>Refuses to resume with settings, prompts or rewards other than the run's own, listing what differs.</summary>
     static void CheckSameRun(GrpoRunConfig config, CheckpointSet latest)

@@ -115,6 +115,19 @@ public sealed record GrpoRunConfig
     /// <summary>Reads and checks <paramref name="path"/>.</summary>
     public static GrpoRunConfig Load(string path)
     {
+        try
+        {
+            return LoadChecked(path);
+        }
+        catch (InvalidOperationException e) when (e is not RewardException)
+        {
+            // System.Text.Json reports a string it cannot decode (a lone surrogate) this way.
+            throw new ArgumentException($"{path}: {e.Message}", e);
+        }
+    }
+
+    static GrpoRunConfig LoadChecked(string path)
+    {
         InputFile.Check(path, "grpo run: config");
         const long MaxBytes = 16 << 20;
         if (new FileInfo(path).Length > MaxBytes)
@@ -148,7 +161,7 @@ public sealed record GrpoRunConfig
             PromptsPerStep = read.Int("prompts_per_step", 4, 1, 4096),
             Steps = read.Int("steps", 100, 1, 100_000_000),
             MaxNewTokens = read.Int("max_new_tokens", 64, 1, 1 << 20),
-            Temperature = read.Float("temperature", 1f, 0f, float.MaxValue, lowOpen: true),
+            Temperature = read.Float("temperature", 1f, 1e-6f, 1e6f),
             TopK = read.Int("top_k", 0, 0, int.MaxValue),
             TopP = read.Float("top_p", 1f, 0f, 1f, lowOpen: true),
             Stop = read.Strings("stop"),
@@ -259,9 +272,15 @@ public sealed record GrpoRunConfig
     /// <summary>Typed, range-checked reads of a JSON object's keys; each message names the file and the key.</summary>
     sealed class Reader(string where, JsonObject json)
     {
+        /// <summary>The key's node; null when the key is absent, and an error when it is present as JSON null.</summary>
+        JsonNode? Node(string key) =>
+            json.TryGetPropertyValue(key, out var node) && node is null
+                ? throw new ArgumentException($"{where}: '{key}' is null; leave it out for its default")
+                : node;
+
         public string? String(string key)
         {
-            var node = json[key];
+            var node = Node(key);
             if (node is null) return null;
             if (node.GetValueKind() != JsonValueKind.String || node.GetValue<string>().Length == 0)
                 throw new ArgumentException($"{where}: '{key}' must be a non-empty string, got {node.ToJsonString()}");
@@ -270,7 +289,7 @@ public sealed record GrpoRunConfig
 
         public int Int(string key, int fallback, int min, int max)
         {
-            var node = json[key];
+            var node = Node(key);
             if (node is null) return fallback;
             if (node.GetValueKind() != JsonValueKind.Number || !((JsonValue)node).TryGetValue(out double d) || d != Math.Floor(d)
                 || d < min || d > max)
@@ -280,7 +299,7 @@ public sealed record GrpoRunConfig
 
         public float Float(string key, float fallback, float min, float max, bool lowOpen = false, bool highOpen = false)
         {
-            var node = json[key];
+            var node = Node(key);
             if (node is null) return fallback;
             string range = $"{(lowOpen ? "(" : "[")}{min.ToString(CultureInfo.InvariantCulture)}, " +
                 $"{max.ToString(CultureInfo.InvariantCulture)}{(highOpen ? ")" : "]")}";
@@ -292,7 +311,7 @@ public sealed record GrpoRunConfig
 
         public bool Bool(string key, bool fallback)
         {
-            var node = json[key];
+            var node = Node(key);
             if (node is null) return fallback;
             return node.GetValueKind() switch
             {
@@ -304,7 +323,7 @@ public sealed record GrpoRunConfig
 
         public string Choice(string key, string fallback, string[] choices)
         {
-            var node = json[key];
+            var node = Node(key);
             if (node is null) return fallback;
             string? value = node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : null;
             return value is not null && choices.Contains(value) ? value
@@ -314,7 +333,7 @@ public sealed record GrpoRunConfig
 
         public IReadOnlyList<string> Strings(string key)
         {
-            var node = json[key];
+            var node = Node(key);
             if (node is null) return [];
             if (node is not JsonArray list
                 || list.Any(s => s is null || s.GetValueKind() != JsonValueKind.String || s.GetValue<string>().Length == 0))

@@ -46,33 +46,42 @@ public sealed class PromptDataset
             line++;
             if (string.IsNullOrWhiteSpace(text)) continue;
             string where = $"{path}:{line}";
-            JsonNode? node;
             try
             {
-                node = JsonNode.Parse(text, documentOptions: InputFile.StrictJson(32));
+                JsonNode? node;
+                try
+                {
+                    node = JsonNode.Parse(text, documentOptions: InputFile.StrictJson(32));
+                }
+                catch (JsonException e)
+                {
+                    throw new ArgumentException($"{where}: not valid JSON: {e.Message}", e);
+                }
+                if (node is not JsonObject fields) throw new ArgumentException($"{where}: each line must be a JSON object with a \"prompt\" string");
+                if (fields["prompt"] is not JsonValue p || p.GetValueKind() != JsonValueKind.String)
+                    throw new ArgumentException($"{where}: needs a \"prompt\" string, got {fields["prompt"]?.ToJsonString() ?? "nothing"}");
+                string prompt = p.GetValue<string>();
+                int[] ids;
+                try
+                {
+                    ids = tokenizer.Encode(prompt);
+                }
+                catch (ArgumentException e)
+                {
+                    string reason = e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+                    throw new ArgumentException($"{where}: the prompt cannot be tokenized: {reason}", e);
+                }
+                if (ids.Length == 0) throw new ArgumentException($"{where}: the prompt encodes to no tokens");
+                if (ids.Length >= contextLength)
+                    throw new ArgumentException($"{where}: the prompt has {ids.Length} tokens, " +
+                        $"which leaves no room for a completion in the model's context of {contextLength}");
+                prompts.Add(new GrpoPrompt(ids, new PromptRecord(prompt, fields, where)));
             }
-            catch (JsonException e)
+            catch (InvalidOperationException e)
             {
-                throw new ArgumentException($"{where}: not valid JSON: {e.Message}", e);
+                // System.Text.Json reports a string it cannot decode (a lone surrogate) this way.
+                throw new ArgumentException($"{where}: {e.Message}", e);
             }
-            if (node is not JsonObject fields) throw new ArgumentException($"{where}: each line must be a JSON object with a \"prompt\" string");
-            if (fields["prompt"] is not JsonValue p || p.GetValueKind() != JsonValueKind.String)
-                throw new ArgumentException($"{where}: needs a \"prompt\" string, got {fields["prompt"]?.ToJsonString() ?? "nothing"}");
-            string prompt = p.GetValue<string>();
-            int[] ids;
-            try
-            {
-                ids = tokenizer.Encode(prompt);
-            }
-            catch (ArgumentException e)
-            {
-                throw new ArgumentException($"{where}: the prompt cannot be tokenized: {e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal)}", e);
-            }
-            if (ids.Length == 0) throw new ArgumentException($"{where}: the prompt encodes to no tokens");
-            if (ids.Length >= contextLength)
-                throw new ArgumentException($"{where}: the prompt has {ids.Length} tokens, " +
-                    $"which leaves no room for a completion in the model's context of {contextLength}");
-            prompts.Add(new GrpoPrompt(ids, new PromptRecord(prompt, fields, where)));
         }
         if (prompts.Count == 0) throw new ArgumentException($"{path}: holds no prompts");
         return new PromptDataset([.. prompts], seed);

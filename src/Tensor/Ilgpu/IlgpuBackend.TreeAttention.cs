@@ -10,22 +10,24 @@ public sealed partial class IlgpuBackend : ITreeAttention
     /// <summary>The loaded tree kernels; compiled on the first tree attention, not when the backend starts.</summary>
     sealed class TreeKernels(Accelerator accelerator)
     {
-        public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>,
-            ArrayView<float>, ArrayView<float>, TreeArgs> Forward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, TreeArgs>(TreeAttentionKernels.Forward);
+        public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>,
+            ArrayView<int>, ArrayView<float>, ArrayView<float>, TreeArgs> Forward =
+            accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>,
+                ArrayView<float>, ArrayView<float>, TreeArgs>(TreeAttentionKernels.Forward);
 
         public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int> Delta =
             accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int>(TreeAttentionKernels.Delta);
 
-        public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, TreeArgs> QueryGradient = accelerator.LoadStreamKernel<ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>,
-            ArrayView<float>, TreeArgs>(TreeAttentionKernels.QueryGradient);
+        public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, TreeArgs> QueryGradient =
+            accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, TreeArgs>(TreeAttentionKernels.QueryGradient);
 
-        public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, TreeArgs> KeyValueGradient = accelerator.LoadStreamKernel<ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>,
-            ArrayView<float>, TreeArgs>(TreeAttentionKernels.KeyValueGradient);
+        public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, TreeArgs> KeyValueGradient =
+            accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, TreeArgs>(
+                TreeAttentionKernels.KeyValueGradient);
     }
 
     TreeKernels? _tree;
@@ -66,8 +68,8 @@ public sealed partial class IlgpuBackend : ITreeAttention
         try
         {
             var runs = Upload(index, tree.RunOffsetsAll, tree.RunStartsAll, tree.RunEndsAll);
-            kernels.Forward(Elements(rows), View(q, rows * a.Dim, op), View(k, rows * a.Dim, op), View(v, rows * a.ValueDim, op), runs[0], runs[1], runs[2],
-                View(o, rows * a.ValueDim, op), View(lse, rows, op), a);
+            kernels.Forward(Elements(rows), View(q, rows * a.Dim, op), View(k, rows * a.Dim, op), View(v, rows * a.ValueDim, op),
+                runs[0], runs[1], runs[2], View(o, rows * a.ValueDim, op), View(lse, rows, op), a);
         }
         finally
         {
@@ -87,7 +89,8 @@ public sealed partial class IlgpuBackend : ITreeAttention
         Bind();
         var kernels = Tree;
         var (attenderOffsets, attenders) = tree.Attenders;
-        var index = Pool.Rent(tree.RunOffsetsAll.Length + tree.RunStartsAll.Length + tree.RunEndsAll.Length + attenderOffsets.Length + attenders.Length + 5);
+        int words = tree.RunOffsetsAll.Length + tree.RunStartsAll.Length + tree.RunEndsAll.Length + attenderOffsets.Length + attenders.Length;
+        var index = Pool.Rent(words + 5);
         var delta = Pool.Rent((int)Math.Max(rows, 1));
         try
         {
