@@ -99,4 +99,16 @@ public class GrpoTrainerTests
         }
         Assert.True(last >= 0.5, $"target frequency after 60 steps: {last}");
     }
+
+    [Fact]
+    public void TheArithmeticHeldOutProblemsNeverOccurInTraining()
+    {
+        // The whole problem space is 20,000; 60,000 training draws cover nearly all of the training side.
+        var heldOut = Enumerable.Range(0, 2000).Select(i => ArithmeticTask.HeldOut((ulong)i)).ToHashSet();
+        var training = Enumerable.Range(0, 60000).Select(i => ArithmeticTask.Train((ulong)i)).ToHashSet();
+        Assert.Empty(heldOut.Intersect(training));
+        Assert.All(heldOut, p => Assert.True(ArithmeticTask.IsHeldOut(p)));
+        Assert.InRange(heldOut.Count, 1000, 2000);
+        Assert.InRange(training.Count, 15000, 18000);
+    }
 }
