@@ -165,4 +165,33 @@ public sealed class GrpoTrainerFixTests
         Assert.Equal(5e-4, trainer.Step([new GrpoPrompt([0])]).Metrics.LearningRate, 6);
         Assert.Equal(1e-3, trainer.Step([new GrpoPrompt([0])]).Metrics.LearningRate, 6);
     }
+
+    [Fact]
+    public void TheMetricsAreTheMeanOverTheMuPasses()
+    {
+        // μ = 2 reports the mean of its two passes: pass 1 at P = 1, pass 2 after one update, with π_old from pass 1.
+        var options = new GrpoOptions(GroupSize: 6, MaxNewTokens: 4, Seed: 7, Mu: 2, LearningRate: 0.05f, GradClip: 0f, PackedTree: false,
+            Aggregation: Aggregation.TokenMean, EpsilonLow: 0.05f, EpsilonHigh: 0.05f);
+        using var sampler = new Gpt(Micro, seed: 12);
+        using var samplingTrainer = Trainer(sampler, options);
+        var groups = samplingTrainer.Sample([new GrpoPrompt([0, 2])], out _, out _);
+        var g = groups[0];
+        var batch = new GroupBatch(g.Prompt.Ids, g.Completions, g.Analysis.Advantages,
+            GroupBatch.TokenWeights(g.Completions, null, options.Aggregation, options.MaxNewTokens));
+
+        using var twoPasses = new Gpt(Micro, seed: 12);
+        using var trainer = Trainer(twoPasses, options);
+        var stats = trainer.Update(groups);
+
+        // The same two passes by hand: one AdamW step on the pass-1 loss, then the pass-2 loss against π_old.
+        using var byHand = new Gpt(Micro, seed: 12);
+        using var onePass = Trainer(byHand, options with { Mu = 1 });
+        float first = (float)onePass.Update(groups).Loss;
+        float[] old;
+        using (TensorScope.Open()) GrpoObjective.Loss(sampler, batch, null, null, options, null, out old, out _);
+        float second;
+        using (TensorScope.Open()) second = GrpoObjective.Loss(byHand, batch, old, null, options, null, out _, out _).Value.ToScalar();
+        Assert.NotEqual(first, second);
+        Tolerance.AssertClose([(float)stats.Loss], [(first + second) / 2.0], 1e-6, 1e-4, "mean loss over the passes");
+    }
 }
