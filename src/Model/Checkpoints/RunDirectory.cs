@@ -46,28 +46,18 @@ public sealed partial class RunDirectory : IDisposable
     public string File(string name) => System.IO.Path.Combine(Path, name);
 
     /// <summary>Whether <paramref name="directory"/> holds an Engine run: a <c>run.json</c> that says so.</summary>
-    public static bool HoldsRun(string directory)
+    public static bool HoldsRun(string directory) => ReadMarker(directory) is not null;
+
+    /// <summary>The run marker of <paramref name="directory"/> (null when there is none, or it is not an Engine run's).</summary>
+    static JsonObject? ReadMarker(string directory)
     {
         string marker = System.IO.Path.Combine(directory, MarkerFileName);
-        if (!System.IO.File.Exists(marker) || new FileInfo(marker).Length > 1 << 16) return false;
+        if (!System.IO.File.Exists(marker) || new FileInfo(marker).Length > 1 << 16) return null;
         try
         {
-            return JsonNode.Parse(System.IO.File.ReadAllText(marker)) is JsonObject json && (string?)json["format"] == "engine-run";
+            return JsonNode.Parse(System.IO.File.ReadAllText(marker)) is JsonObject json && (string?)json["format"] == "engine-run" ? json : null;
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or IOException or UnauthorizedAccessException or InvalidOperationException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>The command that made the run in <paramref name="directory"/>, from its marker.</summary>
-    static string? ReadCommand(string directory)
-    {
-        try
-        {
-            return JsonNode.Parse(System.IO.File.ReadAllText(System.IO.Path.Combine(directory, MarkerFileName)))?["command"]?.GetValue<string>();
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or InvalidOperationException or FormatException)
         {
             return null;
         }
@@ -213,7 +203,7 @@ public sealed partial class RunDirectory : IDisposable
                 ? " (its trainer_state.json was written by an older Engine that saved its files one by one, so it cannot be resumed exactly)" : "";
             throw new IOException($"{command}: --resume, but '{path}' holds no Engine run{legacy}");
         }
-        if (ReadCommand(full) is { } made && made != command)
+        if (ReadMarker(full)?["command"] is JsonValue value && value.TryGetValue(out string? made) && made != command)
             throw new IOException($"{command}: --resume, but '{path}' holds a run of '{made}', not of '{command}'");
         foreach (var own in new[] { CheckpointStore.DirectoryName, ModelDirectoryName })
             if (new DirectoryInfo(System.IO.Path.Combine(full, own)).LinkTarget is { } target)

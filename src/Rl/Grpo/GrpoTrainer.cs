@@ -264,11 +264,12 @@ public sealed class GrpoTrainer : IDisposable
         ArgumentNullException.ThrowIfNull(groups);
         Optimizer.LearningRate = Options.LearningRates.At(StepCount);
         bool[] Masked(SampledGroup g) => [.. g.Completions.Select((_, i) => Options.MaskTruncated && g.Truncated.ElementAtOrDefault(i))];
-        var trained = groups.Where(g => !(Options.DropZeroStdGroups && g.ZeroStd)
-            && g.Completions.Where((c, i) => !Masked(g)[i]).Any(c => c.Length > 0)).ToArray();
+        var candidates = groups.Where(g => !(Options.DropZeroStdGroups && g.ZeroStd)).Select(g => (Group: g, Mask: Masked(g)))
+            .Where(x => x.Group.Completions.Where((c, i) => !x.Mask[i]).Any(c => c.Length > 0)).ToArray();
         // Nothing to train: the loss, the norm and the policy statistics were not measured, which the metrics log as null.
-        if (trained.Length == 0) return new UpdateStats(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0);
-        var masks = trained.Select(Masked).ToArray();
+        if (candidates.Length == 0) return new UpdateStats(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0);
+        var trained = candidates.Select(x => x.Group).ToArray();
+        var masks = candidates.Select(x => x.Mask).ToArray();
         long stepTokens = trained.Select((g, j) => g.Completions.Where((c, i) => !masks[j][i]).Sum(c => (long)c.Length)).Sum();
         int stepSequences = masks.Sum(m => m.Count(x => !x));
         var batches = trained.Select((g, j) => new GroupBatch(g.Prompt.Ids, g.Completions, g.Analysis.Advantages,

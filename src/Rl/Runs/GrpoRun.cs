@@ -58,7 +58,6 @@ public static class GrpoRun
             if (options.Resume)
             {
                 (run, latest) = RunDirectory.Resume(Command, outDir, config.KeepCheckpoints);
-                CheckSameRun(config, latest);
                 if (latest.Step > config.Steps)
                     throw new ArgumentException(
                         $"{Command}: the run in '{outDir}' is already at step {latest.Step}, past the {config.Steps} steps asked for");
@@ -86,6 +85,10 @@ public static class GrpoRun
             var dataset = PromptDataset.Load(config.Prompts, tokenizer, modelConfig.ContextLength, (ulong)config.Seed, "prompts file");
             var evalSet = config.Eval is null ? null
                 : PromptDataset.Load(config.Eval.Prompts, tokenizer, modelConfig.ContextLength, what: "eval prompts file");
+            // Hashes the prompt files once: every checkpoint set stores it, and a resume compares against it.
+            var fingerprint = config.Fingerprint();
+            string fingerprintText = fingerprint.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+            if (latest is not null) CheckSameRun(config, fingerprint, latest);
             // Every record must carry the fields the rewards read, or a run could fail hours in, at the prompt that lacks one.
             foreach (var set in evalSet is null ? [dataset] : new[] { dataset, evalSet })
                 foreach (var prompt in set.All)
@@ -131,7 +134,7 @@ public static class GrpoRun
                 foreach (var name in new[] { GrpoLog.JsonFileName, GrpoLog.CsvFileName, GrpoLog.TimingFileName })
                     File.Copy(run.File(name), Path.Combine(dir, name));
                 File.WriteAllText(Path.Combine(dir, ConfigFileName),
-                    config.Fingerprint().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+                    fingerprintText);
             });
 
             var progress = new Progress(config.Steps, "grpo");
@@ -198,7 +201,7 @@ public static class GrpoRun
         [config.Path, config.Model, config.Prompts, .. config.Eval is null ? [] : new[] { config.Eval.Prompts }];
 
     /// <summary>Refuses to resume with settings, prompts or rewards other than the run's own, listing what differs.</summary>
-    static void CheckSameRun(GrpoRunConfig config, CheckpointSet latest)
+    static void CheckSameRun(GrpoRunConfig config, JsonObject current, CheckpointSet latest)
     {
         string path = latest.File(ConfigFileName);
         JsonObject saved;
@@ -211,7 +214,6 @@ public static class GrpoRun
         {
             throw new CheckpointException($"{path}: not valid JSON: {e.Message}", e);
         }
-        var current = config.Fingerprint();
         var differ = current.Select(p => p.Key).Union(saved.Select(p => p.Key))
             .Where(k => !JsonNode.DeepEquals(current[k], saved[k])).ToList();
         if (differ.Count > 0)

@@ -51,18 +51,22 @@ public sealed partial class IlgpuBackend : ITreeAttention
         return views;
     }
 
-    static TreeArgs Args(TreeMask tree, Tensor q, Tensor v, int batchHeads, float scale) =>
-        new() { Length = tree.Length, BatchHeads = batchHeads, Dim = q.Shape[-1], ValueDim = v.Shape[-1], Scale = scale };
+    /// <summary>The launch's sizes, with the device bound; false when there is nothing to compute.</summary>
+    bool Start(TreeMask tree, Tensor q, Tensor v, int batchHeads, float scale, out TreeArgs a, out long rows)
+    {
+        ArgumentNullException.ThrowIfNull(tree);
+        a = new() { Length = tree.Length, BatchHeads = batchHeads, Dim = q.Shape[-1], ValueDim = v.Shape[-1], Scale = scale };
+        rows = (long)batchHeads * a.Length;
+        if (rows == 0) return false;
+        Bind();
+        return true;
+    }
 
     /// <inheritdoc/>
     public void TreeAttentionForward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, int batchHeads, float scale)
     {
         const string op = "tree_attention";
-        ArgumentNullException.ThrowIfNull(tree);
-        var a = Args(tree, q, v, batchHeads, scale);
-        long rows = (long)batchHeads * a.Length;
-        if (rows == 0) return;
-        Bind();
+        if (!Start(tree, q, v, batchHeads, scale, out var a, out long rows)) return;
         var kernels = Tree;
         var index = Pool.Rent(tree.RunOffsetsAll.Length + tree.RunStartsAll.Length + tree.RunEndsAll.Length + 3);
         try
@@ -82,11 +86,7 @@ public sealed partial class IlgpuBackend : ITreeAttention
         int batchHeads, float scale)
     {
         const string op = "tree_attention_backward";
-        ArgumentNullException.ThrowIfNull(tree);
-        var a = Args(tree, q, v, batchHeads, scale);
-        long rows = (long)batchHeads * a.Length;
-        if (rows == 0) return;
-        Bind();
+        if (!Start(tree, q, v, batchHeads, scale, out var a, out long rows)) return;
         var kernels = Tree;
         var (attenderOffsets, attenders) = tree.Attenders;
         int words = tree.RunOffsetsAll.Length + tree.RunStartsAll.Length + tree.RunEndsAll.Length + attenderOffsets.Length + attenders.Length;
