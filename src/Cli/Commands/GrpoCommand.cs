@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -11,48 +12,85 @@ namespace Engine.Cli.Commands;
 /// <summary><c>engine grpo tree …</c>: the paper's synthetic experiment, GRPO against λ-GRPO.</summary>
 static class GrpoCommand
 {
-    public const string Usage = "engine grpo run --config FILE.json [--out DIR] [--steps N] [--resume] [--force]\n" +
-        "       engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR] [--device D] [--unpacked]\n" +
-        "       engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR] [--device D] [--unpacked]";
+    static readonly Option<string?> Config = CliOptions.Text("config", "the run's JSON config (docs: the grpo run config reference)",
+        "FILE.json", required: true);
+    static readonly Option<string?> RunOut = CliOptions.Text("out", "the run directory (default runs/grpo-<config name>)", "DIR");
+    static readonly Option<int?> RunSteps = CliOptions.Integer("steps", "overrides the config's steps (a resumed run may be extended)");
+    static readonly Option<bool> Resume = CliOptions.Flag("resume", "continue from the newest complete checkpoint set");
+    static readonly Option<bool> Force = CliOptions.Flag("force", "replace the run already in --out");
 
-    public static int Run(Arguments args) => args.Positional switch
+    static readonly Option<bool> Full = CliOptions.Flag("full", "the paper's whole sweep: n ∈ {1, 2}, r_neg ∈ {−0.5, −1, −1.5}");
+    static readonly Option<int> SharedPrefix = CliOptions.Integer("n", "tokens the trap shares with the target: 1, 2 or 3", 1, "1|2");
+    static readonly Option<float> NegativeReward = CliOptions.Number("r-neg", "the trap's reward", -1.0f, "R");
+    static readonly Option<int> TreeSeeds = CliOptions.Integer("seeds", "seeds per method", 5, "S");
+    static readonly Option<int> TreeSteps = CliOptions.Integer("steps", "steps per run", TreeExperiment.Steps);
+    static readonly Option<float> TreeLearningRate = CliOptions.Number("lr", "AdamW's learning rate", TreeExperiment.LearningRate, "LR");
+    static readonly Option<string> TreeOut = CliOptions.Text("out", "where the tables, curves and plots go", "DIR", "runs/grpo-tree");
+    static readonly Option<bool> TreeUnpacked = CliOptions.Flag("unpacked", "train on k separate rows instead of the packed trie");
+    static readonly Option<string> TreeDevice = CliOptions.Device();
+
+    static readonly Option<bool> Quick = CliOptions.Flag("quick", "the fast variant: 40 steps, 1 seed, 128 held-out problems");
+    static readonly Option<int?> ArithSeeds = CliOptions.Integer("seeds", $"seeds per method (default {new ArithmeticSettings().Seeds})", "S");
+    static readonly Option<int?> ArithSteps = CliOptions.Integer("steps", $"GRPO steps per run (default {new ArithmeticSettings().GrpoSteps})");
+    static readonly Option<int?> SftSteps = CliOptions.Integer("sft-steps",
+        $"supervised steps before RL (default {new ArithmeticSettings().SftSteps})");
+    static readonly Option<float?> ArithLearningRate = CliOptions.Number("lr",
+        $"AdamW's learning rate in RL (default {new ArithmeticSettings().LearningRate.ToString(CultureInfo.InvariantCulture)})", "LR");
+    static readonly Option<string> ArithOut = CliOptions.Text("out", "where the tables, curves and plots go", "DIR", "runs/grpo-arith");
+    static readonly Option<bool> ArithUnpacked = CliOptions.Flag("unpacked", "train on k separate rows instead of the packed trie");
+    static readonly Option<string> ArithDevice = CliOptions.Device();
+
+    public static Command Build()
     {
-        ["tree"] => Tree(args),
-        ["arith"] => Arith(args),
-        ["run"] => RunConfig(args),
-        _ => throw new UsageException("expected: " + Usage),
-    };
+        var run = new Command("run", "GRPO or λ-GRPO as a config describes it, with checkpoints that resume exactly")
+        {
+            Config, RunOut, RunSteps, Resume, Force,
+        };
+        run.Validators.Add(r =>
+        {
+            if (r.GetValue(Resume) && r.GetValue(Force)) r.AddError("--resume continues a run and --force replaces it: give one of them");
+        });
+        run.SetAction(RunConfig);
+        var tree = new Command("tree", "the paper's synthetic experiment, GRPO against λ-GRPO")
+        {
+            Full, SharedPrefix, NegativeReward, TreeSeeds, TreeSteps, TreeLearningRate, TreeOut, TreeDevice, TreeUnpacked,
+        };
+        tree.SetAction(Tree);
+        var arith = new Command("arith", "two-digit arithmetic: supervised start, then GRPO against λ-GRPO")
+        {
+            Quick, ArithSeeds, ArithSteps, SftSteps, ArithLearningRate, ArithOut, ArithDevice, ArithUnpacked,
+        };
+        arith.SetAction(Arith);
+        return new Command("grpo", "GRPO and λ-GRPO: a configured run, or one of the two demo experiments") { run, tree, arith };
+    }
 
     /// <summary>
     /// <c>engine grpo run --config FILE.json [--out DIR] [--steps N] [--resume] [--force]</c>: GRPO or λ-GRPO as a config describes it.
     /// </summary>
-    static int RunConfig(Arguments args)
+    static int RunConfig(ParseResult args)
     {
-        string config = args.String("config") ?? throw new UsageException("grpo run needs --config FILE.json");
-        string? outDir = args.String("out");
-        int? steps = args.Int("steps");
-        bool resume = args.Flag("resume"), force = args.Flag("force");
-        args.RejectUnknown();
+        string config = args.GetValue(Config)!;
+        string? outDir = args.GetValue(RunOut);
+        int? steps = args.GetValue(RunSteps);
+        bool resume = args.GetValue(Resume), force = args.GetValue(Force);
         if (steps is <= 0) throw new UsageException($"--steps must be positive, got {steps}");
-        if (resume && force) throw new UsageException("--resume continues a run and --force replaces it: give one of them");
         GrpoRun.Execute(GrpoRunConfig.Load(config), new GrpoRunOptions(outDir, steps, resume, force));
         return 0;
     }
 
-    static int Arith(Arguments args)
+    static int Arith(ParseResult args)
     {
-        var settings = args.Flag("quick") ? ArithmeticSettings.Quick : new ArithmeticSettings();
+        var settings = args.GetValue(Quick) ? ArithmeticSettings.Quick : new ArithmeticSettings();
         settings = settings with
         {
-            Seeds = args.Int("seeds", settings.Seeds),
-            GrpoSteps = args.Int("steps", settings.GrpoSteps),
-            SftSteps = args.Int("sft-steps", settings.SftSteps),
-            LearningRate = args.Float("lr", settings.LearningRate),
-            PackedTree = !args.Flag("unpacked"),
+            Seeds = args.GetValue(ArithSeeds) ?? settings.Seeds,
+            GrpoSteps = args.GetValue(ArithSteps) ?? settings.GrpoSteps,
+            SftSteps = args.GetValue(SftSteps) ?? settings.SftSteps,
+            LearningRate = args.GetValue(ArithLearningRate) ?? settings.LearningRate,
+            PackedTree = !args.GetValue(ArithUnpacked),
         };
-        string outDir = args.String("out", "runs/grpo-arith");
-        var device = Device.Parse(args.String("device", "cpu"));
-        args.RejectUnknown();
+        string outDir = args.GetValue(ArithOut)!;
+        var device = Device.Parse(args.GetValue(ArithDevice)!);
         if (settings.Seeds < 1 || settings.GrpoSteps < 1 || settings.SftSteps < 0)
             throw new UsageException("--seeds and --steps must be ≥ 1 and --sft-steps ≥ 0");
         if (settings.Seeds > 1000 || settings.GrpoSteps > 1_000_000 || settings.SftSteps > 1_000_000)
@@ -124,18 +162,17 @@ static class GrpoCommand
         return 0;
     }
 
-    static int Tree(Arguments args)
+    static int Tree(ParseResult args)
     {
-        bool full = args.Flag("full");
-        int n = args.Int("n", 1);
-        float rNeg = args.Float("r-neg", -1.0f);
-        int seeds = args.Int("seeds", 5);
-        int steps = args.Int("steps", TreeExperiment.Steps);
-        string outDir = args.String("out", "runs/grpo-tree");
-        float lr = args.Float("lr", TreeExperiment.LearningRate);
-        bool packedTree = !args.Flag("unpacked");
-        var device = Device.Parse(args.String("device", "cpu"));
-        args.RejectUnknown();
+        bool full = args.GetValue(Full);
+        int n = args.GetValue(SharedPrefix);
+        float rNeg = args.GetValue(NegativeReward);
+        int seeds = args.GetValue(TreeSeeds);
+        int steps = args.GetValue(TreeSteps);
+        string outDir = args.GetValue(TreeOut)!;
+        float lr = args.GetValue(TreeLearningRate);
+        bool packedTree = !args.GetValue(TreeUnpacked);
+        var device = Device.Parse(args.GetValue(TreeDevice)!);
         if (seeds < 1 || steps <= TreeExperiment.Window) throw new UsageException($"--seeds must be ≥ 1 and --steps > {TreeExperiment.Window}");
         if (seeds > 1000 || steps > 1_000_000)
             throw new UsageException($"--seeds must be at most 1000 and --steps at most 1000000, got {seeds} and {steps}");

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -13,16 +14,28 @@ namespace Engine.Cli.Commands;
 /// </summary>
 static class InspectCommand
 {
-    public const string Usage = "engine inspect FILE [--json]";
+    static readonly Argument<string> GroupsFile = new("FILE")
+    {
+        Description = "a JSON object {\"groups\": [{\"prompt\": [ids], \"completions\": [[ids], …], \"rewards\": [numbers]}, …]}",
+    };
+    static readonly Option<bool> Json = CliOptions.Flag("json", "print one JSON object, {\"groups\":[…]}");
 
     sealed record Group(int[] Prompt, int[][] Completions, float[] Rewards);
 
-    public static int Run(Arguments args)
+    public static Command Build()
     {
-        if (args.Positional.Count != 1) throw new UsageException("expected: " + Usage);
-        bool json = args.Flag("json");
-        args.RejectUnknown();
-        string file = args.Positional[0];
+        var command = new Command("inspect", "the prefix trie of each group, with |λ|, the implicit PRM's step rewards and advantages")
+        {
+            GroupsFile, Json,
+        };
+        command.SetAction(Run);
+        return command;
+    }
+
+    static int Run(ParseResult args)
+    {
+        bool json = args.GetValue(Json);
+        string file = args.GetValue(GroupsFile)!;
         var (groups, epsilon, scale) = Parse(InputFile.ReadAllText(file, "inspect: file"), file);
 
         var output = new JsonArray();

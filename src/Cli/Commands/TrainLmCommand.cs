@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -17,26 +18,52 @@ namespace Engine.Cli.Commands;
 /// </summary>
 static class TrainLmCommand
 {
-    public const string Usage = "engine train-lm --text FILE [--config tiny|small|gpt2] [--steps N] [--out DIR] [--device D] [--batch B] [--lr LR] " +
-        "[--seed S] [--eval-every N] [--checkpoint-every N] [--keep-checkpoints N] [--resume] [--force]";
     const string StateFile = "trainer_state.json", LossFile = "loss.csv", Command = "train-lm";
 
     /// <summary>What a run keeps fixed from its start: a resumed run must train with the same settings and text.</summary>
     sealed record State(int Step, long DataPosition, string Config, int Steps, int Batch, float LearningRate, long Seed, string CorpusSha256);
 
-    public static int Run(Arguments args)
+    static readonly Option<string?> Text = CliOptions.Text("text", "the training text (UTF-8); a tenth at its end validates", "FILE",
+        required: true);
+    static readonly Option<string?> ConfigName = CliOptions.Text("config", "the model: tiny, small or gpt2 (default tiny)", "NAME");
+    static readonly Option<int?> Steps = CliOptions.Integer("steps", "optimizer steps in all (default 200)");
+    static readonly Option<int?> Batch = CliOptions.Integer("batch", "rows of one context each per step (default 32 for tiny, 8 otherwise)", "B");
+    static readonly Option<float?> LearningRate = CliOptions.Number("lr", "the peak learning rate (default 0.001)", "LR");
+    static readonly Option<int?> Seed = CliOptions.Integer("seed", "the initialisation seed (default 1)", "S");
+    static readonly Option<string> Out = CliOptions.Text("out", "the run directory", "DIR", "runs/lm");
+    static readonly Option<string> DeviceName = CliOptions.Device();
+    static readonly Option<int?> EvalEvery = CliOptions.Integer("eval-every", "steps between validations (default a tenth of --steps)");
+    static readonly Option<int?> CheckpointEvery = CliOptions.Integer("checkpoint-every",
+        "steps between checkpoint sets (default a quarter of --steps)");
+    static readonly Option<int> Keep = CliOptions.Integer("keep-checkpoints", "checkpoint sets to keep", 3);
+    static readonly Option<bool> Resume = CliOptions.Flag("resume", "continue from the newest complete checkpoint set (only --steps may change)");
+    static readonly Option<bool> Force = CliOptions.Flag("force", "replace the run already in --out");
+
+    public static System.CommandLine.Command Build()
     {
-        string text = args.String("text") ?? throw new UsageException("train-lm needs --text FILE");
-        string? configName = args.String("config");
-        int? steps = args.Int("steps"), batch = args.Int("batch"), seed = args.Int("seed");
-        float? lr = args.Float("lr");
-        string outDir = args.String("out", "runs/lm");
-        var device = Device.Parse(args.String("device", "cpu"));
-        int? evalEvery = args.Int("eval-every"), checkpointEvery = args.Int("checkpoint-every");
-        int keep = args.Int("keep-checkpoints", 3);
-        bool resume = args.Flag("resume"), force = args.Flag("force");
-        args.RejectUnknown();
-        if (resume && force) throw new UsageException("--resume continues a run and --force replaces it: give one of them");
+        var command = new System.CommandLine.Command("train-lm", "train a character-level GPT on a text file, with checkpoints that resume exactly")
+        {
+            Text, ConfigName, Steps, Batch, LearningRate, Seed, Out, DeviceName, EvalEvery, CheckpointEvery, Keep, Resume, Force,
+        };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(Resume) && r.GetValue(Force)) r.AddError("--resume continues a run and --force replaces it: give one of them");
+        });
+        command.SetAction(Run);
+        return command;
+    }
+
+    static int Run(ParseResult args)
+    {
+        string text = args.GetValue(Text)!;
+        string? configName = args.GetValue(ConfigName);
+        int? steps = args.GetValue(Steps), batch = args.GetValue(Batch), seed = args.GetValue(Seed);
+        float? lr = args.GetValue(LearningRate);
+        string outDir = args.GetValue(Out)!;
+        var device = Device.Parse(args.GetValue(DeviceName)!);
+        int? evalEvery = args.GetValue(EvalEvery), checkpointEvery = args.GetValue(CheckpointEvery);
+        int keep = args.GetValue(Keep);
+        bool resume = args.GetValue(Resume), force = args.GetValue(Force);
         foreach (var (name, value) in new[] { ("steps", steps), ("batch", batch), ("eval-every", evalEvery), ("checkpoint-every", checkpointEvery) })
             if (value is <= 0) throw new UsageException($"--{name} must be positive, got {value}");
         if (keep <= 0) throw new UsageException($"--keep-checkpoints must be positive, got {keep}");
