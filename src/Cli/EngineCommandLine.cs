@@ -20,6 +20,9 @@ static class EngineCommandLine
 
     static readonly RootCommand Root = Build();
 
+    /// <summary>The whole command tree, for tests that walk every command.</summary>
+    internal static RootCommand Definition => Root;
+
     static RootCommand Build()
     {
         var root = new RootCommand("engine: a machine-learning engine in C#. Exit codes: 0 success, 1 an error in the input or the " +
