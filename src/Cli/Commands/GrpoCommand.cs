@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using Engine.Model.Checkpoints;
 using Engine.Model.Training;
+using Engine.Rl.Experiments;
 using Engine.Rl.Runs;
 using Engine.Rl.Tasks;
 
