@@ -101,14 +101,14 @@ public sealed class CliContractTests : IDisposable
         using (var model = new Gpt(Micro, seed: 1))
         using (var t = new LmTrainer(model, stream, stream, options))
         {
-            t.Run(quiet: true);
+            t.Run();
             straight = model.Parameters.Values.Select(p => p.Value.ToArray()).ToArray();
         }
         long position;
         using (var model = new Gpt(Micro, seed: 1))
         using (var t = new LmTrainer(model, stream, stream, options))
         {
-            t.Run(untilStep: 3, quiet: true);
+            t.Run(untilStep: 3);
             Gpt2Checkpoint.Save(model, _dir);
             Gpt2Checkpoint.SaveOptimizer(t.Optimizer, _dir);
             position = t.Data.Position;
@@ -117,7 +117,7 @@ public sealed class CliContractTests : IDisposable
         using var t2 = new LmTrainer(resumed, stream, stream, options) { Step = 3 };
         Gpt2Checkpoint.LoadOptimizer(t2.Optimizer, _dir);
         t2.Data.Position = position;
-        t2.Run(quiet: true);
+        t2.Run();
         Assert.Equal(straight, resumed.Parameters.Values.Select(p => p.Value.ToArray()).ToArray());
     }
 

@@ -196,4 +196,43 @@ public sealed class CommandLineTests : IDisposable
         using var fits = JsonDocument.Parse(stdout);
         Assert.Equal(["ids"], fits.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
     }
+
+    [Fact]
+    public void GrpoRunPrintsItsLinesAndDrawsThePlotsFromTheLibrarysCsv()
+    {
+        string config = GrpoRunTests.Setup(_dir), run = _dir.File("grpo-run");
+        var (exit, stdout, stderr) = InProcess("grpo", "run", "--config", config, "--out", run);
+        Assert.True(exit == 0, stderr);
+        var lines = stdout.TrimEnd().Split('\n');
+        Assert.Equal(3, lines.Length);
+        Assert.StartsWith("grpo run: GRPO on ", lines[0]);
+        Assert.Contains("groups of 4, 4 steps; rewards: ", lines[0]);
+        Assert.StartsWith("step 4: reward ", lines[1]);
+        Assert.Contains(", eval reward ", lines[1]);
+        Assert.Equal($"wrote {run}/: model/, checkpoints/, metrics.jsonl, metrics.csv, reward.svg, kl.svg, tree.svg, eval.svg", lines[2]);
+        Assert.Contains("grpo      4/4 [########################]", stderr);
+        foreach (var svg in new[] { "reward.svg", "kl.svg", "tree.svg", "eval.svg" })
+            Assert.Contains("<polyline", File.ReadAllText(Path.Combine(run, svg)));
+
+        (exit, stdout, stderr) = InProcess("grpo", "run", "--config", config, "--out", run, "--steps", "5", "--resume");
+        Assert.True(exit == 0, stderr);
+        Assert.StartsWith($"resuming {run} at step 4 of 5", stdout);
+    }
+
+    [Fact]
+    public void TrainLmPrintsItsLinesAndDrawsTheLossFromTheLibrarysCsv()
+    {
+        string text = _dir.File("text.txt"), run = _dir.File("lm-run");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 100)));
+        var (exit, stdout, stderr) = InProcess("train-lm", "--text", text, "--out", run, "--steps", "2", "--batch", "2");
+        Assert.True(exit == 0, stderr);
+        var lines = stdout.TrimEnd().Split('\n');
+        Assert.Equal(4, lines.Length);
+        Assert.StartsWith("gpt 4 layers, width 128, 4 heads, vocab 11, context 64: ", lines[0]);
+        Assert.Equal("2,400 tokens (2,160 train), batch 2, 2 steps, lr 0.001", lines[1]);
+        Assert.StartsWith("step 2: train loss ", lines[2]);
+        Assert.Equal($"wrote {run}/: model/ (config.json, model.safetensors, tokenizer.json), checkpoints/, loss.csv, loss.svg", lines[3]);
+        Assert.Contains("train      2/2 [########################] loss ", stderr);
+        Assert.Contains("<polyline", File.ReadAllText(Path.Combine(run, "loss.svg")));
+    }
 }

@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Engine.Cli.Reporting;
 using Engine.Model.Checkpoints;
-using Engine.Model.Training;
 using Engine.Rl.Experiments;
 using Engine.Rl.Runs;
 using Engine.Rl.Tasks;
@@ -75,7 +75,34 @@ static class GrpoCommand
         int? steps = args.GetValue(RunSteps);
         bool resume = args.GetValue(Resume), force = args.GetValue(Force);
         if (steps is <= 0) throw new UsageException($"--steps must be positive, got {steps}");
-        GrpoRun.Execute(GrpoRunConfig.Load(config), new GrpoRunOptions(outDir, steps, resume, force));
+        var runConfig = GrpoRunConfig.Load(config);
+        ProgressBar? progress = null;
+        var result = GrpoRun.Execute(runConfig, new GrpoRunOptions(outDir, steps, resume, force), new GrpoRunCallbacks(
+            Started: start =>
+            {
+                var c = start.Config;
+                if (start.ResumedAt is { } at) Console.WriteLine($"resuming {start.Directory} at step {at} of {c.Steps}");
+                Console.WriteLine($"{GrpoRun.Command}: {(c.Lambda ? "λ-GRPO" : "GRPO")} on {start.ModelDirectory} " +
+                    $"({start.Parameters:N0} parameters, {start.Device}); {start.Prompts} prompts, {c.PromptsPerStep} per step, " +
+                    $"groups of {c.GroupSize}, {c.Steps} steps; rewards: " +
+                    $"{string.Join(", ", c.Rewards.Select(r => $"{r.Function.Name} × {r.Weight.ToString(CultureInfo.InvariantCulture)}"))}");
+                progress = new ProgressBar(c.Steps, "grpo");
+            },
+            Stepped: step =>
+            {
+                var m = step.Metrics;
+                if (step.Checkpointed) RunPlots.Grpo(step.Directory);
+                progress!.Report(m.Step, string.Create(CultureInfo.InvariantCulture,
+                    $"reward {m.RewardMean:F3}{(m.Eval is { } e ? $" eval {e["eval/reward_mean"]:F3}" : "")} |λ| {m.LambdaMean:F2} kl {m.Kl:F4}"));
+            }));
+        progress?.Done();
+        RunPlots.Grpo(result.Directory);
+        if (result.Last is { } last)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"step {last.Step}: reward {last.RewardMean:F4}{(last.Eval is { } e ? $", eval reward {e["eval/reward_mean"]:F4}" : "")}, " +
+                $"overhead {result.OverheadSeconds / Math.Max(result.TrainerSeconds, 1e-9):P2} of the trainer's time"));
+        Console.WriteLine($"wrote {result.Directory}/: model/, checkpoints/, metrics.jsonl, metrics.csv, reward.svg, kl.svg, tree.svg" +
+            $"{(runConfig.Eval is null ? "" : ", eval.svg")}");
         return 0;
     }
 
@@ -103,7 +130,7 @@ static class GrpoCommand
         Console.WriteLine("grpo arith: two-digit addition and subtraction, e.g. ^47-19= → +028;  " +
             $"policy: GPT {m.Layers} layers, width {m.Width}, {m.Heads} heads, on {device}");
 
-        var sft = new Progress(settings.SftSteps, "sft");
+        var sft = new ProgressBar(settings.SftSteps, "sft");
         using var start = ArithmeticExperiment.Pretrain(settings.SftSteps,
             (s, loss) => sft.Report(s, string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}")), device);
         sft.Done();
@@ -116,14 +143,14 @@ static class GrpoCommand
         foreach (bool lambda in new[] { false, true })
             for (int seed = 0; seed < settings.Seeds; seed++)
             {
-                var progress = new Progress(settings.GrpoSteps, lambda ? $"λ-GRPO s{seed}" : $"GRPO   s{seed}");
+                var progress = new ProgressBar(settings.GrpoSteps, lambda ? $"λ-GRPO s{seed}" : $"GRPO   s{seed}");
                 var run = ArithmeticExperiment.Run(start, lambda, seed, settings, mt => progress.Report(mt.Step, mt.Summary));
                 progress.Done();
                 runs.Add(run);
-                var log = new Engine.Rl.Grpo.GrpoLog(Path.Combine(outDir, $"{(lambda ? "lambda-grpo" : "grpo")}-seed{seed}"),
-                    Engine.Rl.Grpo.GrpoStepMetrics.ColumnNames(1));
+                string logDir = Path.Combine(outDir, $"{(lambda ? "lambda-grpo" : "grpo")}-seed{seed}");
+                var log = new Engine.Rl.Grpo.GrpoLog(logDir, Engine.Rl.Grpo.GrpoStepMetrics.ColumnNames(1));
                 foreach (var mt in run.Steps) log.Append(mt);
-                log.Plot();
+                RunPlots.Grpo(logDir);
             }
 
         Console.WriteLine();
@@ -191,7 +218,7 @@ static class GrpoCommand
             $"AdamW lr {lr}, token-mean, μ = 1, β = 0, temperature 1");
 
         var results = new TreeRunResult[runs.Count];
-        var progress = new Progress(runs.Count, "runs");
+        var progress = new ProgressBar(runs.Count, "runs");
         int done = 0;
         var clock = Stopwatch.StartNew();
         // Each run is tiny and single-threaded; the cores take one run each. A device's stream takes one run at a time.
