@@ -20,6 +20,12 @@ static class EngineCommandLine
 
     static readonly RootCommand Root = Build();
 
+    /// <summary>
+    /// A token is what it says: "@name" is not replaced by the lines of a response file (a prompt may start with "@"), and no
+    /// single-dash token is split into bundled switches.
+    /// </summary>
+    static readonly ParserConfiguration Literal = new() { ResponseFileTokenReplacer = null, EnablePosixBundling = false };
+
     /// <summary>The whole command tree, for tests that walk every command.</summary>
     internal static RootCommand Definition => Root;
 
@@ -32,6 +38,8 @@ static class EngineCommandLine
             if (root.Options[i] is HelpOption) root.Options.RemoveAt(i);
         root.Options.Add(new HelpOption("--help") { Description = "show this help (-h too)", Recursive = true });
         root.Options.Add(Verbose);
+        // No "[diagram]" or "[suggest]" directives: a line means only what --help says.
+        root.Directives.Clear();
         foreach (var command in new[]
             {
                 GrpoCommand.Build(), InspectCommand.Build(), TrainLmCommand.Build(), EvalCommand.Build(), SampleCommand.Build(),
@@ -50,7 +58,7 @@ static class EngineCommandLine
             Root.Parse(["--help"]).Invoke();
             return ErrorReport.Usage;
         }
-        var parsed = Root.Parse(args);
+        var parsed = Root.Parse(args, Literal);
         bool verbose = args.Contains(Verbose.Name);
         try
         {
@@ -66,7 +74,7 @@ static class EngineCommandLine
     /// Parses and runs <paramref name="args"/>, letting every error through as an exception (a mistake on the command line as a
     /// <see cref="UsageException"/>).
     /// </summary>
-    public static int Execute(params string[] args) => Invoke(Root.Parse(Normalize(args)));
+    public static int Execute(params string[] args) => Invoke(Root.Parse(Normalize(args), Literal));
 
     static int Invoke(ParseResult parsed)
     {

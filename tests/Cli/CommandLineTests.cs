@@ -113,11 +113,15 @@ public sealed class CommandLineTests : IDisposable
     {
         string dir = _dir.File("model");
         using (var model = new Gpt(Micro, seed: 3)) Gpt2Checkpoint.Save(model, dir);
-        new CharTokenizer(["-", "h", "a", "b", "c", "d", "e", "f", "g"]).Save(dir);
-        var (exit, stdout, stderr) = InProcess("sample", "--model", dir, "--prompt", "-h", "--max-new-tokens", "2", "--greedy", "--json");
-        Assert.True(exit == 0, stderr);
-        using var doc = JsonDocument.Parse(stdout);
-        Assert.Equal(2, doc.RootElement.GetProperty("ids").GetArrayLength());
+        new CharTokenizer(["-", "h", "@", "b", "c", "d", "e", "f", "g"]).Save(dir);
+        foreach (var prompt in new[] { "-h", "@h" })
+        {
+            // "@h" is a prompt, not a response file named h; "-h" is this option's value, not a request for help.
+            var (exit, stdout, stderr) = InProcess("sample", "--model", dir, "--prompt", prompt, "--max-new-tokens", "2", "--greedy", "--json");
+            Assert.True(exit == 0, stderr);
+            using var doc = JsonDocument.Parse(stdout);
+            Assert.Equal(2, doc.RootElement.GetProperty("ids").GetArrayLength());
+        }
     }
 
     [Fact]
