@@ -164,7 +164,8 @@ public sealed class CommandLineTests : IDisposable
         File.WriteAllBytes(latin1, [0x68, 0xE9, 0x21]);
         foreach (var (args, message) in new (string[], string)[]
             {
-                (["--model", _dir.File("missing"), "--text", "a"], "not found"),
+                (["--model", _dir.File("missing"), "--text", "a"], "--model '" + _dir.File("missing") + "' not found"),
+                (["--model", Path.Combine(BpeDir, "vocab.json"), "--text", "a"], "is a file"),
                 (["--model", empty, "--text", "a"], "has no tokenizer"),
                 (["--model", BpeDir, "--file", latin1], "is not valid UTF-8"),
                 (["--model", BpeDir, "--file", _dir.File("absent.txt")], "not found"),

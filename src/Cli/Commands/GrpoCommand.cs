@@ -21,7 +21,7 @@ static class GrpoCommand
     static readonly Option<bool> Force = CliOptions.Flag("force", "replace the run already in --out");
 
     static readonly Option<bool> Full = CliOptions.Flag("full", "the paper's whole sweep: n ∈ {1, 2}, r_neg ∈ {−0.5, −1, −1.5}");
-    static readonly Option<int> SharedPrefix = CliOptions.Integer("n", "tokens the trap shares with the target: 1, 2 or 3", 1, "1|2");
+    static readonly Option<int> SharedPrefix = CliOptions.Integer("n", "tokens the trap shares with the target: 1, 2 or 3", 1, "1|2|3");
     static readonly Option<float> NegativeReward = CliOptions.Number("r-neg", "the trap's reward", -1.0f, "R");
     static readonly Option<int> TreeSeeds = CliOptions.Integer("seeds", "seeds per method", 5, "S");
     static readonly Option<int> TreeSteps = CliOptions.Integer("steps", "steps per run", TreeExperiment.Steps);

@@ -15,7 +15,8 @@ static class SampleCommand
 {
     static readonly Option<string?> ModelDir = CliOptions.Text("model", "the model directory (config.json, model.safetensors, a tokenizer)",
         "DIR", required: true);
-    static readonly Option<string?> Prompt = CliOptions.Text("prompt", "the prompt as text (needs the model's tokenizer)", "TEXT");
+    static readonly Option<string?> Prompt = CliOptions.Text("prompt",
+        "the prompt as text, with the model's tokenizer (give --prompt or --prompt-ids)", "TEXT");
     static readonly Option<string?> PromptIds = CliOptions.Text("prompt-ids", "the prompt as comma-separated token ids", "1,2,3");
     static readonly Option<int?> MaxNewTokens = CliOptions.Integer("max-new-tokens",
         "tokens to add (fewer when the model's context fills: stderr says so, and --json adds \"stopped\": \"context_limit\")");

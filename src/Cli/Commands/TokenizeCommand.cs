@@ -13,16 +13,16 @@ static class TokenizeCommand
 {
     static readonly Option<string?> ModelDir = CliOptions.Text("model",
         "a directory with a tokenizer (tokenizer.json, or vocab.json and merges.txt), or a run holding one in model/", "DIR", required: true);
-    static readonly Option<string?> Text = CliOptions.Text("text", "the text to encode", "TEXT");
-    static readonly Option<string?> File = CliOptions.Text("file", "a UTF-8 file whose whole content is encoded", "FILE");
+    static readonly Option<string?> Text = CliOptions.Text("text", "the text to encode (give --text or --file)", "TEXT");
+    static readonly Option<string?> TextFile = CliOptions.Text("file", "a UTF-8 file whose whole content is encoded", "FILE");
     static readonly Option<bool> Json = CliOptions.Flag("json", "print one JSON object, {\"ids\":[…]}");
 
     public static Command Build()
     {
-        var command = new Command("tokenize", "the token ids of a text under a model directory's tokenizer") { ModelDir, Text, File, Json };
+        var command = new Command("tokenize", "the token ids of a text under a model directory's tokenizer") { ModelDir, Text, TextFile, Json };
         command.Validators.Add(r =>
         {
-            if ((r.GetResult(Text) is null) == (r.GetResult(File) is null))
+            if ((r.GetResult(Text) is null) == (r.GetResult(TextFile) is null))
                 r.AddError("tokenize needs exactly one of --text TEXT and --file FILE");
         });
         command.SetAction(Run);
@@ -31,10 +31,14 @@ static class TokenizeCommand
 
     static int Run(ParseResult args)
     {
-        string dir = Gpt2Checkpoint.ResolveDirectory(args.GetValue(ModelDir)!);
+        string given = args.GetValue(ModelDir)!;
+        if (!Directory.Exists(given))
+            throw new DirectoryNotFoundException(File.Exists(given)
+                ? $"tokenize: --model '{given}' is a file; give the directory that holds the tokenizer" : $"tokenize: --model '{given}' not found");
+        string dir = Gpt2Checkpoint.ResolveDirectory(given);
         var tokenizer = Tokenizer.Load(dir)
             ?? throw new ArgumentException($"tokenize: {dir} has no tokenizer (tokenizer.json, or vocab.json and merges.txt)");
-        string text = args.GetValue(Text) ?? InputFile.ReadAllText(args.GetValue(File)!, "tokenize: --file");
+        string text = args.GetValue(Text) ?? InputFile.ReadAllText(args.GetValue(TextFile)!, "tokenize: --file");
         int[] ids = tokenizer.Encode(text);
         Console.WriteLine(args.GetValue(Json) ? JsonSerializer.Serialize(new Dictionary<string, int[]> { ["ids"] = ids }) : string.Join(' ', ids));
         return 0;
