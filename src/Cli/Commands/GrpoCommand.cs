@@ -10,7 +10,10 @@ using Engine.Rl.Tasks;
 
 namespace Engine.Cli.Commands;
 
-/// <summary><c>engine grpo tree …</c>: the paper's synthetic experiment, GRPO against λ-GRPO.</summary>
+/// <summary>
+/// <c>engine grpo run</c>: <see cref="GrpoRun"/> from the command line, with its lines, a progress bar and the plots drawn from its
+/// metrics.csv; <c>engine grpo tree</c> and <c>engine grpo arith</c>: the two demo experiments, GRPO against λ-GRPO.
+/// </summary>
 static class GrpoCommand
 {
     static readonly Option<string?> Config = CliOptions.Text("config", "the run's JSON config (docs: the grpo run config reference)",

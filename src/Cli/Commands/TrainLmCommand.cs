@@ -6,10 +6,8 @@ using Engine.Model.Training;
 namespace Engine.Cli.Commands;
 
 /// <summary>
-/// <c>engine train-lm --text FILE …</c>: trains a character-level GPT on a text file. The run directory holds
-/// checkpoint sets (model, tokenizer, optimizer, trainer state and loss log of one step, published atomically),
-/// <c>model/</c> with the final model in the Hugging Face layout, loss.csv and loss.svg. <c>--resume</c> continues
-/// from the newest complete set exactly, or refuses; a run is never overwritten without <c>--force</c>.
+/// <c>engine train-lm --text FILE …</c>: <see cref="LmRun"/> from the command line, with its lines on standard output, a progress bar
+/// on standard error and loss.svg drawn from the run's loss.csv.
 /// </summary>
 static class TrainLmCommand
 {

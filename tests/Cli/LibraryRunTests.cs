@@ -1,12 +1,16 @@
 using Engine.Model.Checkpoints;
 using Engine.Model.Training;
+using Engine.Rl.Runs;
 using Engine.Tests.Support;
 
 namespace Engine.Tests;
 
-/// <summary>Resumable language-model training as a library call, without the CLI: the run prints nothing and reports through callbacks.</summary>
+/// <summary>
+/// `train-lm` and `grpo run` as library calls, without the CLI: a run prints nothing (they capture the console, so they run alone)
+/// and reports through its callbacks; resumable LM training needs no command line.
+/// </summary>
 [Collection(nameof(CliContractTests))]
-public sealed class LmRunTests
+public sealed class LibraryRunTests
 {
     static string Text(TempDirectory dir)
     {
@@ -65,5 +69,37 @@ public sealed class LmRunTests
         var e = Assert.Throws<LmRunSettingsException>(() => LmRun.Execute(new LmRunOptions(Text(dir), run, config, steps)));
         Assert.Contains(message, e.Message);
         Assert.False(Directory.Exists(run));
+    }
+
+    [Fact]
+    public void AGrpoRunPrintsNothingAndReportsEachStepAndCheckpoint()
+    {
+        using var dir = new TempDirectory();
+        string config = GrpoRunTests.Setup(dir), run = dir.File("run");
+        var (oldOut, oldError) = (Console.Out, Console.Error);
+        var captured = new StringWriter();
+        Console.SetOut(captured);
+        Console.SetError(captured);
+        var starts = new List<GrpoRunStart>();
+        var steps = new List<GrpoRunStep>();
+        try
+        {
+            GrpoRun.Execute(GrpoRunConfig.Load(config), new GrpoRunOptions(run), new GrpoRunCallbacks(starts.Add, steps.Add));
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldError);
+        }
+        Assert.Equal("", captured.ToString());
+        var start = Assert.Single(starts);
+        Assert.Null(start.ResumedAt);
+        Assert.Equal(4, start.Config.Steps);
+        Assert.True(start.Parameters > 0);
+        // checkpoint_every 2 over 4 steps; the eval runs every 2 steps too.
+        Assert.Equal([1, 2, 3, 4], steps.Select(s => s.Metrics.Step).ToArray());
+        Assert.Equal([false, true, false, true], steps.Select(s => s.Checkpointed).ToArray());
+        Assert.Equal([false, true, false, true], steps.Select(s => s.Metrics.Eval is not null).ToArray());
+        Assert.All(steps, s => Assert.Equal(run, s.Directory));
     }
 }
