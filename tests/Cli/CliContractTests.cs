@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Engine.Cli;
-using Engine.Cli.Commands;
 using Engine.Model;
 using Engine.Model.Checkpoints;
 using Engine.Model.Tokenizers;
@@ -17,6 +16,9 @@ public sealed class CliContractTests : IDisposable
     readonly string _dir = Directory.CreateTempSubdirectory("engine-cli").FullName;
 
     public void Dispose() => Directory.Delete(_dir, true);
+
+    /// <summary>A command line: the command's words, then its arguments.</summary>
+    static string[] Line(string command, IEnumerable<string> args) => [command, .. args];
 
     static string Capture(Func<int> run)
     {
@@ -40,7 +42,7 @@ public sealed class CliContractTests : IDisposable
         using (var model = new Gpt(Micro, seed: 2)) Gpt2Checkpoint.Save(model, _dir);
         string tokens = Path.Combine(_dir, "tokens.json");
         File.WriteAllText(tokens, "[[1,2,3,4],[5,6,7,8],[0,1,0,1]]");
-        string stdout = Capture(() => EvalCommand.Run(new Arguments(["--model", _dir, "--tokens", tokens, "--json"])));
+        string stdout = Capture(() => EngineCommandLine.Execute(Line("eval", ["--model", _dir, "--tokens", tokens, "--json"])));
         using var doc = JsonDocument.Parse(stdout);
         Assert.Equal(["loss", "predictions"], doc.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
         Assert.Equal(9, doc.RootElement.GetProperty("predictions").GetInt32());
@@ -59,7 +61,7 @@ public sealed class CliContractTests : IDisposable
         using (var model = new Gpt(Micro, seed: 2)) Gpt2Checkpoint.Save(model, _dir);
         string tokens = Path.Combine(_dir, "tokens.json");
         File.WriteAllText(tokens, "[[1,2,3],[5,6]]");
-        var e = Assert.Throws<ArgumentException>(() => EvalCommand.Run(new Arguments(["--model", _dir, "--tokens", tokens, "--json"])));
+        var e = Assert.Throws<ArgumentException>(() => EngineCommandLine.Execute(Line("eval", ["--model", _dir, "--tokens", tokens, "--json"])));
         Assert.Contains("same length", e.Message);
     }
 
@@ -68,8 +70,8 @@ public sealed class CliContractTests : IDisposable
     {
         using (var model = new Gpt(Micro, seed: 3)) Gpt2Checkpoint.Save(model, _dir);
         new CharTokenizer(["a", "b", "c", "d", "e", "f", "g", "h", "i"]).Save(_dir);
-        string stdout = Capture(() => SampleCommand.Run(
-            new Arguments(["--model", _dir, "--prompt", "abc", "--max-new-tokens", "4", "--greedy", "--json"])));
+        string stdout = Capture(() => EngineCommandLine.Execute(
+            Line("sample", ["--model", _dir, "--prompt", "abc", "--max-new-tokens", "4", "--greedy", "--json"])));
         using var doc = JsonDocument.Parse(stdout);
         Assert.Equal(["ids", "text"], doc.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
         var ids = doc.RootElement.GetProperty("ids").EnumerateArray().Select(v => v.GetInt32()).ToArray();
@@ -83,7 +85,7 @@ public sealed class CliContractTests : IDisposable
     public void SampleJsonWithoutATokenizerHasOnlyIds()
     {
         using (var model = new Gpt(Micro, seed: 3)) Gpt2Checkpoint.Save(model, _dir);
-        string stdout = Capture(() => SampleCommand.Run(new Arguments(["--model", _dir, "--prompt-ids", "1,2,3", "--max-new-tokens", "3",
+        string stdout = Capture(() => EngineCommandLine.Execute(Line("sample", ["--model", _dir, "--prompt-ids", "1,2,3", "--max-new-tokens", "3",
             "--temperature", "0.7", "--top-k", "3", "--top-p", "0.9", "--seed", "5", "--json"])));
         using var doc = JsonDocument.Parse(stdout);
         Assert.Equal(["ids"], doc.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
@@ -99,14 +101,14 @@ public sealed class CliContractTests : IDisposable
         using (var model = new Gpt(Micro, seed: 1))
         using (var t = new LmTrainer(model, stream, stream, options))
         {
-            t.Run(quiet: true);
+            t.Run();
             straight = model.Parameters.Values.Select(p => p.Value.ToArray()).ToArray();
         }
         long position;
         using (var model = new Gpt(Micro, seed: 1))
         using (var t = new LmTrainer(model, stream, stream, options))
         {
-            t.Run(untilStep: 3, quiet: true);
+            t.Run(untilStep: 3);
             Gpt2Checkpoint.Save(model, _dir);
             Gpt2Checkpoint.SaveOptimizer(t.Optimizer, _dir);
             position = t.Data.Position;
@@ -115,14 +117,14 @@ public sealed class CliContractTests : IDisposable
         using var t2 = new LmTrainer(resumed, stream, stream, options) { Step = 3 };
         Gpt2Checkpoint.LoadOptimizer(t2.Optimizer, _dir);
         t2.Data.Position = position;
-        t2.Run(quiet: true);
+        t2.Run();
         Assert.Equal(straight, resumed.Parameters.Values.Select(p => p.Value.ToArray()).ToArray());
     }
 
     [Fact]
     public void InspectJsonFollowsTheContract()
     {
-        // PAPER.md §3's example with letters as ids: AB·CD, AB·EFHI, JKL·M, JKL·NQ·ST, JKL·NQ·U, VWYZ.
+        // The paper's worked trie example (arXiv 2509.21154) with letters as ids: AB·CD, AB·EFHI, JKL·M, JKL·NQ·ST, JKL·NQ·U, VWYZ.
         string file = Path.Combine(_dir, "groups.json");
         File.WriteAllText(file, """
             {"groups": [{"prompt": [0], "completions": [[1,2,3,4],[1,2,5,6,7,8],[9,10,11,12],[9,10,11,13,14,15,16],[9,10,11,13,14,17],[18,19,20,21]],
@@ -130,7 +132,7 @@ public sealed class CliContractTests : IDisposable
                         {"prompt": [7], "completions": [[1],[1]], "rewards": [1,1]}],
              "std_epsilon": 0}
             """);
-        using var doc = JsonDocument.Parse(Capture(() => InspectCommand.Run(new Arguments([file, "--json"]))));
+        using var doc = JsonDocument.Parse(Capture(() => EngineCommandLine.Execute(Line("inspect", [file, "--json"]))));
         var groups = doc.RootElement.GetProperty("groups");
         Assert.Equal(2, groups.GetArrayLength());
         var g = groups[0];
@@ -154,7 +156,7 @@ public sealed class CliContractTests : IDisposable
     {
         string file = Path.Combine(_dir, "groups.json");
         File.WriteAllText(file, """{"groups": [{"prompt": [0], "completions": [[1,2],[1,3]], "rewards": [1, 0]}]}""");
-        string text = Capture(() => InspectCommand.Run(new Arguments([file])));
+        string text = Capture(() => EngineCommandLine.Execute(Line("inspect", [file])));
         Assert.Contains("|λ|=2", text);
         Assert.Contains("[1]", text);
     }
@@ -170,22 +172,22 @@ public sealed class CliContractTests : IDisposable
     {
         string file = Path.Combine(_dir, "bad.json");
         File.WriteAllText(file, json);
-        var e = Assert.Throws<ArgumentException>(() => InspectCommand.Run(new Arguments([file, "--json"])));
+        var e = Assert.Throws<ArgumentException>(() => EngineCommandLine.Execute(Line("inspect", [file, "--json"])));
         Assert.Contains(expected, e.Message);
     }
 
     [Fact]
     public void BenchGemmEndsWithGflopsAndRefusesPrecisionsTheDeviceCannotRun()
     {
-        string stdout = Capture(() => BenchCommand.Run(
-            new Arguments(["gemm", "--m", "48", "--n", "40", "--k", "32", "--runs", "3", "--precision", "fp32"])));
+        string stdout = Capture(() => EngineCommandLine.Execute(
+            Line("bench", ["gemm", "--m", "48", "--n", "40", "--k", "32", "--runs", "3", "--precision", "fp32"])));
         string last = stdout.TrimEnd().Split('\n')[^1];
         Assert.StartsWith("gflops=", last);
         Assert.True(double.Parse(last["gflops=".Length..], System.Globalization.CultureInfo.InvariantCulture) > 0, last);
-        var e = Assert.Throws<NotSupportedException>(() => BenchCommand.Run(new Arguments(["gemm", "--precision", "tf32"])));
+        var e = Assert.Throws<NotSupportedException>(() => EngineCommandLine.Execute(Line("bench", ["gemm", "--precision", "tf32"])));
         Assert.Contains("cpu", e.Message);
         Assert.Equal(GemmPrecision.Float32, Device.Cpu.MatmulPrecision);
-        var u = Assert.Throws<UsageException>(() => BenchCommand.Run(new Arguments(["gemm", "--precision", "fp16"])));
+        var u = Assert.Throws<UsageException>(() => EngineCommandLine.Execute(Line("bench", ["gemm", "--precision", "fp16"])));
         Assert.Contains("fp32, tf32 or bf16", u.Message);
     }
 
@@ -193,7 +195,7 @@ public sealed class CliContractTests : IDisposable
     public void BenchTrainEndsWithTheMedianTokensPerSecond()
     {
         string[] args = ["train", "--config", "tiny", "--steps", "3", "--warmup", "1", "--batch", "2"];
-        string stdout = Capture(() => BenchCommand.Run(new Arguments(args)));
+        string stdout = Capture(() => EngineCommandLine.Execute(Line("bench", args)));
         var lines = stdout.TrimEnd().Split('\n');
         Assert.Contains("tiny: vocab 64, width 128, 4 layers, 4 heads, context 64, batch 2", lines[0]);
         Assert.Equal(1 + 1 + 3 + 1, lines.Length);
@@ -206,7 +208,7 @@ public sealed class CliContractTests : IDisposable
     [InlineData("--steps", "0", "--batch and --steps must be positive")]
     public void BenchTrainRejectsBadArguments(string flag, string value, string message)
     {
-        var ex = Assert.Throws<UsageException>(() => BenchCommand.Run(new Arguments(["train", flag, value])));
+        var ex = Assert.Throws<UsageException>(() => EngineCommandLine.Execute(Line("bench", ["train", flag, value])));
         Assert.Contains(message, ex.Message);
     }
 
@@ -225,8 +227,8 @@ public sealed class CliContractTests : IDisposable
         try
         {
             var ex = Assert.Throws<IOException>(() => command == "grpo"
-                ? GrpoCommand.Run(new Arguments(["tree", "--out", file]))
-                : TrainLmCommand.Run(new Arguments(["--text", text, "--out", file, "--steps", "1"])));
+                ? EngineCommandLine.Execute(Line("grpo", ["tree", "--out", file]))
+                : EngineCommandLine.Execute(Line("train-lm", ["--text", text, "--out", file, "--steps", "1"])));
             Assert.Contains($"--out '{file}' is a file", ex.Message);
         }
         finally
@@ -247,12 +249,12 @@ public sealed class CliContractTests : IDisposable
         File.WriteAllText(text, string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 100)));
         string run = Path.Combine(_dir, "run");
         string[] train = ["--text", text, "--out", run, "--steps", "1", "--batch", "2"];
-        Capture(() => TrainLmCommand.Run(new Arguments(train)));
+        Capture(() => EngineCommandLine.Execute(Line("train-lm", train)));
         string statePath = new CheckpointStore(run).Latest()!.File("trainer_state.json");
         if (state is null) File.Delete(statePath);
         else File.WriteAllText(statePath, state + new string(' ', state.Length > 6 ? File.ReadAllBytes(statePath).Length - state.Length : 0));
         var before = Snapshot(run);
-        var ex = Assert.Throws<CheckpointException>(() => TrainLmCommand.Run(new Arguments([.. train, "--resume"])));
+        var ex = Assert.Throws<CheckpointException>(() => EngineCommandLine.Execute(Line("train-lm", [.. train, "--resume"])));
         Assert.Contains(message, ex.Message);
         Assert.Contains("trainer_state.json", ex.Message);
         Assert.Equal(before, Snapshot(run));
@@ -265,25 +267,25 @@ public sealed class CliContractTests : IDisposable
         File.WriteAllText(text, string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 100)));
         string run = Path.Combine(_dir, "run");
         string[] train = ["--text", text, "--out", run, "--steps", "2", "--batch", "2", "--checkpoint-every", "1"];
-        Capture(() => TrainLmCommand.Run(new Arguments(train)));
+        Capture(() => EngineCommandLine.Execute(Line("train-lm", train)));
         var before = Snapshot(run);
-        Assert.Contains("already holds a run", Assert.Throws<IOException>(() => TrainLmCommand.Run(new Arguments(train))).Message);
+        Assert.Contains("already holds a run", Assert.Throws<IOException>(() => EngineCommandLine.Execute(Line("train-lm", train))).Message);
         Assert.Contains("--batch 3 differs from the run's 2",
-            Assert.Throws<UsageException>(() => TrainLmCommand.Run(new Arguments([.. train[..^4], "--batch", "3", "--resume"]))).Message);
+            Assert.Throws<UsageException>(() => EngineCommandLine.Execute(Line("train-lm", [.. train[..^4], "--batch", "3", "--resume"]))).Message);
         Assert.Contains("--steps 1 is below the 2 steps",
-            Assert.Throws<UsageException>(() => TrainLmCommand.Run(
-                new Arguments(["--text", text, "--out", run, "--steps", "1", "--resume"]))).Message);
+            Assert.Throws<UsageException>(() => EngineCommandLine.Execute(
+                Line("train-lm", ["--text", text, "--out", run, "--steps", "1", "--resume"]))).Message);
         File.WriteAllText(Path.Combine(_dir, "other.txt"), string.Concat(Enumerable.Repeat("a dog ran in the park. ", 100)));
         Assert.Contains("is not the text the run was trained on",
-            Assert.Throws<IOException>(() => TrainLmCommand.Run(
-                new Arguments(["--text", Path.Combine(_dir, "other.txt"), "--out", run, "--resume"]))).Message);
+            Assert.Throws<IOException>(() => EngineCommandLine.Execute(
+                Line("train-lm", ["--text", Path.Combine(_dir, "other.txt"), "--out", run, "--resume"]))).Message);
         Assert.Equal(before, Snapshot(run));
 
         // Extending the run and replacing it are each one explicit choice.
-        Capture(() => TrainLmCommand.Run(new Arguments(["--text", text, "--out", run, "--steps", "3", "--resume"])));
+        Capture(() => EngineCommandLine.Execute(Line("train-lm", ["--text", text, "--out", run, "--steps", "3", "--resume"])));
         Assert.Equal([1, 2, 3], new CheckpointStore(run).Sets.Select(s => s.Step).ToArray());
         Assert.Equal(4, File.ReadAllLines(Path.Combine(run, "loss.csv")).Length);
-        Capture(() => TrainLmCommand.Run(new Arguments([.. train, "--force"])));
+        Capture(() => EngineCommandLine.Execute(Line("train-lm", [.. train, "--force"])));
         Assert.Equal([1, 2], new CheckpointStore(run).Sets.Select(s => s.Step).ToArray());
         Assert.Equal(3, File.ReadAllLines(Path.Combine(run, "loss.csv")).Length);
     }
@@ -295,7 +297,7 @@ public sealed class CliContractTests : IDisposable
         File.WriteAllText(text, string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 100)));
         string run = Path.Combine(_dir, "run");
         string[] train = ["--text", text, "--out", run, "--steps", "1", "--batch", "2"];
-        Capture(() => TrainLmCommand.Run(new Arguments(train)));
+        Capture(() => EngineCommandLine.Execute(Line("train-lm", train)));
         var set = new CheckpointStore(run).Latest()!;
         foreach (var (state, field) in new[]
             { ("{\"step\": 1}", "'data_position'"), ("{\"step\": \"one\"}", "'step'"), ("[1]", "JSON object"), ("{", "not valid JSON") })
@@ -305,7 +307,7 @@ public sealed class CliContractTests : IDisposable
                 .ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
             files["trainer_state.json"] = System.Text.Encoding.UTF8.GetBytes(state);
             new CheckpointStore(run).Save(1, dir => { foreach (var (name, bytes) in files) File.WriteAllBytes(Path.Combine(dir, name), bytes); });
-            var e = Assert.Throws<CheckpointException>(() => TrainLmCommand.Run(new Arguments([.. train, "--resume"])));
+            var e = Assert.Throws<CheckpointException>(() => EngineCommandLine.Execute(Line("train-lm", [.. train, "--resume"])));
             Assert.Contains("trainer_state.json", e.Message);
             Assert.Contains(field, e.Message);
         }

@@ -1,3 +1,4 @@
+using Engine.Rl.Experiments;
 using Engine.Rl.Tasks;
 using Engine.Tests.Backends;
 using Engine.Tests.Support;

@@ -1,4 +1,5 @@
 using Engine.Model;
+using Engine.Rl.Experiments;
 using Engine.Rl.Grpo;
 using Engine.Rl.Rewards;
 using Engine.Rl.Tasks;

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Engine.Autograd;
@@ -15,30 +16,59 @@ namespace Engine.Cli.Commands;
 /// </summary>
 static class BenchCommand
 {
-    public const string Usage = "engine bench gemm --m M --n N --k K [--trans-a] [--trans-b] [--runs R] [--device D] [--precision fp32|tf32|bf16]\n"
-        + "       engine bench train --config tiny|small [--steps N] [--warmup N] [--batch B] [--device D]\n"
-        + "       engine bench model --model DIR [--batch B] [--tokens T] [--runs R] [--device D]";
-
     /// <summary>The most timed repetitions a bench takes: the times are kept, and more would only exhaust memory.</summary>
     const int MaxRuns = 1_000_000;
 
-    public static int Run(Arguments args)
+    static readonly Option<int> M = CliOptions.Integer("m", "rows of A and C", 1024, "M");
+    static readonly Option<int> N = CliOptions.Integer("n", "columns of B and C", 1024, "N");
+    static readonly Option<int> K = CliOptions.Integer("k", "the inner dimension", 1024, "K");
+    static readonly Option<bool> TransA = CliOptions.Flag("trans-a", "A is stored [K, M]");
+    static readonly Option<bool> TransB = CliOptions.Flag("trans-b", "B is stored [N, K]");
+    static readonly Option<int> GemmRuns = CliOptions.Integer("runs", "timed runs", 10, "R");
+    static readonly Option<string> Precision = CliOptions.Text("precision", "the inputs' precision: fp32, tf32 or bf16", "P", "fp32");
+    static readonly Option<string> TrainConfigName = CliOptions.Text("config", "the model: tiny or small", "NAME", "tiny");
+    static readonly Option<int?> TrainSteps = CliOptions.Integer("steps", "timed steps (default 20 for tiny, 8 for small)");
+    static readonly Option<int> Warmup = CliOptions.Integer("warmup", "untimed steps first", 3);
+    static readonly Option<int?> TrainBatch = CliOptions.Integer("batch", "rows per step (default 32 for tiny, 8 for small)", "B");
+    static readonly Option<string?> ModelDir = CliOptions.Text("model", "a Hugging Face GPT-2 directory", "DIR", required: true);
+    static readonly Option<int> ModelBatch = CliOptions.Integer("batch", "rows per forward and step", 4, "B");
+    static readonly Option<int> ModelTokens = CliOptions.Integer("tokens", "tokens per row", 256, "T");
+    static readonly Option<int> ModelRuns = CliOptions.Integer("runs", "timed runs of each", 3, "R");
+    static readonly Option<string> GemmDevice = CliOptions.Device(), TrainDevice = CliOptions.Device(), ModelDevice = CliOptions.Device();
+
+    public static Command Build()
     {
-        if (args.Positional.Count == 1 && args.Positional[0] == "train") return Train(args);
-        if (args.Positional.Count == 1 && args.Positional[0] == "model") return TimeModel(args);
-        if (args.Positional.Count != 1 || args.Positional[0] != "gemm") throw new UsageException("expected: " + Usage);
-        int m = args.Int("m", 1024), n = args.Int("n", 1024), k = args.Int("k", 1024);
-        bool transA = args.Flag("trans-a"), transB = args.Flag("trans-b");
-        int runs = args.Int("runs", 10);
-        var device = Device.Parse(args.String("device", "cpu"));
-        var precision = args.String("precision", "fp32") switch
+        var gemm = new Command("gemm", "single-precision GEMM throughput (the last line is gflops=)")
+        {
+            M, N, K, TransA, TransB, GemmRuns, GemmDevice, Precision,
+        };
+        gemm.SetAction(Gemm);
+        var train = new Command("train", "GPT training steps on random tokens (the last line is tokens_per_s=)")
+        {
+            TrainConfigName, TrainSteps, Warmup, TrainBatch, TrainDevice,
+        };
+        train.SetAction(Train);
+        var model = new Command("model", "a GPT-2 directory's load, evaluation forward and training step")
+        {
+            ModelDir, ModelBatch, ModelTokens, ModelRuns, ModelDevice,
+        };
+        model.SetAction(TimeModel);
+        return new Command("bench", "measure GEMM, training and model throughput") { gemm, train, model };
+    }
+
+    static int Gemm(ParseResult args)
+    {
+        int m = args.GetValue(M), n = args.GetValue(N), k = args.GetValue(K);
+        bool transA = args.GetValue(TransA), transB = args.GetValue(TransB);
+        int runs = args.GetValue(GemmRuns);
+        var device = Device.Parse(args.GetValue(GemmDevice)!);
+        var precision = args.GetValue(Precision) switch
         {
             "fp32" => GemmPrecision.Float32,
             "tf32" => GemmPrecision.Tf32,
             "bf16" => GemmPrecision.Bf16,
             var p => throw new UsageException($"--precision must be fp32, tf32 or bf16, not '{p}'"),
         };
-        args.RejectUnknown();
         if (m <= 0 || n <= 0 || k <= 0 || runs <= 0) throw new UsageException("--m, --n, --k and --runs must be positive");
         if (runs > MaxRuns) throw new UsageException($"--runs must be at most {MaxRuns}, got {runs}");
         if (Math.Max(Math.Max((long)m * k, (long)k * n), (long)m * n) > int.MaxValue)
@@ -78,13 +108,13 @@ static class BenchCommand
     };
 
     /// <summary>Times GPT training steps on random tokens; the last line is <c>tokens_per_s=</c> the median step.</summary>
-    static int Train(Arguments args)
+    static int Train(ParseResult args)
     {
-        string name = args.String("config", "tiny");
+        string name = args.GetValue(TrainConfigName)!;
         var (config, defaultBatch) = TrainConfig(name);
-        int batch = args.Int("batch", defaultBatch), steps = args.Int("steps", name == "tiny" ? 20 : 8), warmup = args.Int("warmup", 3);
-        var device = Device.Parse(args.String("device", "cpu"));
-        args.RejectUnknown();
+        int batch = args.GetValue(TrainBatch) ?? defaultBatch, steps = args.GetValue(TrainSteps) ?? (name == "tiny" ? 20 : 8);
+        int warmup = args.GetValue(Warmup);
+        var device = Device.Parse(args.GetValue(TrainDevice)!);
         if (batch <= 0 || steps <= 0 || warmup < 0) throw new UsageException("--batch and --steps must be positive and --warmup not negative");
         if (steps > MaxRuns || warmup > MaxRuns) throw new UsageException($"--steps and --warmup must be at most {MaxRuns}");
 
@@ -115,12 +145,11 @@ static class BenchCommand
     /// Loads a Hugging Face GPT-2 directory and times, apart from the load and the first (JIT) calls, an evaluation
     /// forward of B×T tokens (no gradients) and a training step (forward, backward, AdamW) on the same tokens.
     /// </summary>
-    static int TimeModel(Arguments args)
+    static int TimeModel(ParseResult args)
     {
-        string dir = args.String("model") ?? throw new UsageException("bench model needs --model DIR");
-        int batch = args.Int("batch", 4), length = args.Int("tokens", 256), runs = args.Int("runs", 3);
-        var device = Device.Parse(args.String("device", "cpu"));
-        args.RejectUnknown();
+        string dir = args.GetValue(ModelDir)!;
+        int batch = args.GetValue(ModelBatch), length = args.GetValue(ModelTokens), runs = args.GetValue(ModelRuns);
+        var device = Device.Parse(args.GetValue(ModelDevice)!);
         if (batch <= 0 || length <= 0 || runs <= 0) throw new UsageException("--batch, --tokens and --runs must be positive");
         if (runs > MaxRuns) throw new UsageException($"--runs must be at most {MaxRuns}, got {runs}");
 

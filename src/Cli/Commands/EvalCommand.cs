@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Engine.Autograd;
@@ -12,15 +13,25 @@ namespace Engine.Cli.Commands;
 /// </summary>
 static class EvalCommand
 {
-    public const string Usage = "engine eval --model DIR --tokens FILE.json [--json] [--device D]";
+    static readonly Option<string?> ModelDir = CliOptions.Text("model", "the model directory (config.json, model.safetensors)", "DIR",
+        required: true);
+    static readonly Option<string?> Tokens = CliOptions.Text("tokens", "a JSON array of equal-length token-id rows", "FILE.json",
+        required: true);
+    static readonly Option<bool> Json = CliOptions.Flag("json", "print one JSON object, {\"loss\":…,\"predictions\":…}");
+    static readonly Option<string> DeviceName = CliOptions.Device();
 
-    public static int Run(Arguments args)
+    public static Command Build()
     {
-        string dir = args.String("model") ?? throw new UsageException("eval needs --model DIR");
-        string file = args.String("tokens") ?? throw new UsageException("eval needs --tokens FILE.json");
-        bool json = args.Flag("json");
-        var device = Device.Parse(args.String("device", "cpu"));
-        args.RejectUnknown();
+        var command = new Command("eval", "the mean next-token cross-entropy of a model over token rows") { ModelDir, Tokens, Json, DeviceName };
+        command.SetAction(Run);
+        return command;
+    }
+
+    static int Run(ParseResult args)
+    {
+        string dir = args.GetValue(ModelDir)!, file = args.GetValue(Tokens)!;
+        bool json = args.GetValue(Json);
+        var device = Device.Parse(args.GetValue(DeviceName)!);
 
         int[][] rows = ReadRows(file);
         dir = Gpt2Checkpoint.ResolveDirectory(dir);

@@ -1,58 +1,127 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Engine.Cli.Reporting;
 using Engine.Model.Checkpoints;
-using Engine.Model.Training;
+using Engine.Rl.Experiments;
 using Engine.Rl.Runs;
 using Engine.Rl.Tasks;
 
 namespace Engine.Cli.Commands;
 
-/// <summary><c>engine grpo tree …</c>: the paper's synthetic experiment, GRPO against λ-GRPO.</summary>
+/// <summary>
+/// <c>engine grpo run</c>: <see cref="GrpoRun"/> from the command line, with its lines, a progress bar and the plots drawn from its
+/// metrics.csv; <c>engine grpo tree</c> and <c>engine grpo arith</c>: the two demo experiments, GRPO against λ-GRPO.
+/// </summary>
 static class GrpoCommand
 {
-    public const string Usage = "engine grpo run --config FILE.json [--out DIR] [--steps N] [--resume] [--force]\n" +
-        "       engine grpo tree [--full] [--n 1|2] [--r-neg R] [--seeds S] [--steps N] [--lr LR] [--out DIR] [--device D] [--unpacked]\n" +
-        "       engine grpo arith [--quick] [--seeds S] [--steps N] [--sft-steps N] [--lr LR] [--out DIR] [--device D] [--unpacked]";
+    static readonly Option<string?> Config = CliOptions.Text("config", "the run's JSON config (docs: the grpo run config reference)",
+        "FILE.json", required: true);
+    static readonly Option<string?> RunOut = CliOptions.Text("out", "the run directory (default runs/grpo-<config name>)", "DIR");
+    static readonly Option<int?> RunSteps = CliOptions.Integer("steps", "overrides the config's steps (a resumed run may be extended)");
+    static readonly Option<bool> Resume = CliOptions.Flag("resume", "continue from the newest complete checkpoint set");
+    static readonly Option<bool> Force = CliOptions.Flag("force", "replace the run already in --out");
 
-    public static int Run(Arguments args) => args.Positional switch
+    static readonly Option<bool> Full = CliOptions.Flag("full", "the paper's whole sweep: n ∈ {1, 2}, r_neg ∈ {−0.5, −1, −1.5}");
+    static readonly Option<int> SharedPrefix = CliOptions.Integer("n", "tokens the trap shares with the target: 1, 2 or 3", 1, "1|2|3");
+    static readonly Option<float> NegativeReward = CliOptions.Number("r-neg", "the trap's reward", -1.0f, "R");
+    static readonly Option<int> TreeSeeds = CliOptions.Integer("seeds", "seeds per method", 5, "S");
+    static readonly Option<int> TreeSteps = CliOptions.Integer("steps", "steps per run", TreeExperiment.Steps);
+    static readonly Option<float> TreeLearningRate = CliOptions.Number("lr", "AdamW's learning rate", TreeExperiment.LearningRate, "LR");
+    static readonly Option<string> TreeOut = CliOptions.Text("out", "where the tables, curves and plots go", "DIR", "runs/grpo-tree");
+    static readonly Option<bool> TreeUnpacked = CliOptions.Flag("unpacked", "train on k separate rows instead of the packed trie");
+    static readonly Option<string> TreeDevice = CliOptions.Device();
+
+    static readonly Option<bool> Quick = CliOptions.Flag("quick", "the fast variant: 40 steps, 1 seed, 128 held-out problems");
+    static readonly Option<int?> ArithSeeds = CliOptions.Integer("seeds", $"seeds per method (default {new ArithmeticSettings().Seeds})", "S");
+    static readonly Option<int?> ArithSteps = CliOptions.Integer("steps", $"GRPO steps per run (default {new ArithmeticSettings().GrpoSteps})");
+    static readonly Option<int?> SftSteps = CliOptions.Integer("sft-steps",
+        $"supervised steps before RL (default {new ArithmeticSettings().SftSteps})");
+    static readonly Option<float?> ArithLearningRate = CliOptions.Number("lr",
+        $"AdamW's learning rate in RL (default {new ArithmeticSettings().LearningRate.ToString(CultureInfo.InvariantCulture)})", "LR");
+    static readonly Option<string> ArithOut = CliOptions.Text("out", "where the tables, curves and plots go", "DIR", "runs/grpo-arith");
+    static readonly Option<bool> ArithUnpacked = CliOptions.Flag("unpacked", "train on k separate rows instead of the packed trie");
+    static readonly Option<string> ArithDevice = CliOptions.Device();
+
+    public static Command Build()
     {
-        ["tree"] => Tree(args),
-        ["arith"] => Arith(args),
-        ["run"] => RunConfig(args),
-        _ => throw new UsageException("expected: " + Usage),
-    };
+        var run = new Command("run", "GRPO or λ-GRPO as a config describes it, with checkpoints that resume exactly")
+        {
+            Config, RunOut, RunSteps, Resume, Force,
+        };
+        run.Validators.Add(r =>
+        {
+            if (r.GetValue(Resume) && r.GetValue(Force)) r.AddError("--resume continues a run and --force replaces it: give one of them");
+        });
+        run.SetAction(RunConfig);
+        var tree = new Command("tree", "the paper's synthetic experiment, GRPO against λ-GRPO")
+        {
+            Full, SharedPrefix, NegativeReward, TreeSeeds, TreeSteps, TreeLearningRate, TreeOut, TreeDevice, TreeUnpacked,
+        };
+        tree.SetAction(Tree);
+        var arith = new Command("arith", "two-digit arithmetic: supervised start, then GRPO against λ-GRPO")
+        {
+            Quick, ArithSeeds, ArithSteps, SftSteps, ArithLearningRate, ArithOut, ArithDevice, ArithUnpacked,
+        };
+        arith.SetAction(Arith);
+        return new Command("grpo", "GRPO and λ-GRPO: a configured run, or one of the two demo experiments") { run, tree, arith };
+    }
 
     /// <summary>
     /// <c>engine grpo run --config FILE.json [--out DIR] [--steps N] [--resume] [--force]</c>: GRPO or λ-GRPO as a config describes it.
     /// </summary>
-    static int RunConfig(Arguments args)
+    static int RunConfig(ParseResult args)
     {
-        string config = args.String("config") ?? throw new UsageException("grpo run needs --config FILE.json");
-        string? outDir = args.String("out");
-        int? steps = args.Int("steps");
-        bool resume = args.Flag("resume"), force = args.Flag("force");
-        args.RejectUnknown();
+        string config = args.GetValue(Config)!;
+        string? outDir = args.GetValue(RunOut);
+        int? steps = args.GetValue(RunSteps);
+        bool resume = args.GetValue(Resume), force = args.GetValue(Force);
         if (steps is <= 0) throw new UsageException($"--steps must be positive, got {steps}");
-        if (resume && force) throw new UsageException("--resume continues a run and --force replaces it: give one of them");
-        GrpoRun.Execute(GrpoRunConfig.Load(config), new GrpoRunOptions(outDir, steps, resume, force));
+        var runConfig = GrpoRunConfig.Load(config);
+        ProgressBar? progress = null;
+        var result = GrpoRun.Execute(runConfig, new GrpoRunOptions(outDir, steps, resume, force), new GrpoRunCallbacks(
+            Started: start =>
+            {
+                var c = start.Config;
+                if (start.ResumedAt is { } at) Console.WriteLine($"resuming {start.Directory} at step {at} of {c.Steps}");
+                Console.WriteLine($"{GrpoRun.Command}: {(c.Lambda ? "λ-GRPO" : "GRPO")} on {start.ModelDirectory} " +
+                    $"({start.Parameters:N0} parameters, {start.Device}); {start.Prompts} prompts, {c.PromptsPerStep} per step, " +
+                    $"groups of {c.GroupSize}, {c.Steps} steps; rewards: " +
+                    $"{string.Join(", ", c.Rewards.Select(r => $"{r.Function.Name} × {r.Weight.ToString(CultureInfo.InvariantCulture)}"))}");
+                progress = new ProgressBar(c.Steps, "grpo");
+            },
+            Stepped: step =>
+            {
+                var m = step.Metrics;
+                if (step.Checkpointed) RunPlots.Grpo(step.Directory);
+                progress!.Report(m.Step, string.Create(CultureInfo.InvariantCulture,
+                    $"reward {m.RewardMean:F3}{(m.Eval is { } e ? $" eval {e["eval/reward_mean"]:F3}" : "")} |λ| {m.LambdaMean:F2} kl {m.Kl:F4}"));
+            }));
+        progress?.Done();
+        RunPlots.Grpo(result.Directory);
+        if (result.Last is { } last)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"step {last.Step}: reward {last.RewardMean:F4}{(last.Eval is { } e ? $", eval reward {e["eval/reward_mean"]:F4}" : "")}, " +
+                $"overhead {result.OverheadSeconds / Math.Max(result.TrainerSeconds, 1e-9):P2} of the trainer's time"));
+        Console.WriteLine($"wrote {result.Directory}/: model/, checkpoints/, metrics.jsonl, metrics.csv, reward.svg, kl.svg, tree.svg" +
+            $"{(runConfig.Eval is null ? "" : ", eval.svg")}");
         return 0;
     }
 
-    static int Arith(Arguments args)
+    static int Arith(ParseResult args)
     {
-        var settings = args.Flag("quick") ? ArithmeticSettings.Quick : new ArithmeticSettings();
+        var settings = args.GetValue(Quick) ? ArithmeticSettings.Quick : new ArithmeticSettings();
         settings = settings with
         {
-            Seeds = args.Int("seeds", settings.Seeds),
-            GrpoSteps = args.Int("steps", settings.GrpoSteps),
-            SftSteps = args.Int("sft-steps", settings.SftSteps),
-            LearningRate = args.Float("lr", settings.LearningRate),
-            PackedTree = !args.Flag("unpacked"),
+            Seeds = args.GetValue(ArithSeeds) ?? settings.Seeds,
+            GrpoSteps = args.GetValue(ArithSteps) ?? settings.GrpoSteps,
+            SftSteps = args.GetValue(SftSteps) ?? settings.SftSteps,
+            LearningRate = args.GetValue(ArithLearningRate) ?? settings.LearningRate,
+            PackedTree = !args.GetValue(ArithUnpacked),
         };
-        string outDir = args.String("out", "runs/grpo-arith");
-        var device = Device.Parse(args.String("device", "cpu"));
-        args.RejectUnknown();
+        string outDir = args.GetValue(ArithOut)!;
+        var device = Device.Parse(args.GetValue(ArithDevice)!);
         if (settings.Seeds < 1 || settings.GrpoSteps < 1 || settings.SftSteps < 0)
             throw new UsageException("--seeds and --steps must be ≥ 1 and --sft-steps ≥ 0");
         if (settings.Seeds > 1000 || settings.GrpoSteps > 1_000_000 || settings.SftSteps > 1_000_000)
@@ -64,7 +133,7 @@ static class GrpoCommand
         Console.WriteLine("grpo arith: two-digit addition and subtraction, e.g. ^47-19= → +028;  " +
             $"policy: GPT {m.Layers} layers, width {m.Width}, {m.Heads} heads, on {device}");
 
-        var sft = new Progress(settings.SftSteps, "sft");
+        var sft = new ProgressBar(settings.SftSteps, "sft");
         using var start = ArithmeticExperiment.Pretrain(settings.SftSteps,
             (s, loss) => sft.Report(s, string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}")), device);
         sft.Done();
@@ -77,14 +146,14 @@ static class GrpoCommand
         foreach (bool lambda in new[] { false, true })
             for (int seed = 0; seed < settings.Seeds; seed++)
             {
-                var progress = new Progress(settings.GrpoSteps, lambda ? $"λ-GRPO s{seed}" : $"GRPO   s{seed}");
+                var progress = new ProgressBar(settings.GrpoSteps, lambda ? $"λ-GRPO s{seed}" : $"GRPO   s{seed}");
                 var run = ArithmeticExperiment.Run(start, lambda, seed, settings, mt => progress.Report(mt.Step, mt.Summary));
                 progress.Done();
                 runs.Add(run);
-                var log = new Engine.Rl.Grpo.GrpoLog(Path.Combine(outDir, $"{(lambda ? "lambda-grpo" : "grpo")}-seed{seed}"),
-                    Engine.Rl.Grpo.GrpoStepMetrics.ColumnNames(1));
+                string logDir = Path.Combine(outDir, $"{(lambda ? "lambda-grpo" : "grpo")}-seed{seed}");
+                var log = new Engine.Rl.Grpo.GrpoLog(logDir, Engine.Rl.Grpo.GrpoStepMetrics.ColumnNames(1));
                 foreach (var mt in run.Steps) log.Append(mt);
-                log.Plot();
+                RunPlots.Grpo(logDir);
             }
 
         Console.WriteLine();
@@ -124,18 +193,17 @@ static class GrpoCommand
         return 0;
     }
 
-    static int Tree(Arguments args)
+    static int Tree(ParseResult args)
     {
-        bool full = args.Flag("full");
-        int n = args.Int("n", 1);
-        float rNeg = args.Float("r-neg", -1.0f);
-        int seeds = args.Int("seeds", 5);
-        int steps = args.Int("steps", TreeExperiment.Steps);
-        string outDir = args.String("out", "runs/grpo-tree");
-        float lr = args.Float("lr", TreeExperiment.LearningRate);
-        bool packedTree = !args.Flag("unpacked");
-        var device = Device.Parse(args.String("device", "cpu"));
-        args.RejectUnknown();
+        bool full = args.GetValue(Full);
+        int n = args.GetValue(SharedPrefix);
+        float rNeg = args.GetValue(NegativeReward);
+        int seeds = args.GetValue(TreeSeeds);
+        int steps = args.GetValue(TreeSteps);
+        string outDir = args.GetValue(TreeOut)!;
+        float lr = args.GetValue(TreeLearningRate);
+        bool packedTree = !args.GetValue(TreeUnpacked);
+        var device = Device.Parse(args.GetValue(TreeDevice)!);
         if (seeds < 1 || steps <= TreeExperiment.Window) throw new UsageException($"--seeds must be ≥ 1 and --steps > {TreeExperiment.Window}");
         if (seeds > 1000 || steps > 1_000_000)
             throw new UsageException($"--seeds must be at most 1000 and --steps at most 1000000, got {seeds} and {steps}");
@@ -153,7 +221,7 @@ static class GrpoCommand
             $"AdamW lr {lr}, token-mean, μ = 1, β = 0, temperature 1");
 
         var results = new TreeRunResult[runs.Count];
-        var progress = new Progress(runs.Count, "runs");
+        var progress = new ProgressBar(runs.Count, "runs");
         int done = 0;
         var clock = Stopwatch.StartNew();
         // Each run is tiny and single-threaded; the cores take one run each. A device's stream takes one run at a time.

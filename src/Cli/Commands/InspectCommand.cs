@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -9,20 +10,32 @@ namespace Engine.Cli.Commands;
 
 /// <summary>
 /// <c>engine inspect FILE [--json]</c>: the prefix trie of each group in a JSON file, with |λ|, the
-/// implicit PRM's step rewards R and advantages A (PAPER.md §1–§5).
+/// implicit PRM's step rewards R and advantages A (Sullivan and Koller, "GRPO is Secretly a Process Reward Model", arXiv 2509.21154).
 /// </summary>
 static class InspectCommand
 {
-    public const string Usage = "engine inspect FILE [--json]";
+    static readonly Argument<string> GroupsFile = new("FILE")
+    {
+        Description = "a JSON object {\"groups\": [{\"prompt\": [ids], \"completions\": [[ids], …], \"rewards\": [numbers]}, …]}",
+    };
+    static readonly Option<bool> Json = CliOptions.Flag("json", "print one JSON object, {\"groups\":[…]}");
 
     sealed record Group(int[] Prompt, int[][] Completions, float[] Rewards);
 
-    public static int Run(Arguments args)
+    public static Command Build()
     {
-        if (args.Positional.Count != 1) throw new UsageException("expected: " + Usage);
-        bool json = args.Flag("json");
-        args.RejectUnknown();
-        string file = args.Positional[0];
+        var command = new Command("inspect", "the prefix trie of each group, with |λ|, the implicit PRM's step rewards and advantages")
+        {
+            GroupsFile, Json,
+        };
+        command.SetAction(Run);
+        return command;
+    }
+
+    static int Run(ParseResult args)
+    {
+        bool json = args.GetValue(Json);
+        string file = args.GetValue(GroupsFile)!;
         var (groups, epsilon, scale) = Parse(InputFile.ReadAllText(file, "inspect: file"), file);
 
         var output = new JsonArray();

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Engine.Model;
@@ -12,24 +13,45 @@ namespace Engine.Cli.Commands;
 /// </summary>
 static class SampleCommand
 {
-    public const string Usage = "engine sample --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N " +
-        "[--greedy | --temperature T --top-k K --top-p P] [--seed S] [--json] [--device D]";
+    static readonly Option<string?> ModelDir = CliOptions.Text("model", "the model directory (config.json, model.safetensors, a tokenizer)",
+        "DIR", required: true);
+    static readonly Option<string?> Prompt = CliOptions.Text("prompt",
+        "the prompt as text, with the model's tokenizer (give --prompt or --prompt-ids)", "TEXT");
+    static readonly Option<string?> PromptIds = CliOptions.Text("prompt-ids", "the prompt as comma-separated token ids", "1,2,3");
+    static readonly Option<int?> MaxNewTokens = CliOptions.Integer("max-new-tokens",
+        "tokens to add (fewer when the model's context fills: stderr says so, and --json adds \"stopped\": \"context_limit\")");
+    static readonly Option<bool> Greedy = CliOptions.Flag("greedy", "always take the most likely token");
+    static readonly Option<float?> Temperature = CliOptions.Number("temperature", "divides the logits (0 is greedy; default 1)", "T");
+    static readonly Option<int?> TopK = CliOptions.Integer("top-k", "sample among the K most likely tokens (0, the default: all)", "K");
+    static readonly Option<float?> TopP = CliOptions.Number("top-p", "sample among the most likely tokens whose mass reaches P (default 1)", "P");
+    static readonly Option<int> Seed = CliOptions.Integer("seed", "the sampling seed", 0, "S");
+    static readonly Option<bool> Json = CliOptions.Flag("json", "print one JSON object: {\"ids\":[…]} and \"text\" when there is a tokenizer");
+    static readonly Option<string> DeviceName = CliOptions.Device();
 
-    public static int Run(Arguments args)
+    public static Command Build()
     {
-        string dir = args.String("model") ?? throw new UsageException("sample needs --model DIR");
-        string? text = args.String("prompt");
-        string? idList = args.String("prompt-ids");
-        int maxNew = args.Int("max-new-tokens", -1);
-        bool greedy = args.Flag("greedy");
-        float? givenTemperature = args.Float("temperature"), givenTopP = args.Float("top-p");
-        int? givenTopK = args.Int("top-k");
+        var command = new Command("sample", "continue a prompt with the KV cache")
+        {
+            ModelDir, Prompt, PromptIds, MaxNewTokens, Greedy, Temperature, TopK, TopP, Seed, Json, DeviceName,
+        };
+        MaxNewTokens.Required = true;
+        command.SetAction(Run);
+        return command;
+    }
+
+    static int Run(ParseResult args)
+    {
+        string dir = args.GetValue(ModelDir)!;
+        string? text = args.GetValue(Prompt), idList = args.GetValue(PromptIds);
+        int maxNew = args.GetValue(MaxNewTokens) ?? -1;
+        bool greedy = args.GetValue(Greedy);
+        float? givenTemperature = args.GetValue(Temperature), givenTopP = args.GetValue(TopP);
+        int? givenTopK = args.GetValue(TopK);
         float temperature = givenTemperature ?? 1f, topP = givenTopP ?? 1f;
         int topK = givenTopK ?? 0;
-        int seed = args.Int("seed", 0);
-        bool json = args.Flag("json");
-        var device = Device.Parse(args.String("device", "cpu"));
-        args.RejectUnknown();
+        int seed = args.GetValue(Seed);
+        bool json = args.GetValue(Json);
+        var device = Device.Parse(args.GetValue(DeviceName)!);
         if ((text is null) == (idList is null)) throw new UsageException("sample needs exactly one of --prompt TEXT and --prompt-ids 1,2,3");
         if (maxNew < 0) throw new UsageException("sample needs --max-new-tokens N (N ≥ 0)");
         if (temperature < 0) throw new UsageException($"--temperature must be ≥ 0 (0 is greedy), got {temperature}");
@@ -64,13 +86,17 @@ static class SampleCommand
         var sampling = greedy ? SamplingOptions.ArgMax : new SamplingOptions(false, temperature, topK, topP);
         var stop = tokenizer?.EosId is int eos ? new HashSet<int> { eos } : null;
         var ids = Generation.Generate(model, [prompt], new GenerationOptions(maxNew, sampling, (ulong)seed, stop, decodable))[0];
-        if (ids.Length < maxNew && (ids.Length == 0 || stop?.Contains(ids[^1]) != true))
-            Console.Error.WriteLine($"sample: stopped after {ids.Length} new tokens, at the model's context of {model.Config.ContextLength}");
+        // The model cannot see past its context: a continuation that fills it ends there, and the output says so.
+        bool stoppedAtContext = ids.Length < maxNew && (ids.Length == 0 || stop?.Contains(ids[^1]) != true);
+        if (stoppedAtContext)
+            Console.Error.WriteLine($"sample: stopped after {ids.Length} of the {maxNew} new tokens asked for: the prompt's {prompt.Length} " +
+                $"tokens and the continuation fill the model's context of {model.Config.ContextLength}");
         string? decoded = tokenizer?.Decode(ids);
         if (json)
         {
             var result = new Dictionary<string, object> { ["ids"] = ids };
             if (decoded is not null) result["text"] = decoded;
+            if (stoppedAtContext) result["stopped"] = "context_limit";
             Console.WriteLine(JsonSerializer.Serialize(result));
         }
         else

@@ -58,13 +58,12 @@ public sealed class LmTrainer : IDisposable
     public List<LmStep> History { get; } = [];
 
     /// <summary>
-    /// Runs until <paramref name="untilStep"/> (default: the configured total), calling
-    /// <paramref name="onStep"/> after each step. Shows a progress bar unless <paramref name="quiet"/>.
+    /// Runs until <paramref name="untilStep"/> (default: the configured total), calling <paramref name="onStep"/> after each step: the
+    /// trainer prints nothing, and a caller that shows progress does it there.
     /// </summary>
-    public void Run(int? untilStep = null, Action<LmStep>? onStep = null, bool quiet = false)
+    public void Run(int? untilStep = null, Action<LmStep>? onStep = null)
     {
         int end = Math.Min(untilStep ?? _options.Steps, _options.Steps);
-        var progress = quiet ? null : new Progress(_options.Steps, "train");
         int tokensPerStep = Data.Batch * Data.Time;
         while (Step < end)
         {
@@ -89,11 +88,7 @@ public sealed class LmTrainer : IDisposable
             var record = new LmStep(Step, lr, loss, val, norm, tps);
             History.Add(record);
             onStep?.Invoke(record);
-            var lastVal = History.LastOrDefault(h => h.ValLoss is not null)?.ValLoss;
-            progress?.Report(Step,
-                string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}{(lastVal is { } v ? $" val {v:F4}" : "")} {tps:F0} tok/s"));
         }
-        progress?.Done();
     }
 
     /// <summary>Mean validation loss over the configured number of batches, from the start of the validation stream.</summary>
@@ -125,21 +120,6 @@ public sealed class LmTrainer : IDisposable
             w.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{s.Step},{s.LearningRate:G6},{s.TrainLoss:G7},{(s.ValLoss is { } v ? v.ToString("G7", CultureInfo.InvariantCulture) : "")}," +
                 $"{s.GradNorm:G6},{s.TokensPerSecond:F1}"));
-    }
-
-    /// <summary>Plots train and validation loss from a CSV written by <see cref="AppendCsv"/>.</summary>
-    public static void PlotCsv(string csv, string svg)
-    {
-        var train = new List<(double, double)>();
-        var val = new List<(double, double)>();
-        foreach (var line in File.ReadLines(csv).Skip(1))
-        {
-            var f = line.Split(',');
-            if (f.Length < 4 || !double.TryParse(f[0], CultureInfo.InvariantCulture, out double step)) continue;
-            if (double.TryParse(f[2], CultureInfo.InvariantCulture, out double loss)) train.Add((step, loss));
-            if (double.TryParse(f[3], CultureInfo.InvariantCulture, out double v)) val.Add((step, v));
-        }
-        SvgPlot.Write(svg, "language-model loss", "step", "cross-entropy (nats)", [("train", train), ("validation", val)]);
     }
 
     /// <summary>Frees the optimizer state.</summary>

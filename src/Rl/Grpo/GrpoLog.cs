@@ -1,12 +1,11 @@
 using System.Globalization;
-using Engine.Model.Training;
 
 namespace Engine.Rl.Grpo;
 
 /// <summary>
 /// A run's metrics files in a folder: metrics.jsonl and metrics.csv (one line per step, the same columns), and
-/// timing.csv (where the trainer's seconds went in each step: sampling, scoring, tries, updates). <see cref="Plot"/> draws them, from
-/// the CSV on disk, as SVG.
+/// timing.csv (where the trainer's seconds went in each step: sampling, scoring, tries, updates). The files are data: a caller that
+/// wants charts draws them from the CSV.
 /// </summary>
 public sealed class GrpoLog
 {
@@ -52,31 +51,5 @@ public sealed class GrpoLog
         File.AppendAllText(PathOf(CsvFileName), m.ToCsv(Columns) + "\n");
         File.AppendAllText(PathOf(TimingFileName), string.Create(CultureInfo.InvariantCulture,
             $"{m.Step},{m.Seconds:R},{m.GenerateSeconds:R},{m.ScoreSeconds:R},{m.TrieSeconds:R},{m.TrainSeconds:R}\n"));
-    }
-
-    /// <summary>
-    /// Writes reward.svg (the mean and each reward function), kl.svg (KL, entropy, clipping), tree.svg (|λ|, path depth,
-    /// intermediate proportion) and, when the run evaluates, eval.svg, all from metrics.csv.
-    /// </summary>
-    public void Plot()
-    {
-        var lines = File.ReadAllLines(PathOf(CsvFileName));
-        if (lines.Length == 0) return;
-        var header = lines[0].Split(',');
-        var rows = lines.Skip(1).Select(l => l.Split(',')).Where(f => f.Length == header.Length).ToArray();
-        IReadOnlyList<(double, double)> Series(string column)
-        {
-            int c = Array.IndexOf(header, column);
-            return c < 0 ? [] : rows.Where(f => f[c].Length > 0)
-                .Select(f => (double.Parse(f[0], CultureInfo.InvariantCulture), double.Parse(f[c], CultureInfo.InvariantCulture))).ToList();
-        }
-        (string, IReadOnlyList<(double, double)>) Named(string column, string? name = null) => (name ?? column, Series(column));
-        SvgPlot.Write(PathOf("reward.svg"), "reward", "step", "reward",
-            [Named("reward_mean", "mean"), .. header.Where(h => h.StartsWith("reward/", StringComparison.Ordinal)).Select(h => Named(h))]);
-        SvgPlot.Write(PathOf("kl.svg"), "policy", "step", "value", [Named("kl"), Named("entropy"), Named("clip_fraction", "clip fraction")]);
-        SvgPlot.Write(PathOf("tree.svg"), "trie statistics", "step", "value",
-            [Named("lambda_mean", "mean |λ|"), Named("path_depth", "path depth"), Named("intermediate_proportion", "intermediate proportion")]);
-        var eval = header.Where(h => h.StartsWith("eval/", StringComparison.Ordinal)).ToArray();
-        if (eval.Length > 0) SvgPlot.Write(PathOf("eval.svg"), "evaluation (greedy)", "step", "score", [.. eval.Select(h => Named(h))]);
     }
 }

@@ -1,11 +1,9 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Engine.Model;
 using Engine.Model.Checkpoints;
 using Engine.Model.Tokenizers;
-using Engine.Model.Training;
 using Engine.Rl.Grpo;
 using Engine.Rl.Rewards;
 
@@ -26,10 +24,32 @@ public sealed record GrpoRunOptions(string? OutDir = null, int? Steps = null, bo
 /// <param name="OverheadSeconds">Seconds of everything else in this call: data, metrics, plots, checkpoints (not evaluation).</param>
 public sealed record GrpoRunResult(string Directory, int Steps, GrpoStepMetrics? Last, double TrainerSeconds, double OverheadSeconds);
 
+/// <summary>Where a run starts, once its inputs are checked and its policy is loaded.</summary>
+/// <param name="Directory">The run directory.</param>
+/// <param name="Config">The config as run (with the step count of <see cref="GrpoRunOptions.Steps"/>).</param>
+/// <param name="ModelDirectory">The directory the policy was loaded from (a checkpoint set when resuming).</param>
+/// <param name="Parameters">The policy's parameter count.</param>
+/// <param name="Device">Where it trains.</param>
+/// <param name="Prompts">Prompts in the training set.</param>
+/// <param name="ResumedAt">The step a resumed run continues from; null for a new run.</param>
+public sealed record GrpoRunStart(string Directory, GrpoRunConfig Config, string ModelDirectory, long Parameters, Device Device, int Prompts,
+    int? ResumedAt);
+
+/// <summary>One finished step of a run.</summary>
+/// <param name="Directory">The run directory, whose metrics files hold this step.</param>
+/// <param name="Steps">The steps the run will reach.</param>
+/// <param name="Metrics">The step's metrics (with the evaluation, on the steps that evaluate).</param>
+/// <param name="Checkpointed">Whether a checkpoint set of this step was just saved.</param>
+public sealed record GrpoRunStep(string Directory, int Steps, GrpoStepMetrics Metrics, bool Checkpointed);
+
+/// <summary>What a run reports to its caller as it goes, synchronously on the run's thread; the library itself prints nothing.</summary>
+/// <param name="Started">Called once, before the first step.</param>
+/// <param name="Stepped">Called after every step (and after its checkpoint, if any).</param>
+public sealed record GrpoRunCallbacks(Action<GrpoRunStart>? Started = null, Action<GrpoRunStep>? Stepped = null);
+
 /// <summary>
 /// <c>engine grpo run</c> as a library call: GRPO or λ-GRPO on a model directory, a prompt file and rewards, with
-/// checkpoint sets that resume bit-exactly, metrics in JSONL and CSV, SVG plots, greedy evaluations and the final
-/// policy in <c>model/</c>.
+/// checkpoint sets that resume bit-exactly, metrics in JSONL and CSV, greedy evaluations and the final policy in <c>model/</c>.
 /// </summary>
 public static class GrpoRun
 {
@@ -38,12 +58,11 @@ public static class GrpoRun
 
     const string ConfigFileName = "run_config.json";
 
-    /// <summary>Runs <paramref name="config"/>; <paramref name="output"/> (default: standard output) gets the summary lines.</summary>
-    public static GrpoRunResult Execute(GrpoRunConfig config, GrpoRunOptions options, TextWriter? output = null)
+    /// <summary>Runs <paramref name="config"/>, telling <paramref name="callbacks"/> where it starts and each step it finishes.</summary>
+    public static GrpoRunResult Execute(GrpoRunConfig config, GrpoRunOptions options, GrpoRunCallbacks? callbacks = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
-        output ??= Console.Out;
         if (options.Resume && options.Force)
             throw new ArgumentException($"{Command}: --resume continues a run and --force replaces it: give one of them");
         if (options.Steps is <= 0) throw new ArgumentException($"{Command}: --steps must be positive, got {options.Steps}");
@@ -115,17 +134,18 @@ public static class GrpoRun
             {
                 GrpoCheckpoint.Restore(trainer, latest.Directory);
                 foreach (var name in new[] { GrpoLog.JsonFileName, GrpoLog.CsvFileName, GrpoLog.TimingFileName })
-                    AtomicFile.Write(run.File(name), s => { using var f = InputFile.OpenRead(latest.File(name), "grpo run: metrics"); f.CopyTo(s); });
-                output.WriteLine($"resuming {run.Path} at step {trainer.StepCount} of {config.Steps}");
+                    AtomicFile.Write(run.File(name), s =>
+                    {
+                        using var f = InputFile.OpenRead(latest.File(name), "grpo run: metrics");
+                        f.CopyTo(s);
+                    });
             }
             var evalKeys = evalSet is null ? null
                 : (IReadOnlyList<string>)["eval/reward_mean", .. Enumerable.Range(0, config.Rewards.Count).Select(i => $"eval/reward/{i}"),
                     "eval/truncated_fraction"];
             var log = new GrpoLog(run.Path, GrpoStepMetrics.ColumnNames(config.Rewards.Count, evalKeys), append: latest is not null);
-            output.WriteLine($"{Command}: {(config.Lambda ? "λ-GRPO" : "GRPO")} on {modelDir} ({policy.ParameterCount:N0} parameters, {device}); " +
-                $"{dataset.Count} prompts, {config.PromptsPerStep} per step, groups of {config.GroupSize}, {config.Steps} steps; " +
-                $"rewards: " +
-                $"{string.Join(", ", config.Rewards.Select(r => $"{r.Function.Name} × {r.Weight.ToString(CultureInfo.InvariantCulture)}"))}");
+            callbacks?.Started?.Invoke(new GrpoRunStart(run.Path, config, modelDir, policy.ParameterCount, device, dataset.Count,
+                latest is null ? null : trainer.StepCount));
 
             void Checkpoint() => run.Checkpoints.Save(trainer.StepCount, dir =>
             {
@@ -137,7 +157,6 @@ public static class GrpoRun
                     fingerprintText);
             });
 
-            var progress = new Progress(config.Steps, "grpo");
             double trainerSeconds = 0, overheadSeconds = 0;
             GrpoStepMetrics? last = null;
             while (trainer.StepCount < config.Steps)
@@ -163,31 +182,18 @@ public static class GrpoRun
                 }
                 metrics = metrics with { Seconds = stepSeconds + evalSeconds };
                 log.Append(metrics);
-                if (metrics.Step % config.CheckpointEvery == 0 || metrics.Step == config.Steps)
-                {
-                    Checkpoint();
-                    log.Plot();
-                }
-                progress.Report(metrics.Step, string.Create(CultureInfo.InvariantCulture,
-                    $"reward {metrics.RewardMean:F3}{(metrics.Eval is { } e ? $" eval {e["eval/reward_mean"]:F3}" : "")} " +
-                    $"|λ| {metrics.LambdaMean:F2} kl {metrics.Kl:F4}"));
+                bool checkpointed = metrics.Step % config.CheckpointEvery == 0 || metrics.Step == config.Steps;
+                if (checkpointed) Checkpoint();
+                callbacks?.Stepped?.Invoke(new GrpoRunStep(run.Path, config.Steps, metrics, checkpointed));
                 trainerSeconds += stepSeconds;
                 overheadSeconds += iteration.Elapsed.TotalSeconds - stepSeconds - evalSeconds;
                 last = metrics;
             }
-            progress.Done();
             run.ExportModel(dir =>
             {
                 Gpt2Checkpoint.Save(policy, dir);
                 foreach (var (name, bytes) in tokenizerFiles) File.WriteAllBytes(Path.Combine(dir, name), bytes);
             });
-            log.Plot();
-            if (last is not null)
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"step {last.Step}: reward {last.RewardMean:F4}{(last.Eval is { } e ? $", eval reward {e["eval/reward_mean"]:F4}" : "")}, " +
-                    $"overhead {overheadSeconds / Math.Max(trainerSeconds, 1e-9):P2} of the trainer's time"));
-            output.WriteLine($"wrote {run.Path}/: model/, checkpoints/, metrics.jsonl, metrics.csv, reward.svg, kl.svg, tree.svg" +
-                $"{(evalSet is null ? "" : ", eval.svg")}");
             return new GrpoRunResult(run.Path, trainer.StepCount, last, trainerSeconds, overheadSeconds);
         }
         finally

@@ -2,8 +2,9 @@ using Engine.Autograd;
 using Engine.Autograd.Optimizers;
 using Engine.Model;
 using Engine.Rl.Grpo;
+using Engine.Rl.Tasks;
 
-namespace Engine.Rl.Tasks;
+namespace Engine.Rl.Experiments;
 
 /// <summary>Sizes of the arithmetic demo.</summary>
 /// <param name="SftSteps">Supervised steps before RL (chosen to reach a modest accuracy).</param>
@@ -13,7 +14,8 @@ namespace Engine.Rl.Tasks;
 /// <param name="EvalProblems">Held-out problems per evaluation (greedy decoding).</param>
 /// <param name="LearningRate">AdamW learning rate of the RL phase.</param>
 /// <param name="PackedTree">Train each group on its packed trie (off: k separate rows; same gradients).</param>
-public sealed record ArithmeticSettings(int SftSteps = 550, int GrpoSteps = 400, int Seeds = 3, int EvalEvery = 10, int EvalProblems = 256, float LearningRate = 1e-4f,
+public sealed record ArithmeticSettings(int SftSteps = 550, int GrpoSteps = 400, int Seeds = 3, int EvalEvery = 10, int EvalProblems = 256,
+    float LearningRate = 1e-4f,
     bool PackedTree = true)
 {
     /// <summary>The fast variant.</summary>
@@ -41,14 +43,18 @@ public sealed record ArithmeticRun(bool Lambda, int Seed, IReadOnlyList<(int Ste
 public static class ArithmeticExperiment
 {
     /// <summary>The policy: 2 blocks of width 64, 4 heads.</summary>
-    public static GptConfig Model => new(ArithmeticTask.Alphabet.Length, ArithmeticTask.PromptLength + ArithmeticTask.AnswerLength, Width: 64, Layers: 2, Heads: 4);
+    public static GptConfig Model =>
+        new(ArithmeticTask.Alphabet.Length, ArithmeticTask.PromptLength + ArithmeticTask.AnswerLength, Width: 64, Layers: 2, Heads: 4);
 
     /// <summary>GRPO settings shared by both methods.</summary>
     public static GrpoOptions Options(bool lambda, int seed, float learningRate, bool packedTree = true) => new(GroupSize: 8, PromptsPerStep: 8,
-        MaxNewTokens: ArithmeticTask.AnswerLength, LambdaScaling: lambda, Aggregation: Aggregation.TokenMean, LearningRate: learningRate, GradClip: 1f,
+        MaxNewTokens: ArithmeticTask.AnswerLength, LambdaScaling: lambda, Aggregation: Aggregation.TokenMean, LearningRate: learningRate,
+        GradClip: 1f,
         Seed: (ulong)seed, PackedTree: packedTree);
 
-    /// <summary>Supervised training on the answer tokens of training problems, on <paramref name="device"/> (default: the CPU); returns the model.</summary>
+    /// <summary>
+    /// Supervised training on the answer tokens of training problems, on <paramref name="device"/> (default: the CPU); returns the model.
+    /// </summary>
     public static Gpt Pretrain(int steps, Action<int, float>? onStep = null, Device? device = null)
     {
         var model = new Gpt(Model, seed: 7, device);
@@ -70,7 +76,8 @@ public static class ArithmeticExperiment
             using var scope = TensorScope.Open();
             opt.LearningRate = schedule.At(s);
             opt.ZeroGrad();
-            var loss = Gpt.Loss(model.Forward(Tensor.FromInts(x, new Shape(batch, t), model.Device)), Tensor.FromInts(y, new Shape(batch, t), model.Device));
+            var inputs = Tensor.FromInts(x, new Shape(batch, t), model.Device);
+            var loss = Gpt.Loss(model.Forward(inputs), Tensor.FromInts(y, new Shape(batch, t), model.Device));
             loss.Backward();
             opt.ClipGradNorm(1f);
             opt.Step();
@@ -84,7 +91,8 @@ public static class ArithmeticExperiment
     {
         var problems = Enumerable.Range(0, count).Select(i => ArithmeticTask.HeldOut((ulong)i)).ToArray();
         var prompts = problems.Select(p => ArithmeticTask.Tokenizer.Encode(p.Prompt)).ToArray();
-        var answers = Generation.Generate(model, prompts, new GenerationOptions(ArithmeticTask.AnswerLength, SamplingOptions.ArgMax, StopTokens: new HashSet<int> { ArithmeticTask.End }));
+        var answers = Generation.Generate(model, prompts,
+            new GenerationOptions(ArithmeticTask.AnswerLength, SamplingOptions.ArgMax, StopTokens: new HashSet<int> { ArithmeticTask.End }));
         return (double)problems.Zip(answers).Count(pa => ArithmeticTask.Tokenizer.Decode(pa.Second) == pa.First.Answer) / count;
     }
 

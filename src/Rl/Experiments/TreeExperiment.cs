@@ -1,7 +1,8 @@
 using Engine.Model;
 using Engine.Rl.Grpo;
+using Engine.Rl.Tasks;
 
-namespace Engine.Rl.Tasks;
+namespace Engine.Rl.Experiments;
 
 /// <summary>One configuration of the synthetic sweep.</summary>
 /// <param name="SharedPrefix">n.</param>
@@ -17,7 +18,7 @@ public sealed record TreeRun(int SharedPrefix, float NegativeReward, bool Lambda
 public sealed record TreeRunResult(TreeRun Run, double[] TargetFrequency, double FinalFrequency);
 
 /// <summary>
-/// The paper's synthetic experiment (PAPER.md §6) with Engine's transformer as the policy. The paper used
+/// The synthetic experiment of Sullivan and Koller (arXiv 2509.21154) with Engine's transformer as the policy. The paper used
 /// GPT-2 small and did not publish its learning rate or optimizer; the model and settings here are chosen
 /// so that the full sweep (2 × 3 configurations × 5 seeds × 2 methods × 250 steps) fits in minutes on two
 /// cores.
@@ -42,11 +43,12 @@ public static class TreeExperiment
     public const float LearningRate = 3e-4f;
 
     /// <summary>The paper's Table 1 (GRPO, λ-GRPO) by (n, r_neg).</summary>
-    public static IReadOnlyDictionary<(int, float), (double Grpo, double Lambda)> PaperTable { get; } = new Dictionary<(int, float), (double, double)>
-    {
-        [(1, -0.5f)] = (0.3995, 0.5663), [(1, -1.0f)] = (0.0000, 0.7535), [(1, -1.5f)] = (0.2000, 0.4463),
-        [(2, -0.5f)] = (0.1980, 0.4292), [(2, -1.0f)] = (0.0488, 0.3612), [(2, -1.5f)] = (0.0000, 0.3820),
-    };
+    public static IReadOnlyDictionary<(int, float), (double Grpo, double Lambda)> PaperTable { get; } =
+        new Dictionary<(int, float), (double, double)>
+        {
+            [(1, -0.5f)] = (0.3995, 0.5663), [(1, -1.0f)] = (0.0000, 0.7535), [(1, -1.5f)] = (0.2000, 0.4463),
+            [(2, -0.5f)] = (0.1980, 0.4292), [(2, -1.0f)] = (0.0488, 0.3612), [(2, -1.5f)] = (0.0000, 0.3820),
+        };
 
     /// <summary>
     /// Trains one policy for <paramref name="steps"/> steps on <paramref name="device"/> (default: the CPU) and
@@ -57,7 +59,8 @@ public static class TreeExperiment
     {
         var task = new TreeTask(run.SharedPrefix, run.NegativeReward);
         using var policy = new Gpt(Model, seed: (ulong)(1000 + run.Seed), device);
-        using var trainer = new GrpoTrainer(policy, Options(run.Lambda, run.Seed, learningRate, packedTree), [task.AsReward()], allowedTokens: TreeTask.Alphabet);
+        using var trainer = new GrpoTrainer(policy, Options(run.Lambda, run.Seed, learningRate, packedTree), [task.AsReward()],
+            allowedTokens: TreeTask.Alphabet);
         var freq = new double[steps];
         int hits = 0, samples = 0;
         for (int s = 0; s < steps; s++)

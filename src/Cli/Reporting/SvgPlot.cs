@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
 
-namespace Engine.Model.Training;
+namespace Engine.Cli.Reporting;
 
 /// <summary>Line charts as standalone SVG files: one x axis, any number of named series.</summary>
-public static class SvgPlot
+static class SvgPlot
 {
     static readonly string[] Colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
 
@@ -55,7 +55,7 @@ public static class SvgPlot
                 $"<text x=\"{F(w - right + 38)}\" y=\"{F(top + 14 + 18 * s)}\">{Escape(series[s].Name)}</text>\n");
         }
         sb.Append("</svg>\n");
-        Checkpoints.AtomicFile.WriteText(path, sb.ToString());
+        Engine.Model.Checkpoints.AtomicFile.WriteText(path, sb.ToString());
     }
 
     static string Escape(string s) => s.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Engine.Model.Training;
+namespace Engine.Cli.Reporting;
 
 /// <summary>A one-line progress bar on standard error: step, bar, metrics and time left.</summary>
-public sealed class Progress(int total, string label)
+sealed class ProgressBar(int total, string label)
 {
     readonly Stopwatch _clock = Stopwatch.StartNew();
     readonly bool _interactive = !Console.IsErrorRedirected;
@@ -17,7 +17,8 @@ public sealed class Progress(int total, string label)
         int percent = total == 0 ? 100 : step * 100 / total;
         const int width = 24;
         int filled = total == 0 ? width : step * width / total;
-        string line = $"{label} {step,6}/{total} [{new string('#', filled)}{new string('.', width - filled)}] {metrics}  {Format(elapsed)} elapsed, {Format(eta)} left";
+        string line = $"{label} {step,6}/{total} [{new string('#', filled)}{new string('.', width - filled)}] {metrics}  " +
+            $"{Format(elapsed)} elapsed, {Format(eta)} left";
         if (_interactive) Console.Error.Write("\r" + line.PadRight(Console.WindowWidth > 0 ? Math.Min(Console.WindowWidth - 1, 160) : 0));
         else if (percent / 10 != _lastPercent / 10 || step == total) Console.Error.WriteLine(line);
         _lastPercent = percent;
