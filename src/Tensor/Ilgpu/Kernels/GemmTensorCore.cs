@@ -8,8 +8,8 @@ namespace Engine.Ilgpu.Kernels;
 /// GEMM on tensor cores through inline PTX <c>mma.sync</c>, float32 accumulation. A group of 128 threads
 /// (4 warps, 2 × 2) computes a 64 × 64 tile of c; each warp a 32 × 32 sub-tile as 2 × 4 <c>mma</c> tiles of
 /// 16 × 8. The group stages slabs of op(a) and op(b) as float32 in shared memory (64 rows × k, k contiguous,
-/// rows padded so that fragment reads hit distinct banks): 16 deep for tf32 (two <c>m16n8k8</c> steps), 32
-/// deep for bf16 (two <c>m16n8k16</c> steps); each slab is loaded into registers while the previous one
+/// rows padded so that fragment reads spread over the banks), 16 deep: two <c>m16n8k8</c> steps for tf32, one
+/// <c>m16n8k16</c> step for bf16 (a deeper bf16 slab spilled registers); each slab is loaded into registers while the previous one
 /// is being multiplied. At each step a thread reads its A and B fragments and converts
 /// them with <c>cvt.rna.tf32.f32</c> or <c>cvt.rn.bf16x2.f32</c> straight into PTX registers that the kernel
 /// declares itself (<c>fa0…fa7</c>, <c>fb0…fb7</c>), which the 8 <c>mma</c>s read; the 32 accumulators per
@@ -35,8 +35,8 @@ internal static class GemmTensorCore
     /// <summary>Row pitch (floats) of a staged tf32 slab: 16 k + 4 padding, so g·20 + t hits 32 distinct banks.</summary>
     const int PitchTf32 = 20;
 
-    /// <summary>Row pitch (floats) of a staged bf16 slab: 32 k + 8 padding, so pairs at g·40 + 2t fill 2 wavefronts exactly.</summary>
-    const int PitchBf16 = 40;
+    /// <summary>Row pitch (floats) of a staged bf16 slab: 16 k + 8 padding, so pairs at g·24 + 2t fill 2 wavefronts exactly.</summary>
+    const int PitchBf16 = 24;
 
     /// <summary>The 2 × 4 accumulator fragments of one thread (emulation path; CUDA keeps them in registers).</summary>
     struct Fragments
@@ -61,7 +61,8 @@ internal static class GemmTensorCore
         int col0 = Grid.IdxX * Tile, row0 = Grid.IdxY * Tile, batch = Grid.IdxZ;
         long baseA = (long)batch * p.BatchStrideA, baseB = (long)batch * p.BatchStrideB;
         long baseC = (long)batch * p.M * p.N;
-        int depth = bf16 ? 32 : 16, pitch = bf16 ? PitchBf16 : PitchTf32;
+        const int depth = 16;
+        int pitch = bf16 ? PitchBf16 : PitchTf32;
 
         var acc = default(Fragments);
         if (CudaAsm.IsSupported)
@@ -74,22 +75,21 @@ internal static class GemmTensorCore
 
         // The next slab is fetched into registers while the current one is multiplied, hiding global latency.
         bool deepA = p.TransA == 0, deepB = p.TransB != 0;
-        var nextA = Fetch(a, baseA, p.M, row0, 0, p.K, deepA, bf16, tid);
-        var nextB = Fetch(b, baseB, p.N, col0, 0, p.K, deepB, bf16, tid);
+        var nextA = Fetch(a, baseA, p.M, row0, 0, p.K, deepA, tid);
+        var nextB = Fetch(b, baseB, p.N, col0, 0, p.K, deepB, tid);
         for (int k0 = 0; k0 < p.K; k0 += depth)
         {
-            Put(sa, nextA, deepA, bf16, pitch, tid);
-            Put(sb, nextB, deepB, bf16, pitch, tid);
+            Put(sa, nextA, deepA, pitch, tid);
+            Put(sb, nextB, deepB, pitch, tid);
             Group.Barrier();
             if (k0 + depth < p.K)
             {
-                nextA = Fetch(a, baseA, p.M, row0, k0 + depth, p.K, deepA, bf16, tid);
-                nextB = Fetch(b, baseB, p.N, col0, k0 + depth, p.K, deepB, bf16, tid);
+                nextA = Fetch(a, baseA, p.M, row0, k0 + depth, p.K, deepA, tid);
+                nextB = Fetch(b, baseB, p.N, col0, k0 + depth, p.K, deepB, tid);
             }
             if (bf16)
             {
                 StepBf16(sa, sb, ref acc, warpRow, warpCol, g, t, 0);
-                StepBf16(sa, sb, ref acc, warpRow, warpCol, g, t, 16);
             }
             else
             {
@@ -271,85 +271,61 @@ internal static class GemmTensorCore
         }
     }
 
-    /// <summary>One thread's share of a slab: 8 floats (tf32) or 16 (bf16), elements tid + 128·i.</summary>
+    /// <summary>One thread's share of a slab: 8 floats, elements tid + 128·i.</summary>
     struct Share
     {
-        public Float4 P0, P1, P2, P3;
+        public Float4 P0, P1;
     }
 
     /// <summary>
-    /// Loads this thread's share of one slab (64 rows of op(x) × 16 or 32 k), zero outside the matrix. Element e
-    /// of the slab is row e / depth, column e % depth when <paramref name="deepRows"/> (element (w, k) at w·K + k:
+    /// Loads this thread's share of one slab (64 rows of op(x) × 16 k), zero outside the matrix. Element e
+    /// of the slab is row e / 16, column e % 16 when <paramref name="deepRows"/> (element (w, k) at w·K + k:
     /// a, or b transposed), else row e % 64, column e / 64 (element (w, k) at k·wide + w): consecutive threads
     /// read consecutive addresses either way.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Share Fetch(ArrayView<float> x, long xBase, int wide, int w0, int k0, int kTotal, bool deepRows, bool bf16, int tid)
+    static Share Fetch(ArrayView<float> x, long xBase, int wide, int w0, int k0, int kTotal, bool deepRows, int tid)
     {
         var r = default(Share);
         r.P0 = new Float4(
-            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid),
-            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + Threads),
-            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 2 * Threads),
-            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 3 * Threads));
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, tid),
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, tid + Threads),
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, tid + 2 * Threads),
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, tid + 3 * Threads));
         r.P1 = new Float4(
-            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 4 * Threads),
-            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 5 * Threads),
-            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 6 * Threads),
-            Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 7 * Threads));
-        if (bf16)
-        {
-            r.P2 = new Float4(
-                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 8 * Threads),
-                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 9 * Threads),
-                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 10 * Threads),
-                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 11 * Threads));
-            r.P3 = new Float4(
-                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 12 * Threads),
-                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 13 * Threads),
-                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 14 * Threads),
-                Element(x, xBase, wide, w0, k0, kTotal, deepRows, bf16, tid + 15 * Threads));
-        }
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, tid + 4 * Threads),
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, tid + 5 * Threads),
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, tid + 6 * Threads),
+            Element(x, xBase, wide, w0, k0, kTotal, deepRows, tid + 7 * Threads));
         return r;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Element(ArrayView<float> x, long xBase, int wide, int w0, int k0, int kTotal, bool deepRows, bool bf16, int e)
+    static float Element(ArrayView<float> x, long xBase, int wide, int w0, int k0, int kTotal, bool deepRows, int e)
     {
-        int depth = bf16 ? 32 : 16;
-        int gw = w0 + (deepRows ? e / depth : e % Tile), gk = k0 + (deepRows ? e % depth : e / Tile);
+        int gw = w0 + (deepRows ? e / 16 : e % Tile), gk = k0 + (deepRows ? e % 16 : e / Tile);
         if (gw >= wide || gk >= kTotal) return 0f;
         return x[xBase + (deepRows ? (long)gw * kTotal + gk : (long)gk * wide + gw)];
     }
 
     /// <summary>Stores what <see cref="Fetch"/> returned into the slab s[w·pitch + k].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Put(ArrayView<float> s, Share r, bool deepRows, bool bf16, int pitch, int tid)
+    static void Put(ArrayView<float> s, Share r, bool deepRows, int pitch, int tid)
     {
-        Place(s, r.P0.X, deepRows, bf16, pitch, tid);
-        Place(s, r.P0.Y, deepRows, bf16, pitch, tid + Threads);
-        Place(s, r.P0.Z, deepRows, bf16, pitch, tid + 2 * Threads);
-        Place(s, r.P0.W, deepRows, bf16, pitch, tid + 3 * Threads);
-        Place(s, r.P1.X, deepRows, bf16, pitch, tid + 4 * Threads);
-        Place(s, r.P1.Y, deepRows, bf16, pitch, tid + 5 * Threads);
-        Place(s, r.P1.Z, deepRows, bf16, pitch, tid + 6 * Threads);
-        Place(s, r.P1.W, deepRows, bf16, pitch, tid + 7 * Threads);
-        if (!bf16) return;
-        Place(s, r.P2.X, deepRows, bf16, pitch, tid + 8 * Threads);
-        Place(s, r.P2.Y, deepRows, bf16, pitch, tid + 9 * Threads);
-        Place(s, r.P2.Z, deepRows, bf16, pitch, tid + 10 * Threads);
-        Place(s, r.P2.W, deepRows, bf16, pitch, tid + 11 * Threads);
-        Place(s, r.P3.X, deepRows, bf16, pitch, tid + 12 * Threads);
-        Place(s, r.P3.Y, deepRows, bf16, pitch, tid + 13 * Threads);
-        Place(s, r.P3.Z, deepRows, bf16, pitch, tid + 14 * Threads);
-        Place(s, r.P3.W, deepRows, bf16, pitch, tid + 15 * Threads);
+        Place(s, r.P0.X, deepRows, pitch, tid);
+        Place(s, r.P0.Y, deepRows, pitch, tid + Threads);
+        Place(s, r.P0.Z, deepRows, pitch, tid + 2 * Threads);
+        Place(s, r.P0.W, deepRows, pitch, tid + 3 * Threads);
+        Place(s, r.P1.X, deepRows, pitch, tid + 4 * Threads);
+        Place(s, r.P1.Y, deepRows, pitch, tid + 5 * Threads);
+        Place(s, r.P1.Z, deepRows, pitch, tid + 6 * Threads);
+        Place(s, r.P1.W, deepRows, pitch, tid + 7 * Threads);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Place(ArrayView<float> s, float v, bool deepRows, bool bf16, int pitch, int e)
+    static void Place(ArrayView<float> s, float v, bool deepRows, int pitch, int e)
     {
-        int depth = bf16 ? 32 : 16;
-        int w = deepRows ? e / depth : e % Tile, kk = deepRows ? e % depth : e / Tile;
+        int w = deepRows ? e / 16 : e % Tile, kk = deepRows ? e % 16 : e / Tile;
         s[w * pitch + kk] = v;
     }
 
