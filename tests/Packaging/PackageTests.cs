@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Xml.Linq;
+using Engine.Tests.Support;
+
+namespace Engine.Tests.Packaging;
+
+/// <summary>
+/// Packs the libraries and the tool as a user would, into a feed in a temporary folder, then restores, builds and runs
+/// a console app whose Program.cs is README.md's C# snippet, and installs and runs the <c>engine</c> tool. About a
+/// minute on two cores. The pack reuses the libraries built for these tests (<c>--no-build</c>). The app and the tool
+/// restore into a private package folder, so the packages never enter the shared NuGet cache, where a later run
+/// would find a stale copy of the same version; their dependencies (ILGPU, System.Numerics.Tensors) come from that
+/// cache as a read-only local source, so the test needs no network.
+/// </summary>
+public sealed class PackageTests
+{
+    const string ReadmeHeading = "## Use it from C#";
+    static readonly string[] Libraries = ["Engine.Tensor", "Engine.Autograd", "Engine.Model", "Engine.Rl"];
+
+    [Fact]
+    public void ThePackedLibrariesRunTheReadmeSnippetAndTheToolInstalls()
+    {
+        using var temp = new TempDirectory();
+        string feed = temp.File("feed");
+        Dotnet(RepositoryFiles.Root, "pack", RepositoryFiles.PathOf("Engine.sln"), "-c", RepositoryFiles.Configuration, "--no-build",
+            "-o", feed, "-nodeReuse:false");
+        string version = PackageVersion(feed);
+        foreach (string id in Libraries) CheckMetadata(feed, id, version);
+        CheckMetadata(feed, "Engine.Cli", version);
+
+        WriteConfig(temp.Path, feed);
+        string app = Directory.CreateDirectory(temp.File("app")).FullName;
+        File.WriteAllText(Path.Combine(app, "App.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <Nullable>enable</Nullable>
+                <InvariantGlobalization>true</InvariantGlobalization>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Engine.Rl" Version="{version}" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(app, "Program.cs"), RepositoryFiles.FencedBlock("README.md", ReadmeHeading, "csharp"));
+        Dotnet(app, "build", "-c", "Release", "-o", "out", "-nodeReuse:false");
+        string output = Dotnet(app, Path.Combine("out", "App.dll"));
+        Assert.Equal(RepositoryFiles.FencedBlock("README.md", ReadmeHeading, ""), output.ReplaceLineEndings("\n"));
+        Assert.True(File.Exists(Path.Combine(temp.Path, "packages", "engine.rl", version, $"engine.rl.{version}.nupkg")),
+            "the app restored Engine.Rl from somewhere other than the temporary feed");
+
+        string tools = temp.File("tools");
+        Dotnet(temp.Path, "tool", "install", "--tool-path", tools, "--add-source", feed, "--version", version, "Engine.Cli");
+        var (exitCode, usage) = Run(Path.Combine(tools, "engine"), temp.Path, []);
+        Assert.Equal(2, exitCode);
+        Assert.Contains("engine grpo run --config FILE.json", usage, StringComparison.Ordinal);
+    }
+
+    /// <summary>The version every package was packed with (they share one).</summary>
+    static string PackageVersion(string feed)
+    {
+        string tensor = Assert.Single(Directory.GetFiles(feed, "Engine.Tensor.*.nupkg"));
+        return Path.GetFileNameWithoutExtension(tensor)["Engine.Tensor.".Length..];
+    }
+
+    static void CheckMetadata(string feed, string id, string version)
+    {
+        string package = Path.Combine(feed, $"{id}.{version}.nupkg");
+        Assert.True(File.Exists(Path.Combine(feed, $"{id}.{version}.snupkg")), $"{id} has no symbols package");
+        using var zip = ZipFile.OpenRead(package);
+        var nuspec = XDocument.Load(zip.GetEntry($"{id}.nuspec")!.Open()).Root!;
+        XNamespace ns = nuspec.GetDefaultNamespace();
+        var metadata = nuspec.Element(ns + "metadata")!;
+        string Field(string name) => metadata.Element(ns + name)?.Value ?? "";
+        Assert.DoesNotContain("Package Description", Field("description"), StringComparison.Ordinal);
+        Assert.True(Field("description").Length > 20, $"{id}: description '{Field("description")}'");
+        Assert.Equal("MIT", Field("license"));
+        Assert.Equal("The Engine authors", Field("authors"));
+        Assert.Equal("README.md", Field("readme"));
+        Assert.NotNull(zip.GetEntry("README.md"));
+        Assert.NotNull(zip.GetEntry("LICENSE"));
+    }
+
+    /// <summary>A nuget.config for everything under <paramref name="folder"/>: the feed, then the shared cache as a local source.</summary>
+    static void WriteConfig(string folder, string feed)
+    {
+        string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } set
+            ? set
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        File.WriteAllText(Path.Combine(folder, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <config>
+                <add key="globalPackagesFolder" value="{Path.Combine(folder, "packages")}" />
+              </config>
+              <packageSources>
+                <clear />
+                <add key="engine" value="{feed}" />
+                <add key="cache" value="{cache}" />
+              </packageSources>
+            </configuration>
+            """);
+    }
+
+    /// <summary>Runs dotnet with <paramref name="arguments"/> in <paramref name="folder"/>; returns standard output, and fails with all of it otherwise.</summary>
+    static string Dotnet(string folder, params string[] arguments)
+    {
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        var (exitCode, output) = Run(dotnet, folder, arguments);
+        Assert.True(exitCode == 0, $"dotnet {string.Join(' ', arguments)} exited {exitCode}:\n{output}");
+        return output;
+    }
+
+    static (int ExitCode, string Output) Run(string program, string folder, string[] arguments)
+    {
+        var info = new ProcessStartInfo(program) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in arguments) info.ArgumentList.Add(a);
+        // The test host runs under MSBuild and VSTest, whose variables would point a child build at their own SDK state.
+        foreach (string name in info.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)
+                     || k.StartsWith("VSTEST", StringComparison.OrdinalIgnoreCase)).ToList())
+            info.Environment.Remove(name);
+        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        info.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} ran past 10 minutes");
+        }
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result + (process.ExitCode == 0 ? "" : stderr.Result));
+    }
+}
