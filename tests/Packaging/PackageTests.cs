@@ -105,7 +105,7 @@ public sealed class PackageTests
             """);
     }
 
-    /// <summary>Runs dotnet with <paramref name="arguments"/> in <paramref name="folder"/>; returns standard output, and fails with all of it otherwise.</summary>
+    /// <summary>Runs dotnet with <paramref name="arguments"/> in <paramref name="folder"/>: its standard output, or a failure with all of it.</summary>
     static string Dotnet(string folder, params string[] arguments)
     {
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
