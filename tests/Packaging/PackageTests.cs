@@ -7,8 +7,8 @@ namespace Engine.Tests.Packaging;
 
 /// <summary>
 /// Packs the libraries and the tool as a user would, into a feed in a temporary folder, then restores, builds and runs
-/// a console app whose Program.cs is README.md's C# snippet, and installs and runs the <c>engine</c> tool. About a
-/// minute on two cores. The pack reuses the libraries built for these tests (<c>--no-build</c>). The app and the tool
+/// a console app whose Program.cs is README.md's C# snippet and another made of docs/api.md's snippets, and installs
+/// and runs the <c>engine</c> tool. About 30 s on two cores. The pack reuses the libraries built for these tests (<c>--no-build</c>). The app and the tool
 /// restore into a private package folder, so the packages never enter the shared NuGet cache, where a later run
 /// would find a stale copy of the same version; their dependencies (ILGPU, System.Numerics.Tensors) come from that
 /// cache as a read-only local source, so the test needs no network.
@@ -19,7 +19,7 @@ public sealed class PackageTests
     static readonly string[] Libraries = ["Engine.Tensor", "Engine.Autograd", "Engine.Model", "Engine.Rl"];
 
     [Fact]
-    public void ThePackedLibrariesRunTheReadmeSnippetAndTheToolInstalls()
+    public void ThePackedLibrariesRunTheDocumentedSnippetsAndTheToolInstalls()
     {
         using var temp = new TempDirectory();
         string feed = temp.File("feed");
@@ -30,7 +30,27 @@ public sealed class PackageTests
         CheckMetadata(feed, "Engine.Cli", version);
 
         WriteConfig(temp.Path, feed);
-        string app = Directory.CreateDirectory(temp.File("app")).FullName;
+        string app = ConsoleApp(temp.File("app"), version, RepositoryFiles.FencedBlock("README.md", ReadmeHeading, "csharp"));
+        string output = Dotnet(app, Path.Combine("out", "App.dll"));
+        Assert.Equal(RepositoryFiles.FencedBlock("README.md", ReadmeHeading, ""), output.ReplaceLineEndings("\n"));
+        Assert.True(File.Exists(Path.Combine(temp.Path, "packages", "engine.rl", version, $"engine.rl.{version}.nupkg")),
+            "the app restored Engine.Rl from somewhere other than the temporary feed");
+
+        // docs/api.md's snippets make one program, in the order they appear; it ends with five GRPO steps.
+        string tour = ConsoleApp(temp.File("tour"), version, string.Join('\n', RepositoryFiles.FencedBlocks("docs/api.md", "csharp")));
+        Assert.Contains("step 5: reward", Dotnet(tour, Path.Combine("out", "App.dll")), StringComparison.Ordinal);
+
+        string tools = temp.File("tools");
+        Dotnet(temp.Path, "tool", "install", "--tool-path", tools, "--add-source", feed, "--version", version, "Engine.Cli");
+        var (exitCode, usage) = Run(Path.Combine(tools, "engine"), temp.Path, []);
+        Assert.Equal(2, exitCode);
+        Assert.Contains("engine grpo run --config FILE.json", usage, StringComparison.Ordinal);
+    }
+
+    /// <summary>A console app in <paramref name="folder"/> that references Engine.Rl <paramref name="version"/>, built into out/.</summary>
+    static string ConsoleApp(string folder, string version, string program)
+    {
+        string app = Directory.CreateDirectory(folder).FullName;
         File.WriteAllText(Path.Combine(app, "App.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
@@ -45,18 +65,9 @@ public sealed class PackageTests
               </ItemGroup>
             </Project>
             """);
-        File.WriteAllText(Path.Combine(app, "Program.cs"), RepositoryFiles.FencedBlock("README.md", ReadmeHeading, "csharp"));
+        File.WriteAllText(Path.Combine(app, "Program.cs"), program);
         Dotnet(app, "build", "-c", "Release", "-o", "out", "-nodeReuse:false");
-        string output = Dotnet(app, Path.Combine("out", "App.dll"));
-        Assert.Equal(RepositoryFiles.FencedBlock("README.md", ReadmeHeading, ""), output.ReplaceLineEndings("\n"));
-        Assert.True(File.Exists(Path.Combine(temp.Path, "packages", "engine.rl", version, $"engine.rl.{version}.nupkg")),
-            "the app restored Engine.Rl from somewhere other than the temporary feed");
-
-        string tools = temp.File("tools");
-        Dotnet(temp.Path, "tool", "install", "--tool-path", tools, "--add-source", feed, "--version", version, "Engine.Cli");
-        var (exitCode, usage) = Run(Path.Combine(tools, "engine"), temp.Path, []);
-        Assert.Equal(2, exitCode);
-        Assert.Contains("engine grpo run --config FILE.json", usage, StringComparison.Ordinal);
+        return app;
     }
 
     /// <summary>The version every package was packed with (they share one).</summary>

@@ -27,11 +27,18 @@ static partial class RepositoryFiles
         return fences[0].Body;
     }
 
-    static IEnumerable<(string Language, string Body)> Fences(string[] lines, int from)
+    /// <summary>Every fenced block of <paramref name="markdownFile"/> whose info string is <paramref name="language"/>, in order.</summary>
+    public static IReadOnlyList<string> FencedBlocks(string markdownFile, string language)
+    {
+        string[] lines = File.ReadAllText(PathOf(markdownFile)).ReplaceLineEndings("\n").Split('\n');
+        return [.. Fences(lines, 0, wholeFile: true).Where(f => f.Language == language).Select(f => f.Body)];
+    }
+
+    static IEnumerable<(string Language, string Body)> Fences(string[] lines, int from, bool wholeFile = false)
     {
         for (int i = from; i < lines.Length; i++)
         {
-            if (lines[i].StartsWith("## ", StringComparison.Ordinal)) yield break;
+            if (!wholeFile && lines[i].StartsWith("## ", StringComparison.Ordinal)) yield break;
             if (!lines[i].StartsWith("```", StringComparison.Ordinal)) continue;
             string language = lines[i][3..].Trim();
             int end = Array.FindIndex(lines, i + 1, l => l.StartsWith("```", StringComparison.Ordinal));
