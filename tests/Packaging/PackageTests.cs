@@ -8,10 +8,10 @@ namespace Engine.Tests.Packaging;
 /// <summary>
 /// Packs the libraries and the tool as a user would, into a feed in a temporary folder, then restores, builds and runs
 /// a console app whose Program.cs is README.md's C# snippet and another made of docs/api.md's snippets, and installs
-/// and runs the <c>engine</c> tool. About 30 s on two cores. The pack reuses the libraries built for these tests (<c>--no-build</c>). The app and the tool
-/// restore into a private package folder, so the packages never enter the shared NuGet cache, where a later run
-/// would find a stale copy of the same version; their dependencies (ILGPU, System.Numerics.Tensors) come from that
-/// cache as a read-only local source, so the test needs no network.
+/// and runs the <c>engine</c> tool: 10–20 s on two cores. The pack reuses the libraries built for these tests
+/// (<c>--no-build</c>). The apps and the tool restore into a private package folder, so the packages never enter the
+/// shared NuGet cache, where a later run would find a stale copy of the same version; their dependencies (ILGPU,
+/// System.Numerics.Tensors) come from that cache as a read-only local source, so the test needs no network.
 /// </summary>
 public sealed class PackageTests
 {
@@ -116,7 +116,7 @@ public sealed class PackageTests
             """);
     }
 
-    /// <summary>Runs dotnet with <paramref name="arguments"/> in <paramref name="folder"/>: its standard output, or a failure with all of it.</summary>
+    /// <summary>Runs dotnet with <paramref name="arguments"/> in <paramref name="folder"/>: its standard output, or a failure showing all.</summary>
     static string Dotnet(string folder, params string[] arguments)
     {
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";

@@ -16,6 +16,9 @@ public sealed partial class ReadmeTests
         foreach (string language in new[] { "csharp", "" })
             Assert.Equal(RepositoryFiles.FencedBlock("README.md", "## Use it from C#", language),
                 RepositoryFiles.FencedBlock("src/README.md", "## Example", language));
+        string version = VersionPrefix().Match(File.ReadAllText(RepositoryFiles.PathOf("Directory.Build.props"))).Groups[1].Value;
+        Assert.Contains($"<PackageReference Include=\"Engine.Rl\" Version=\"{version}\" />",
+            File.ReadAllText(RepositoryFiles.PathOf("src/README.md")), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -108,6 +111,9 @@ public sealed partial class ReadmeTests
     /// <summary>An inline Markdown link or image: the target between the parentheses, without a title.</summary>
     [GeneratedRegex(@"\]\(([^)\s]+)(?:\s+""[^""]*"")?\)")]
     private static partial Regex MarkdownLink();
+
+    [GeneratedRegex("<VersionPrefix>([^<]+)</VersionPrefix>")]
+    private static partial Regex VersionPrefix();
 
     /// <summary>"docs/science.md §3": a document and the number of one of its "## 3. …" sections.</summary>
     [GeneratedRegex(@"(docs/[\w.-]+\.md) §(\d+)")]
