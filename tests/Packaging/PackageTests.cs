@@ -42,9 +42,14 @@ public sealed class PackageTests
 
         string tools = temp.File("tools");
         Dotnet(temp.Path, "tool", "install", "--tool-path", tools, "--add-source", feed, "--version", version, "Engine.Cli");
-        var (exitCode, usage) = Run(Path.Combine(tools, "engine"), temp.Path, []);
-        Assert.Equal(2, exitCode);
-        Assert.Contains("engine grpo run --config FILE.json", usage, StringComparison.Ordinal);
+        // docs/science.md §3's example: AB·CD, AB·EFHI, JKL·M, JKL·NQ·ST, JKL·NQ·U, VWYZ are 9 process steps.
+        File.WriteAllText(temp.File("groups.json"), """
+            {"groups": [{"prompt": [0], "completions": [[1,2,3,4],[1,2,5,6,7,8],[9,10,11,12],[9,10,11,13,14,15,16],[9,10,11,13,14,17],
+                         [18,19,20,21]], "rewards": [0.5,0.5,1,0,0,0.5]}]}
+            """);
+        var (exitCode, inspected) = Run(Path.Combine(tools, "engine"), temp.Path, ["inspect", "groups.json", "--json"]);
+        Assert.True(exitCode == 0, $"the installed engine inspect exited {exitCode}:\n{inspected}");
+        Assert.Contains("\"steps\":9", inspected, StringComparison.Ordinal);
     }
 
     /// <summary>A console app in <paramref name="folder"/> that references Engine.Rl <paramref name="version"/>, built into out/.</summary>
