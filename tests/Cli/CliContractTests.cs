@@ -124,7 +124,7 @@ public sealed class CliContractTests : IDisposable
     [Fact]
     public void InspectJsonFollowsTheContract()
     {
-        // The paper's worked trie example (arXiv 2509.21154) with letters as ids: AB·CD, AB·EFHI, JKL·M, JKL·NQ·ST, JKL·NQ·U, VWYZ.
+        // docs/science.md §3: the example with letters as ids: AB·CD, AB·EFHI, JKL·M, JKL·NQ·ST, JKL·NQ·U, VWYZ.
         string file = Path.Combine(_dir, "groups.json");
         File.WriteAllText(file, """
             {"groups": [{"prompt": [0], "completions": [[1,2,3,4],[1,2,5,6,7,8],[9,10,11,12],[9,10,11,13,14,15,16],[9,10,11,13,14,17],[18,19,20,21]],

@@ -32,7 +32,7 @@ public class GrpoObjectiveTests
     [Fact]
     public void TheoremGrpoEqualsItsProcessRewardForm()
     {
-        // PAPER.md §3: with token-mean and μ = 1, replacing a_i by the step advantage A_{i,t} (the mean of a_j
+        // docs/science.md §3: with token-mean and μ = 1, replacing a_i by the step advantage A_{i,t} (the mean of a_j
         // over the trajectories through the step) leaves the loss and every gradient unchanged.
         var rng = new System.Random(7);
         for (int trial = 0; trial < 5; trial++)

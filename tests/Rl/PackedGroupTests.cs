@@ -6,7 +6,7 @@ using Engine.Tests.Support;
 namespace Engine.Tests.Rl;
 
 /// <summary>
-/// One pass over a group's packed trie against k separate rows (PAPER.md §7): the same loss and the same
+/// One pass over a group's packed trie against k separate rows (docs/science.md §7): the same loss and the same
 /// gradient for every parameter, to a relative error of 1e-5, whatever the objective's settings.
 /// </summary>
 public sealed class PackedGroupTests

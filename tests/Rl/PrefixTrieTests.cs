@@ -14,7 +14,7 @@ public class PrefixTrieTests
     [Fact]
     public void ThePapersWorkedExample()
     {
-        // PAPER.md §3: steps AB·CD, AB·EFHI, JKL·M, JKL·NQ·ST, JKL·NQ·U, VWYZ with rewards 0.5 0.5 1 0 0 0.5;
+        // docs/science.md §3: steps AB·CD, AB·EFHI, JKL·M, JKL·NQ·ST, JKL·NQ·U, VWYZ with rewards 0.5 0.5 1 0 0 0.5;
         // sample std, no ε: mean 0.4167, std 0.3764.
         int[][] c = [Ids("ABCD"), Ids("ABEFHI"), Ids("JKLM"), Ids("JKLNQST"), Ids("JKLNQU"), Ids("VWYZ")];
         float[] r = [0.5f, 0.5f, 1f, 0f, 0f, 0.5f];

@@ -10,7 +10,7 @@ namespace Engine.Cli.Commands;
 
 /// <summary>
 /// <c>engine inspect FILE [--json]</c>: the prefix trie of each group in a JSON file, with |λ|, the
-/// implicit PRM's step rewards R and advantages A (Sullivan and Koller, "GRPO is Secretly a Process Reward Model", arXiv 2509.21154).
+/// implicit PRM's step rewards R and advantages A (docs/science.md §1–§5).
 /// </summary>
 static class InspectCommand
 {

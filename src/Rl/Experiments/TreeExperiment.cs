@@ -18,7 +18,7 @@ public sealed record TreeRun(int SharedPrefix, float NegativeReward, bool Lambda
 public sealed record TreeRunResult(TreeRun Run, double[] TargetFrequency, double FinalFrequency);
 
 /// <summary>
-/// The synthetic experiment of Sullivan and Koller (arXiv 2509.21154) with Engine's transformer as the policy. The paper used
+/// The paper's synthetic experiment (docs/science.md §6) with Engine's transformer as the policy. The paper used
 /// GPT-2 small and did not publish its learning rate or optimizer; the model and settings here are chosen
 /// so that the full sweep (2 × 3 configurations × 5 seeds × 2 methods × 250 steps) fits in minutes on two
 /// cores.

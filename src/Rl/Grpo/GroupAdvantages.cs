@@ -1,6 +1,6 @@
 namespace Engine.Rl.Grpo;
 
-/// <summary>GRPO's outcome advantages within one group (PAPER.md §1).</summary>
+/// <summary>GRPO's outcome advantages within one group (docs/science.md §1).</summary>
 public static class GroupAdvantages
 {
     /// <summary>

@@ -4,7 +4,7 @@ namespace Engine.Rl.Grpo;
 
 /// <summary>
 /// What the trainer needs from a group's prefix trie: the outcome advantages a_i, |λ| and the λ-scales of
-/// every completion token, and the tree statistics of PAPER.md §5.
+/// every completion token, and the tree statistics of docs/science.md §5.
 /// </summary>
 /// <param name="Advantages">a_i per completion.</param>
 /// <param name="Lambda">|λ(i,t)| per completion token.</param>

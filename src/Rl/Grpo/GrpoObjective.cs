@@ -11,7 +11,7 @@ namespace Engine.Rl.Grpo;
 public readonly record struct ObjectiveStats(double ClipFraction, double Kl, double Entropy, int Tokens);
 
 /// <summary>
-/// The GRPO loss of one group (PAPER.md §1, §4): −Σ w_{i,t} [min(P·a, clip(P, 1−ε_low, 1+ε_high)·a) − β·D],
+/// The GRPO loss of one group (docs/science.md §1, §4): −Σ w_{i,t} [min(P·a, clip(P, 1−ε_low, 1+ε_high)·a) − β·D],
 /// with P = π_θ/π_old per token, D the k3 estimator against the reference policy, and w the per-token
 /// weights (the λ-scale under λ-GRPO, times the aggregation's denominator).
 /// </summary>

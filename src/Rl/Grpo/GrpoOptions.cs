@@ -3,7 +3,7 @@ using Engine.Model;
 
 namespace Engine.Rl.Grpo;
 
-/// <summary>How per-token losses are combined into one number (PAPER.md §1).</summary>
+/// <summary>How per-token losses are combined into one number (docs/science.md §1).</summary>
 public enum Aggregation
 {
     /// <summary>Mean over sequences of each sequence's mean token loss (the reference code's "grpo" default).</summary>

@@ -41,9 +41,9 @@ public sealed record GrpoStepMetrics
     public double LambdaMean { get; init; }
     /// <summary>Process steps holding completion tokens, per group.</summary>
     public double ProcessSteps { get; init; }
-    /// <summary>Mean path depth (PAPER.md §5).</summary>
+    /// <summary>Mean path depth (docs/science.md §5).</summary>
     public double PathDepth { get; init; }
-    /// <summary>Mean intermediate proportion (PAPER.md §5).</summary>
+    /// <summary>Mean intermediate proportion (docs/science.md §5).</summary>
     public double IntermediateProportion { get; init; }
     /// <summary>Groups whose rewards were all equal (every advantage 0).</summary>
     public int ZeroStdGroups { get; init; }

@@ -3,7 +3,7 @@ using Engine.Rl.Trie;
 namespace Engine.Rl.Grpo;
 
 /// <summary>
-/// A group laid out as one sequence of its trie's unique tokens (PAPER.md §7): the prompt, then each process
+/// A group laid out as one sequence of its trie's unique tokens (docs/science.md §7): the prompt, then each process
 /// step's tokens in the trie's depth-first order. A token's position id is its depth and it attends only to
 /// its ancestors, so its hidden states, and the logits it produces, are exactly those of every trajectory
 /// through it. Inputs hold only tokens that something follows (a leaf token is a target, never an input).

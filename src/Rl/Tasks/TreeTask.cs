@@ -3,7 +3,7 @@ using Engine.Rl.Rewards;
 namespace Engine.Rl.Tasks;
 
 /// <summary>
-/// The paper's synthetic task (PAPER.md §6): after a single BOS prompt the policy emits exactly
+/// The paper's synthetic task (docs/science.md §6): after a single BOS prompt the policy emits exactly
 /// <see cref="Depth"/> tokens, each L or R, so the completions form a binary tree. The target path scores
 /// 1; every other path that shares the target's first <see cref="SharedPrefix"/> tokens scores
 /// <see cref="NegativeReward"/> (a trap that poisons the shared prefix); all remaining paths score 0.7.

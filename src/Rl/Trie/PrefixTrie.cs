@@ -1,7 +1,7 @@
 namespace Engine.Rl.Trie;
 
 /// <summary>
-/// The compressed prefix trie of one group's completions (PAPER.md §2). The prompt is the root; every
+/// The compressed prefix trie of one group's completions (docs/science.md §2). The prompt is the root; every
 /// other node is a process step, a maximal run of completion tokens shared by exactly the same
 /// trajectories. |λ| of a token is the number of trajectories through its step: duplicates each count,
 /// and a completion that ends where another continues passes through the shared part and ends there.
@@ -65,7 +65,7 @@ public sealed class PrefixTrie
     public double IntermediateProportionMean => Completions.Length == 0 ? 0 : Enumerable.Range(0, Completions.Length).Average(IntermediateProportion);
 
     /// <summary>
-    /// The implicit process reward model (PAPER.md §3): per token, the step's Monte-Carlo reward R (the
+    /// The implicit process reward model (docs/science.md §3): per token, the step's Monte-Carlo reward R (the
     /// mean outcome of the trajectories through it) and its advantage A = (R − mean r)/(std r + ε), the
     /// mean of a_j over those trajectories.
     /// </summary>
