@@ -63,7 +63,7 @@ static class TrainLmCommand
                 ? new State(0, 0, configName ?? "tiny", steps ?? 200, batch ?? (configName is null or "tiny" ? 32 : 8),
                     lr ?? 1e-3f, seed ?? 1, corpusSha)
                 : Continue(saved, latest!.File(StateFile), text, configName, steps, batch, lr, seed, corpusSha);
-            var tokenizer = latest is null ? CharTokenizer.FromText(corpus) : CharTokenizer.Load(latest.File(CharTokenizer.FileName));
+            var tokenizer = latest is null ? CharTokenizer.FromText(corpus) : CharTokenizer.LoadFromDirectory(latest.Directory);
             int[] tokens = tokenizer.Encode(corpus);
             int split = (int)(tokens.Length * 0.9);
             var config = GptConfig.Named(state.Config) with { VocabSize = tokenizer.VocabSize };
@@ -142,7 +142,7 @@ static class TrainLmCommand
                 $"step {last.Step}: train loss {last.TrainLoss:F4}, val loss {last.ValLoss ?? float.NaN:F4}, " +
                 $"{trainer.History.Average(h => h.TokensPerSecond):F0} tokens/s"));
         }
-        Console.WriteLine($"wrote {run.Path}/: model/ (config.json, model.safetensors, tokenizer.json), checkpoints/, loss.csv, loss.svg");
+        Console.WriteLine($"wrote {run.Path}/: model/ (config.json, model.safetensors, char-tokenizer.json), checkpoints/, loss.csv, loss.svg");
         return 0;
     }
 

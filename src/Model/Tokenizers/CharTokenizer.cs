@@ -8,14 +8,19 @@ namespace Engine.Model.Tokenizers;
 
 /// <summary>
 /// One token per character (Unicode code point) of a fixed alphabet; id i is the i-th character in
-/// ordinal order. It is saved in a model directory as <c>tokenizer.json</c>:
+/// ordinal order. It is saved in a model directory as <c>char-tokenizer.json</c>:
 /// <code>{"type": "char", "version": 1, "chars": ["\n", " ", "a", "b", …]}</code>
 /// where <c>chars</c> lists the alphabet in id order, each entry exactly one code point, none repeated.
+/// Runs written before that name was chosen hold the same format as <c>tokenizer.json</c>, which is still read
+/// (<see cref="LegacyFileName"/>); it is never written, since that name belongs to Hugging Face's format.
 /// </summary>
 public sealed class CharTokenizer : ITokenizer
 {
     /// <summary>The file name in a model directory.</summary>
-    public const string FileName = "tokenizer.json";
+    public const string FileName = "char-tokenizer.json";
+
+    /// <summary>The name older runs gave the same file; read when it holds the char format, never written.</summary>
+    public const string LegacyFileName = "tokenizer.json";
 
     /// <summary>The value of the <c>type</c> field.</summary>
     public const string TypeName = "char";
@@ -87,7 +92,7 @@ public sealed class CharTokenizer : ITokenizer
         return sb.ToString();
     }
 
-    /// <summary>Writes <c>tokenizer.json</c> into <paramref name="directory"/> (atomically).</summary>
+    /// <summary>Writes <c>char-tokenizer.json</c> into <paramref name="directory"/> (atomically).</summary>
     public void Save(string directory)
     {
         var json = new JsonObject
@@ -103,6 +108,19 @@ public sealed class CharTokenizer : ITokenizer
     /// <summary>Reads a tokenizer written by <see cref="Save"/> from the file <paramref name="path"/>.</summary>
     public static CharTokenizer Load(string path) =>
         TryLoad(path) ?? throw new CheckpointException($"char tokenizer {path}: not a tokenizer of type \"{TypeName}\"");
+
+    /// <summary>
+    /// Reads the char tokenizer that <paramref name="directory"/> holds: <c>char-tokenizer.json</c>, or, in a run written
+    /// before that name, <c>tokenizer.json</c> in the char format.
+    /// </summary>
+    public static CharTokenizer LoadFromDirectory(string directory)
+    {
+        string path = Path.Combine(directory, FileName);
+        string legacy = Path.Combine(directory, LegacyFileName);
+        if (!File.Exists(path) && File.Exists(legacy))
+            return TryLoad(legacy) ?? throw new CheckpointException($"char tokenizer {legacy}: not a tokenizer of type \"{TypeName}\"");
+        return Load(path);
+    }
 
     /// <summary>
     /// Reads <paramref name="path"/> if it is a char tokenizer file; null if it is JSON of another kind (e.g. a Hugging Face tokenizer.json).

@@ -75,7 +75,7 @@ public static class GrpoRun
             }
             var tokenizer = Tokenizer.Load(modelDir)
                 ?? throw new ArgumentException(
-                    $"{config.Path}: the model '{modelDir}' has no tokenizer (vocab.json and merges.txt, or a char tokenizer.json)");
+                    $"{config.Path}: the model '{modelDir}' has no tokenizer: expected {Tokenizer.ExpectedFiles}");
             // Read once: the set they come from may be pruned while the run goes on.
             var tokenizerFiles = Tokenizer.Files(modelDir).Select(f => (Name: Path.GetFileName(f), Bytes: File.ReadAllBytes(f))).ToArray();
             var modelConfig = Gpt2Checkpoint.ReadConfig(modelDir);
