@@ -90,6 +90,16 @@ public class TokenizerJsonTests
     }
 
     [Fact]
+    public void AnAddedTokenListedTwiceIsRefused()
+    {
+        using var dir = new TempDirectory();
+        var root = JsonNode.Parse(File.ReadAllText(Fixture))!.AsObject();
+        root["added_tokens"]!.AsArray().Add(new JsonObject { ["id"] = 23, ["content"] = "<|endoftext|>" });
+        File.WriteAllText(dir.File("tokenizer.json"), root.ToJsonString());
+        Assert.Contains("added token '<|endoftext|>' is listed twice", Assert.Throws<CheckpointException>(() => Tokenizer.Load(dir.Path)).Message);
+    }
+
+    [Fact]
     public void AFileThatIsNotJsonIsRefused()
     {
         using var dir = new TempDirectory();

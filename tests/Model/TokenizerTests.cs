@@ -82,7 +82,10 @@ public class TokenizerTests
         File.Move(dir.File("char-tokenizer.json"), dir.File("tokenizer.json"));
         Assert.Equal(["a", "b", "c"], Assert.IsType<CharTokenizer>(Tokenizer.Load(dir.Path)).Chars);
         Assert.Equal(["a", "b", "c"], CharTokenizer.LoadFromDirectory(dir.Path).Chars);
-        Assert.Single(Tokenizer.Files(dir.Path));
+        // Copied with the model (grpo run does), it takes the new name.
+        var (name, bytes) = Assert.Single(Tokenizer.ReadFiles(dir.Path));
+        Assert.Equal("char-tokenizer.json", name);
+        Assert.Equal(File.ReadAllBytes(dir.File("tokenizer.json")), bytes);
     }
 
     [Theory]
@@ -109,7 +112,7 @@ public class TokenizerTests
     {
         using var dir = new TempDirectory();
         Assert.Null(Tokenizer.Load(dir.Path));
-        Assert.Empty(Tokenizer.Files(dir.Path));
+        Assert.Empty(Tokenizer.ReadFiles(dir.Path));
         var e = Assert.Throws<CheckpointException>(() => Tokenizer.LoadRequired(dir.Path));
         Assert.Equal($"{dir.Path} has no tokenizer: expected tokenizer.json, char-tokenizer.json, or vocab.json and merges.txt", e.Message);
         Assert.Throws<DirectoryNotFoundException>(() => Tokenizer.LoadRequired(dir.File("missing")));
@@ -193,6 +196,7 @@ public class TokenizerTests
     [InlineData("""{"a": 0""", "", "not valid JSON")]
     [InlineData("""{"a": 0}""", "#version: 0.2\na b c\n", "line 2 is not two symbols")]
     [InlineData("""{"a": 0, "b": 1}""", "a b\n", "merge 0 'a b' uses or makes a token that is not in the vocabulary")]
+    [InlineData("""{"a": 16777216}""", "", "token 'a' has id 16777216, past the largest supported id 16777215")]
     public void BadBpeFilesAreReported(string vocab, string merges, string expected)
     {
         using var dir = new TempDirectory();

@@ -27,6 +27,9 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
 
     const int CacheLimit = 100_000;
 
+    /// <summary>The largest id a vocabulary may use (ids index an array; real vocabularies stay far below it).</summary>
+    public const int MaxId = (1 << 24) - 1;
+
     static readonly char[] s_byteToChar = BuildByteTable();
     static readonly Dictionary<char, byte> s_charToByte = Enumerable.Range(0, 256).ToDictionary(b => s_byteToChar[b], b => (byte)b);
 
@@ -56,9 +59,11 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
         _addedTokens = addedTokens is null
             ? _vocab.TryGetValue(EndOfText, out int endOfText) ? [(EndOfText, endOfText)] : []
             : [.. addedTokens];
+        var addedContents = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (content, id) in _addedTokens)
         {
             if (string.IsNullOrEmpty(content)) throw new ArgumentException($"bpe: added token with id {id} is empty", nameof(addedTokens));
+            if (!addedContents.Add(content)) throw new ArgumentException($"bpe: added token '{content}' is listed twice", nameof(addedTokens));
             if (_vocab.TryGetValue(content, out int existing) && existing != id)
                 throw new ArgumentException($"bpe: added token '{content}' has id {id}, but the vocabulary gives it id {existing}",
                     nameof(addedTokens));
@@ -69,6 +74,7 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
         foreach (var (token, id) in _vocab)
         {
             if (id < 0) throw new ArgumentException($"bpe: token '{token}' has id {id}, which is negative", nameof(vocab));
+            if (id > MaxId) throw new ArgumentException($"bpe: token '{token}' has id {id}, past the largest supported id {MaxId}", nameof(vocab));
             if (!tokens.TryAdd(id, token))
                 throw new ArgumentException($"bpe: id {id} is given to more than one token ('{tokens[id]}' and '{token}')", nameof(vocab));
         }

@@ -73,12 +73,12 @@ static class Gpt2PreTokenizer
         return Classify(Rune.GetUnicodeCategory(rune));
     }
 
+    /// <summary>Letters and digits by general category (whitespace is decided before, by char.IsWhiteSpace).</summary>
     static Kind Classify(UnicodeCategory category) => category switch
     {
         UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter
             or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter => Kind.Letter,
         UnicodeCategory.DecimalDigitNumber or UnicodeCategory.LetterNumber or UnicodeCategory.OtherNumber => Kind.Number,
-        UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator => Kind.Space,
         _ => Kind.Other,
     };
 

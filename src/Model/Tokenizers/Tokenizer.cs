@@ -49,11 +49,28 @@ public static class Tokenizer
     }
 
     /// <summary>
-    /// The tokenizer's files in <paramref name="modelDirectory"/>, to copy with the model: the files <see cref="Load"/> reads, and Hugging
-    /// Face's tokenizer files beside them.
+    /// The tokenizer's files in <paramref name="modelDirectory"/>, read to be written beside a copy of the model: the files
+    /// <see cref="Load"/> reads, and Hugging Face's tokenizer_config.json and special_tokens_map.json beside them. A char
+    /// tokenizer that an older run saved as tokenizer.json is named char-tokenizer.json here, so no copy gives that name to a
+    /// file that is not Hugging Face's.
     /// </summary>
-    public static IReadOnlyList<string> Files(string modelDirectory) =>
-        [.. new[] { Gpt2BpeTokenizer.VocabFileName, Gpt2BpeTokenizer.MergesFileName, CharTokenizer.FileName, Gpt2BpeTokenizer.TokenizerJsonFileName,
-            "tokenizer_config.json", "special_tokens_map.json" }
-            .Select(name => Path.Combine(modelDirectory, name)).Where(File.Exists)];
+    public static IReadOnlyList<(string Name, byte[] Bytes)> ReadFiles(string modelDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(modelDirectory);
+        var files = new List<(string Name, byte[] Bytes)>();
+        foreach (string name in new[] { Gpt2BpeTokenizer.VocabFileName, Gpt2BpeTokenizer.MergesFileName, CharTokenizer.FileName,
+            Gpt2BpeTokenizer.TokenizerJsonFileName, "tokenizer_config.json", "special_tokens_map.json" })
+        {
+            string path = Path.Combine(modelDirectory, name);
+            if (!File.Exists(path)) continue;
+            string saveAs = name;
+            if (name == CharTokenizer.LegacyFileName && CharTokenizer.TryLoad(path) is not null)
+            {
+                if (files.Any(f => f.Name == CharTokenizer.FileName)) continue; // the current name wins, as in Load
+                saveAs = CharTokenizer.FileName;
+            }
+            files.Add((saveAs, File.ReadAllBytes(path)));
+        }
+        return files;
+    }
 }
