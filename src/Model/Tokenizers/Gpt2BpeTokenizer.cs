@@ -208,6 +208,8 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
         }
     }
 
+    static string Excerpt(ReadOnlySpan<char> piece) => piece.Length <= 40 ? piece.ToString() : $"{piece[..40]}…";
+
     static long Pair(int left, int right) => ((long)left << 32) | (uint)right;
 
     /// <summary>
@@ -226,11 +228,30 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
             symbols[i] = _byteIds[bytes[i]];
             // A merge never involves a byte without a token (the constructor checks), so such a byte would be left alone at the end.
             if (symbols[i] < 0)
-                throw new ArgumentException($"bpe: symbol '{s_byteToChar[bytes[i]]}' (from text '{piece}') is not in the vocabulary");
+                throw new ArgumentException($"bpe: symbol '{s_byteToChar[bytes[i]]}' (from text '{Excerpt(piece)}') is not in the vocabulary");
         }
+        count = count <= LongPiece ? MergeShort(symbols, count) : MergeLong(symbols, count);
+        var ids = symbols.AsSpan(0, count).ToArray();
+        if (piece.Length > LongPiece) return ids; // rare, and a cache of them could hold megabytes
+        // ConcurrentDictionary.Count takes every lock: an approximate count of our own keeps the cache bounded.
+        if (Interlocked.Increment(ref _cacheSize) > CacheLimit)
+        {
+            _cache.Clear();
+            Interlocked.Exchange(ref _cacheSize, 0);
+        }
+        _cacheBySpan[piece] = ids;
+        return ids;
+    }
+
+    /// <summary>Pre-tokens longer than this many bytes merge through a heap, so a megabyte without a space takes no quadratic time.</summary>
+    const int LongPiece = 128;
+
+    /// <summary>Merges <paramref name="symbols"/>[..count] in place by scanning for the best pair; returns the new count.</summary>
+    int MergeShort(int[] symbols, int count)
+    {
         // ranks[i] and merged[i] describe the pair (symbols[i], symbols[i + 1]); int.MaxValue: no merge.
-        Span<int> ranks = count <= 128 ? stackalloc int[count] : new int[count];
-        Span<int> merged = count <= 128 ? stackalloc int[count] : new int[count];
+        Span<int> ranks = stackalloc int[count];
+        Span<int> merged = stackalloc int[count];
         for (int i = 0; i + 1 < count; i++) (ranks[i], merged[i]) = Merge(symbols[i], symbols[i + 1]);
         while (count > 1)
         {
@@ -247,15 +268,42 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
             if (best > 0) (ranks[best - 1], merged[best - 1]) = Merge(symbols[best - 1], symbols[best]);
             if (best + 1 < count) (ranks[best], merged[best]) = Merge(symbols[best], symbols[best + 1]);
         }
-        var ids = symbols.AsSpan(0, count).ToArray();
-        // ConcurrentDictionary.Count takes every lock: an approximate count of our own keeps the cache bounded.
-        if (Interlocked.Increment(ref _cacheSize) > CacheLimit)
+        return count;
+    }
+
+    /// <summary>
+    /// The same merges as <see cref="MergeShort"/> in O(n log n): symbols form a linked list, and a heap holds each pair
+    /// keyed by (rank, position), so the lowest rank and then the leftmost comes first. An entry whose pair has changed since
+    /// it was pushed no longer has its rank (a rank names one pair) and is skipped.
+    /// </summary>
+    int MergeLong(int[] symbols, int count)
+    {
+        var next = new int[count];
+        var previous = new int[count];
+        var heap = new PriorityQueue<int, long>(count);
+        for (int i = 0; i < count; i++) (previous[i], next[i]) = (i - 1, i + 1);
+        void Push(int left)
         {
-            _cache.Clear();
-            Interlocked.Exchange(ref _cacheSize, 0);
+            int rank = Merge(symbols[left], symbols[next[left]]).Rank;
+            if (rank != int.MaxValue) heap.Enqueue(left, ((long)rank << 32) | (uint)left);
         }
-        _cacheBySpan[piece] = ids;
-        return ids;
+        for (int i = 0; i + 1 < count; i++) Push(i);
+        while (heap.TryDequeue(out int left, out long key))
+        {
+            int right = next[left];
+            if (symbols[left] < 0 || right >= count) continue;
+            var (rank, merged) = Merge(symbols[left], symbols[right]);
+            if (rank != (int)(key >> 32)) continue;
+            symbols[left] = merged;
+            symbols[right] = -1;
+            next[left] = next[right];
+            if (next[left] < count) previous[next[left]] = left;
+            if (previous[left] >= 0) Push(previous[left]);
+            if (next[left] < count) Push(left);
+        }
+        int kept = 0;
+        for (int i = 0; i < count; i = next[i]) symbols[kept++] = symbols[i];
+        return kept;
     }
 
     (int Rank, int Merged) Merge(int left, int right) =>

@@ -68,6 +68,15 @@ function randomText(next, length) {
 const next = generator(15);
 for (let i = 0; i < 120; i++) cases.push([`random ${i}`, randomText(next, 8 + Math.floor(next() * 120))]);
 
+// Pre-tokens of thousands of bytes, where BPE has thousands of merges to make.
+const from = (alphabet, length) => Array.from({ length }, () => alphabet[Math.floor(next() * alphabet.length)]).join("");
+cases.push(["long letters", from("abcdefghijklmnopqrstuvwxyz", 3000)]);
+cases.push(["long repeat", "a".repeat(2000) + " " + "ab".repeat(1000)]);
+cases.push(["long punctuation", from("!\"#$%&()*+,-./:;<=>?@[]^_{|}~", 2000)]);
+cases.push(["long digits", from("0123456789", 2000)]);
+cases.push(["long whitespace", " ".repeat(1500) + "x" + "\t".repeat(700) + "\n".repeat(300) + " y"]);
+cases.push(["long cjk", from([..."日本語中文字符漢字かなカナ한국어"], 1000)]);
+
 const out = cases.map(([name, text]) => ({ name, text, ids: Array.from(gpt2.encode(text, "all")) }));
 for (const c of out) {
   if (new TextDecoder().decode(gpt2.decode(Uint32Array.from(c.ids))) !== c.text) throw new Error(`${c.name} does not round-trip`);
