@@ -100,6 +100,18 @@ public class TokenizerJsonTests
     }
 
     [Fact]
+    public void AnEscapedLoneSurrogateIsRefused()
+    {
+        using var dir = new TempDirectory();
+        string text = File.ReadAllText(Fixture);
+        Assert.Contains("\"h\": 0,", text);
+        File.WriteAllText(dir.File("tokenizer.json"), text.Replace("\"h\": 0,", "\"\\ud800\": 0,"));
+        var e = Assert.Throws<CheckpointException>(() => Tokenizer.Load(dir.Path));
+        Assert.StartsWith($"tokenizer {dir.File("tokenizer.json")}: ", e.Message);
+        Assert.Contains("UTF-16", e.Message);
+    }
+
+    [Fact]
     public void AFileThatIsNotJsonIsRefused()
     {
         using var dir = new TempDirectory();

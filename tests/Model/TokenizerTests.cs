@@ -197,6 +197,7 @@ public class TokenizerTests
     [InlineData("""{"a": 0}""", "#version: 0.2\na b c\n", "line 2 is not two symbols")]
     [InlineData("""{"a": 0, "b": 1}""", "a b\n", "merge 0 'a b' uses or makes a token that is not in the vocabulary")]
     [InlineData("""{"a": 16777216}""", "", "token 'a' has id 16777216, past the largest supported id 16777215")]
+    [InlineData("""{"\ud800": 0}""", "", "UTF-16")] // an escaped lone surrogate
     public void BadBpeFilesAreReported(string vocab, string merges, string expected)
     {
         using var dir = new TempDirectory();

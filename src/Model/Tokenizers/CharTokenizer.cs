@@ -140,16 +140,26 @@ public sealed class CharTokenizer : ITokenizer
 
     static CharTokenizer? Parse(string path)
     {
+        string text = InputFile.ReadAllText(path, "char tokenizer");
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(InputFile.ReadAllText(path, "char tokenizer"), documentOptions: InputFile.StrictJson());
+            // The type is looked at first, without decoding the other strings (as the check for repeated keys would): a file
+            // of another format (a Hugging Face tokenizer.json) is then left to its own reader, errors and all.
+            using (var doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 }))
+            {
+                var top = doc.RootElement;
+                if (top.ValueKind != JsonValueKind.Object || !top.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String
+                    || !type.ValueEquals(TypeName))
+                    return null;
+            }
+            root = JsonNode.Parse(text, documentOptions: InputFile.StrictJson());
         }
         catch (JsonException e)
         {
             throw new CheckpointException($"char tokenizer {path}: not valid JSON: {e.Message}", e);
         }
-        if (root is not JsonObject obj || obj["type"] is not JsonValue type || !type.TryGetValue(out string? t) || t != TypeName) return null;
+        if (root is not JsonObject obj) return null;
         if (obj["version"] is JsonValue v && (!v.TryGetValue(out int version) || version != 1))
             throw new CheckpointException($"char tokenizer {path}: unsupported 'version' {v.ToJsonString()}");
         if (obj["chars"] is not JsonArray chars) throw new CheckpointException($"char tokenizer {path}: missing 'chars' list");

@@ -19,19 +19,19 @@ public sealed partial class Gpt2BpeTokenizer
     public static Gpt2BpeTokenizer LoadTokenizerJson(string path)
     {
         string text = InputFile.ReadAllText(path, "tokenizer.json");
-        JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(text, InputFile.StrictJson());
+            using var doc = JsonDocument.Parse(text, InputFile.StrictJson());
+            return new TokenizerJsonReader(path).Read(doc.RootElement);
         }
         catch (JsonException e)
         {
             throw new CheckpointException($"tokenizer {path}: not valid JSON: {e.Message}", e);
         }
-        using (doc)
+        catch (InvalidOperationException e)
         {
-            var file = new TokenizerJsonReader(path);
-            return file.Read(doc.RootElement);
+            // System.Text.Json reports a string it cannot decode (an escaped lone surrogate) this way.
+            throw new CheckpointException($"tokenizer {path}: {e.Message}", e);
         }
     }
 

@@ -118,6 +118,11 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
         {
             throw new CheckpointException($"bpe vocab {vocabPath}: not valid JSON: {e.Message}", e);
         }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json reports a string it cannot decode (an escaped lone surrogate) this way.
+            throw new CheckpointException($"bpe vocab {vocabPath}: {e.Message}", e);
+        }
 
         var merges = new List<(string, string)>();
         int lineNumber = 0;
