@@ -236,7 +236,7 @@ public sealed class CommandLineTests : IDisposable
         Assert.StartsWith("gpt 4 layers, width 128, 4 heads, vocab 11, context 64: ", lines[0]);
         Assert.Equal("2,400 tokens (2,160 train), batch 2, 2 steps, lr 0.001", lines[1]);
         Assert.StartsWith("step 2: train loss ", lines[2]);
-        Assert.Equal($"wrote {run}/: model/ (config.json, model.safetensors, tokenizer.json), checkpoints/, loss.csv, loss.svg", lines[3]);
+        Assert.Equal($"wrote {run}/: model/ (config.json, model.safetensors, char-tokenizer.json), checkpoints/, loss.csv, loss.svg", lines[3]);
         Assert.Contains("train      2/2 [########################] loss ", stderr);
         Assert.Contains("<polyline", File.ReadAllText(Path.Combine(run, "loss.svg")));
     }

@@ -5,8 +5,8 @@ using Engine.Tests.Support;
 namespace Engine.Tests;
 
 /// <summary>
-/// Byte, char and GPT-2 BPE tokenizers. The BPE fixture (tests/Fixtures/tiny-bpe) is hand-made: 23 tokens,
-/// 10 merges, and every expected id below is derived by hand in the comments.
+/// Byte, char and GPT-2 BPE tokenizers, and how a model directory's tokenizer is found. The BPE fixture (tests/Fixtures/tiny-bpe)
+/// is hand-made: 23 tokens, 10 merges, and every expected id below is derived by hand in the comments.
 /// </summary>
 public class TokenizerTests
 {
@@ -66,9 +66,26 @@ public class TokenizerTests
         using var dir = new TempDirectory();
         var t = CharTokenizer.FromText(Multilingual);
         t.Save(dir.Path);
+        // tokenizer.json is Hugging Face's name: the char format has its own.
+        Assert.Equal(["char-tokenizer.json"], Directory.GetFiles(dir.Path).Select(Path.GetFileName));
         var loaded = Assert.IsType<CharTokenizer>(Tokenizer.Load(dir.Path));
         Assert.Equal(t.Chars, loaded.Chars);
         Assert.Equal(t.Encode(Multilingual), loaded.Encode(Multilingual));
+        Assert.Equal(t.Chars, CharTokenizer.LoadFromDirectory(dir.Path).Chars);
+    }
+
+    [Fact]
+    public void ACharTokenizerThatOlderRunsSavedAsTokenizerJsonStillLoads()
+    {
+        using var dir = new TempDirectory();
+        CharTokenizer.FromText("abc").Save(dir.Path);
+        File.Move(dir.File("char-tokenizer.json"), dir.File("tokenizer.json"));
+        Assert.Equal(["a", "b", "c"], Assert.IsType<CharTokenizer>(Tokenizer.Load(dir.Path)).Chars);
+        Assert.Equal(["a", "b", "c"], CharTokenizer.LoadFromDirectory(dir.Path).Chars);
+        // Copied with the model (grpo run does), it takes the new name.
+        var (name, bytes) = Assert.Single(Tokenizer.ReadFiles(dir.Path));
+        Assert.Equal("char-tokenizer.json", name);
+        Assert.Equal(File.ReadAllBytes(dir.File("tokenizer.json")), bytes);
     }
 
     [Theory]
@@ -80,20 +97,44 @@ public class TokenizerTests
     [InlineData("""{"type": "ch""", "not valid JSON")]
     public void BadCharTokenizerFileIsReported(string json, string expected)
     {
-        using var dir = new TempDirectory();
-        File.WriteAllText(dir.File("tokenizer.json"), json);
-        var e = Assert.Throws<CheckpointException>(() => Tokenizer.Load(dir.Path));
-        Assert.Contains(expected, e.Message);
-        Assert.Contains("tokenizer.json", e.Message);
+        foreach (string name in new[] { "char-tokenizer.json", "tokenizer.json" })
+        {
+            using var dir = new TempDirectory();
+            File.WriteAllText(dir.File(name), json);
+            var e = Assert.Throws<CheckpointException>(() => Tokenizer.Load(dir.Path));
+            Assert.Contains(expected, e.Message);
+            Assert.Contains(dir.File(name), e.Message);
+        }
     }
 
     [Fact]
-    public void LoadFindsNothingInADirectoryWithoutATokenizer()
+    public void ADirectoryWithoutATokenizerGivesNullOrOneClearError()
     {
         using var dir = new TempDirectory();
         Assert.Null(Tokenizer.Load(dir.Path));
-        File.WriteAllText(dir.File("tokenizer.json"), """{"version": "1.0", "model": {"type": "BPE"}}"""); // a Hugging Face tokenizer.json
-        Assert.Null(Tokenizer.Load(dir.Path));
+        Assert.Empty(Tokenizer.ReadFiles(dir.Path));
+        var e = Assert.Throws<CheckpointException>(() => Tokenizer.LoadRequired(dir.Path));
+        Assert.Equal($"{dir.Path} has no tokenizer: expected tokenizer.json, char-tokenizer.json, or vocab.json and merges.txt", e.Message);
+        Assert.Throws<DirectoryNotFoundException>(() => Tokenizer.LoadRequired(dir.File("missing")));
+
+        File.Copy(Path.Combine(BpeDir, "vocab.json"), dir.File("vocab.json"));
+        Assert.Contains("has vocab.json but no merges.txt", Assert.Throws<CheckpointException>(() => Tokenizer.Load(dir.Path)).Message);
+    }
+
+    [Fact]
+    public void HuggingFaceTokenizerJsonGivesTheSameIdsAsVocabAndMerges()
+    {
+        // tests/Fixtures/tiny-bpe-hf/tokenizer.json holds tiny-bpe's vocabulary and merges (as ["a", "b"] pairs) in the layout of
+        // GPT-2's tokenizer.json; <|endoftext|> is only in added_tokens.
+        var hf = Assert.IsType<Gpt2BpeTokenizer>(Tokenizer.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny-bpe-hf")));
+        var gpt2 = Gpt2BpeTokenizer.Load(BpeDir);
+        Assert.Equal(23, hf.VocabSize);
+        Assert.Equal(10, hf.MergeCount);
+        Assert.Equal(22, hf.EosId);
+        Assert.Equal([(Gpt2BpeTokenizer.EndOfText, 22)], hf.AddedTokens);
+        foreach (string text in new[] { "hello world!\n<|endoftext|>é", "hello  world", "ehe", "oll", "hell o", "<|endoftext|><|endoftext|>" })
+            Assert.Equal(gpt2.Encode(text), hf.Encode(text));
+        Assert.Equal("hello world!", hf.Decode([15, 20, 8]));
     }
 
     [Fact]
@@ -154,6 +195,9 @@ public class TokenizerTests
     [InlineData("""{"a": "x"}""", "", "token 'a' has a non-integer id")]
     [InlineData("""{"a": 0""", "", "not valid JSON")]
     [InlineData("""{"a": 0}""", "#version: 0.2\na b c\n", "line 2 is not two symbols")]
+    [InlineData("""{"a": 0, "b": 1}""", "a b\n", "merge 0 'a b' uses or makes a token that is not in the vocabulary")]
+    [InlineData("""{"a": 16777216}""", "", "token 'a' has id 16777216, past the largest supported id 16777215")]
+    [InlineData("""{"\ud800": 0}""", "", "UTF-16")] // an escaped lone surrogate
     public void BadBpeFilesAreReported(string vocab, string merges, string expected)
     {
         using var dir = new TempDirectory();

@@ -62,7 +62,7 @@ public sealed class GrpoRunTests
         var resumed = Run(config, dir.File("stopped"), resume: true);
         Assert.Equal(4, resumed.Steps);
         Assert.Equal(MetricsWithoutSeconds(dir.File("straight")), MetricsWithoutSeconds(dir.File("stopped")));
-        foreach (var file in new[] { "model/model.safetensors", "model/config.json", "model/tokenizer.json" })
+        foreach (var file in new[] { "model/model.safetensors", "model/config.json", "model/char-tokenizer.json" })
             Assert.True(File.ReadAllBytes(Path.Combine(dir.File("straight"), file)).AsSpan()
                 .SequenceEqual(File.ReadAllBytes(Path.Combine(dir.File("stopped"), file))), file);
     }

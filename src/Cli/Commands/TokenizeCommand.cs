@@ -12,7 +12,7 @@ namespace Engine.Cli.Commands;
 static class TokenizeCommand
 {
     static readonly Option<string?> ModelDir = CliOptions.Text("model",
-        "a directory with a tokenizer (tokenizer.json, or vocab.json and merges.txt), or a run holding one in model/", "DIR", required: true);
+        $"a directory with a tokenizer ({Tokenizer.ExpectedFiles}), or a run holding one in model/", "DIR", required: true);
     static readonly Option<string?> Text = CliOptions.Text("text", "the text to encode (give --text or --file)", "TEXT");
     static readonly Option<string?> TextFile = CliOptions.Text("file", "a UTF-8 file whose whole content is encoded", "FILE");
     static readonly Option<bool> Json = CliOptions.Flag("json", "print one JSON object, {\"ids\":[…]}");
@@ -36,8 +36,7 @@ static class TokenizeCommand
             throw new DirectoryNotFoundException(File.Exists(given)
                 ? $"tokenize: --model '{given}' is a file; give the directory that holds the tokenizer" : $"tokenize: --model '{given}' not found");
         string dir = Gpt2Checkpoint.ResolveDirectory(given);
-        var tokenizer = Tokenizer.Load(dir)
-            ?? throw new ArgumentException($"tokenize: {dir} has no tokenizer (tokenizer.json, or vocab.json and merges.txt)");
+        var tokenizer = Tokenizer.Load(dir) ?? throw new ArgumentException($"tokenize: {dir} has no tokenizer (expected {Tokenizer.ExpectedFiles})");
         string text = args.GetValue(Text) ?? InputFile.ReadAllText(args.GetValue(TextFile)!, "tokenize: --file");
         int[] ids = tokenizer.Encode(text);
         Console.WriteLine(args.GetValue(Json) ? JsonSerializer.Serialize(new Dictionary<string, int[]> { ["ids"] = ids }) : string.Join(' ', ids));

@@ -8,14 +8,19 @@ namespace Engine.Model.Tokenizers;
 
 /// <summary>
 /// One token per character (Unicode code point) of a fixed alphabet; id i is the i-th character in
-/// ordinal order. It is saved in a model directory as <c>tokenizer.json</c>:
+/// ordinal order. It is saved in a model directory as <c>char-tokenizer.json</c>:
 /// <code>{"type": "char", "version": 1, "chars": ["\n", " ", "a", "b", …]}</code>
 /// where <c>chars</c> lists the alphabet in id order, each entry exactly one code point, none repeated.
+/// Runs written before that name was chosen hold the same format as <c>tokenizer.json</c>, which is still read
+/// (<see cref="LegacyFileName"/>); it is never written, since that name belongs to Hugging Face's format.
 /// </summary>
 public sealed class CharTokenizer : ITokenizer
 {
     /// <summary>The file name in a model directory.</summary>
-    public const string FileName = "tokenizer.json";
+    public const string FileName = "char-tokenizer.json";
+
+    /// <summary>The name older runs gave the same file; read when it holds the char format, never written.</summary>
+    public const string LegacyFileName = "tokenizer.json";
 
     /// <summary>The value of the <c>type</c> field.</summary>
     public const string TypeName = "char";
@@ -87,7 +92,7 @@ public sealed class CharTokenizer : ITokenizer
         return sb.ToString();
     }
 
-    /// <summary>Writes <c>tokenizer.json</c> into <paramref name="directory"/> (atomically).</summary>
+    /// <summary>Writes <c>char-tokenizer.json</c> into <paramref name="directory"/> (atomically).</summary>
     public void Save(string directory)
     {
         var json = new JsonObject
@@ -103,6 +108,19 @@ public sealed class CharTokenizer : ITokenizer
     /// <summary>Reads a tokenizer written by <see cref="Save"/> from the file <paramref name="path"/>.</summary>
     public static CharTokenizer Load(string path) =>
         TryLoad(path) ?? throw new CheckpointException($"char tokenizer {path}: not a tokenizer of type \"{TypeName}\"");
+
+    /// <summary>
+    /// Reads the char tokenizer that <paramref name="directory"/> holds: <c>char-tokenizer.json</c>, or, in a run written
+    /// before that name, <c>tokenizer.json</c> in the char format.
+    /// </summary>
+    public static CharTokenizer LoadFromDirectory(string directory)
+    {
+        string path = Path.Combine(directory, FileName);
+        string legacy = Path.Combine(directory, LegacyFileName);
+        if (!File.Exists(path) && File.Exists(legacy))
+            return TryLoad(legacy) ?? throw new CheckpointException($"char tokenizer {legacy}: not a tokenizer of type \"{TypeName}\"");
+        return Load(path);
+    }
 
     /// <summary>
     /// Reads <paramref name="path"/> if it is a char tokenizer file; null if it is JSON of another kind (e.g. a Hugging Face tokenizer.json).
@@ -122,16 +140,26 @@ public sealed class CharTokenizer : ITokenizer
 
     static CharTokenizer? Parse(string path)
     {
+        string text = InputFile.ReadAllText(path, "char tokenizer");
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(InputFile.ReadAllText(path, "char tokenizer"), documentOptions: InputFile.StrictJson());
+            // The type is looked at first, without decoding the other strings (as the check for repeated keys would): a file
+            // of another format (a Hugging Face tokenizer.json) is then left to its own reader, errors and all.
+            using (var doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 }))
+            {
+                var top = doc.RootElement;
+                if (top.ValueKind != JsonValueKind.Object || !top.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String
+                    || !type.ValueEquals(TypeName))
+                    return null;
+            }
+            root = JsonNode.Parse(text, documentOptions: InputFile.StrictJson());
         }
         catch (JsonException e)
         {
             throw new CheckpointException($"char tokenizer {path}: not valid JSON: {e.Message}", e);
         }
-        if (root is not JsonObject obj || obj["type"] is not JsonValue type || !type.TryGetValue(out string? t) || t != TypeName) return null;
+        if (root is not JsonObject obj) return null;
         if (obj["version"] is JsonValue v && (!v.TryGetValue(out int version) || version != 1))
             throw new CheckpointException($"char tokenizer {path}: unsupported 'version' {v.ToJsonString()}");
         if (obj["chars"] is not JsonArray chars) throw new CheckpointException($"char tokenizer {path}: missing 'chars' list");

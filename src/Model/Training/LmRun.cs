@@ -183,7 +183,7 @@ public static class LmRun
                 ? new LmRunState(0, 0, options.Config ?? "tiny", options.Steps ?? 200, options.Batch ?? (options.Config is null or "tiny" ? 32 : 8),
                     options.LearningRate ?? 1e-3f, options.Seed ?? 1, corpusSha)
                 : Continue(saved, latest!.File(LmRunState.FileName), options, corpusSha);
-            var tokenizer = latest is null ? CharTokenizer.FromText(corpus) : CharTokenizer.Load(latest.File(CharTokenizer.FileName));
+            var tokenizer = latest is null ? CharTokenizer.FromText(corpus) : CharTokenizer.LoadFromDirectory(latest.Directory);
             int[] tokens = tokenizer.Encode(corpus);
             int split = (int)(tokens.Length * 0.9);
             var config = GptConfig.Named(state.Config) with { VocabSize = tokenizer.VocabSize };

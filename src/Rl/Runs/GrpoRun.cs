@@ -94,9 +94,9 @@ public static class GrpoRun
             }
             var tokenizer = Tokenizer.Load(modelDir)
                 ?? throw new ArgumentException(
-                    $"{config.Path}: the model '{modelDir}' has no tokenizer (vocab.json and merges.txt, or a char tokenizer.json)");
+                    $"{config.Path}: the model '{modelDir}' has no tokenizer: expected {Tokenizer.ExpectedFiles}");
             // Read once: the set they come from may be pruned while the run goes on.
-            var tokenizerFiles = Tokenizer.Files(modelDir).Select(f => (Name: Path.GetFileName(f), Bytes: File.ReadAllBytes(f))).ToArray();
+            var tokenizerFiles = Tokenizer.ReadFiles(modelDir);
             var modelConfig = Gpt2Checkpoint.ReadConfig(modelDir);
             if (tokenizer.VocabSize > modelConfig.VocabSize)
                 throw new ArgumentException($"{Command}: the tokenizer in {modelDir} has {tokenizer.VocabSize} tokens, " +
