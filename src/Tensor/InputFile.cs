@@ -44,21 +44,22 @@ public static partial class InputFile
     {
         Check(path, what);
         HostMemory.Require(new FileInfo(path).Length * 3.0, $"{what} '{path}'");
+        byte[] bytes;
         try
         {
-            return File.ReadAllText(path, StrictUtf8);
+            bytes = File.ReadAllBytes(path);
         }
         catch (UnauthorizedAccessException e)
         {
             throw new IOException($"{what} '{path}' cannot be read: {e.Message}", e);
         }
-        catch (System.Text.DecoderFallbackException e)
-        {
-            throw new IOException($"{what} '{path}' is not valid UTF-8 text (byte {e.Index} of a bad sequence)", e);
-        }
+        int start = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
+        var chars = new char[bytes.Length - start];
+        var status = System.Text.Unicode.Utf8.ToUtf16(bytes.AsSpan(start), chars, out int read, out int written, replaceInvalidSequences: false);
+        if (status != System.Buffers.OperationStatus.Done)
+            throw new IOException($"{what} '{path}' is not valid UTF-8 text (an invalid sequence at byte {start + read})");
+        return new string(chars, 0, written);
     }
-
-    static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>A read-only stream over <paramref name="path"/>, after <see cref="Check"/>.</summary>
     public static FileStream OpenRead(string path, string what)
