@@ -40,7 +40,8 @@ public class GptParityTests
         foreach (var g in f.GetProperty("grads").EnumerateObject())
             Tolerance.AssertClose(model[g.Name].Grad!.ToArray(), Floats(g.Value), 1e-6, 1e-4, $"gradient of {g.Name}");
 
-        using var opt = new AdamW(model.Parameters.Values, lr: f.GetProperty("lr").GetSingle(), weightDecay: f.GetProperty("weight_decay").GetSingle());
+        using var opt = new AdamW(model.Parameters.Values, lr: f.GetProperty("lr").GetSingle(),
+            weightDecay: f.GetProperty("weight_decay").GetSingle());
         var expected = f.GetProperty("losses").EnumerateArray().Select(v => v.GetDouble()).ToArray();
         var losses = new float[expected.Length];
         for (int step = 0; step < losses.Length; step++)

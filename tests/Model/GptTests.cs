@@ -77,13 +77,16 @@ public class GptTests
         Assert.Equal(4, branch.PrefixLength);
         Assert.Equal(4, branch.Length);
         // Two new positions at once (causal among themselves), then one.
-        var first = model.Forward(Engine.Tensor.FromInts(continuations.SelectMany(c => c[..2]).ToArray(), new Shape(3, 2)), cache: branch).Value.ToArray();
-        var second = model.Forward(Engine.Tensor.FromInts(continuations.Select(c => c[2]).ToArray(), new Shape(3, 1)), cache: branch).Value.ToArray();
+        var first = model.Forward(Engine.Tensor.FromInts(continuations.SelectMany(c => c[..2]).ToArray(), new Shape(3, 2)),
+            cache: branch).Value.ToArray();
+        var second = model.Forward(Engine.Tensor.FromInts(continuations.Select(c => c[2]).ToArray(), new Shape(3, 1)),
+            cache: branch).Value.ToArray();
         Assert.Equal(7, branch.Length);
         for (int r = 0; r < 3; r++)
         {
             var full = model.Forward(Engine.Tensor.FromInts([.. prompt, .. continuations[r]], new Shape(1, 7))).Value.ToArray();
-            Tolerance.AssertClose(first.AsSpan(r * 2 * 11, 2 * 11).ToArray(), full.AsSpan(4 * 11, 2 * 11).ToArray(), 1e-5, 1e-4, $"sample {r}, positions 4-5");
+            Tolerance.AssertClose(first.AsSpan(r * 2 * 11, 2 * 11).ToArray(), full.AsSpan(4 * 11, 2 * 11).ToArray(), 1e-5, 1e-4,
+                $"sample {r}, positions 4-5");
             Tolerance.AssertClose(second.AsSpan(r * 11, 11).ToArray(), full.AsSpan(6 * 11, 11).ToArray(), 1e-5, 1e-4, $"sample {r}, position 6");
         }
         Assert.Throws<InvalidOperationException>(() => branch.Branch(2));
@@ -93,7 +96,8 @@ public class GptTests
     public void GroupSamplingIsSeededAndSharesThePrompt()
     {
         using var model = new Gpt(Micro, seed: 5);
-        var options = new GenerationOptions(6, new SamplingOptions(Temperature: 1.5f, TopK: 5, TopP: 0.9f), Seed: 42, StopTokens: new HashSet<int> { 0 });
+        var options = new GenerationOptions(6, new SamplingOptions(Temperature: 1.5f, TopK: 5, TopP: 0.9f), Seed: 42,
+            StopTokens: new HashSet<int> { 0 });
         var a = Generation.GenerateGroup(model, [1, 2], 4, options);
         var b = Generation.GenerateGroup(model, [1, 2], 4, options);
         Assert.Equal(a, b);

@@ -31,7 +31,8 @@ public class SafeTensorsTests
     {
         using var dir = new TempDirectory();
         // Special values must survive untouched: signed zero, a NaN payload, infinities, subnormals, extremes.
-        float[] special = [0f, -0f, BitConverter.Int32BitsToSingle(0x7FC0_1234), float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, -float.MaxValue, 1e-40f, 3.14159274f];
+        float[] special = [0f, -0f, BitConverter.Int32BitsToSingle(0x7FC0_1234), float.PositiveInfinity, float.NegativeInfinity,
+            float.Epsilon, -float.MaxValue, 1e-40f, 3.14159274f];
         var rng = new System.Random(5);
         var big = Enumerable.Range(0, 3 * 5 * 7).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
         var ints = new[] { int.MinValue, -1, 0, 1, int.MaxValue, 42 };
@@ -89,7 +90,9 @@ public class SafeTensorsTests
         for (int i = 0; i < f16.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(2 * i), f16[i]);
         for (int i = 0; i < bf16.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(10 + 2 * i), bf16[i]);
         for (int i = 0; i < i64.Length; i++) BinaryPrimitives.WriteInt64LittleEndian(data.AsSpan(18 + 8 * i), i64[i]);
-        string path = Raw(dir, """{"h":{"dtype":"F16","shape":[5],"data_offsets":[0,10]},"b":{"dtype":"BF16","shape":[2,2],"data_offsets":[10,18]},"l":{"dtype":"I64","shape":[3],"data_offsets":[18,42]},"d":{"dtype":"F64","shape":[2],"data_offsets":[42,58]}}""", data);
+        string header = """{"h":{"dtype":"F16","shape":[5],"data_offsets":[0,10]},"b":{"dtype":"BF16","shape":[2,2],"data_offsets":["""
+            + """10,18]},"l":{"dtype":"I64","shape":[3],"data_offsets":[18,42]},"d":{"dtype":"F64","shape":[2],"data_offsets":[42,58]}}""";
+        string path = Raw(dir, header, data);
         using var r = SafeTensorsReader.Open(path);
         Tolerance.AssertClose(r.ReadFloats("h"), [1.0, -2.0, double.PositiveInfinity, Math.Pow(2, -24), 1365.0 / 4096], 0, 0, "F16");
         Tolerance.AssertClose(r.ReadFloats("b"), [1.0, -3.0, 3.140625, 0.0], 0, 0, "BF16");
@@ -110,11 +113,13 @@ public class SafeTensorsTests
         { """{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}""", 8, "'w': data_offsets [0, 16] run past the 8-byte data section" },
         { """{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}""", 8, "'w': data_offsets [8, 0] are reversed" },
         { """{"w":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}""", 8, "'w': data_offsets [-8,0] are not non-negative" },
-        { """{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", 12, "'b' [4, 12] overlaps tensor 'a' [0, 8]" },
+        { """{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", 12,
+            "'b' [4, 12] overlaps tensor 'a' [0, 8]" },
         { """{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", 8, "'w': holds 8 bytes, but 3 elements of F32 need 12" },
         { """{"w":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}""", 8, "'w': unknown dtype 'Q7'" },
         { """{"w":{"dtype":"F32","shape":[-1,2],"data_offsets":[0,8]}}""", 8, "'w': shape entry 0 is negative (-1)" },
-        { """{"w":{"dtype":"F32","shape":[2147483647,2147483647,2147483647],"data_offsets":[0,8]}}""", 8, "'w': shape [2147483647,2147483647,2147483647] overflows" },
+        { """{"w":{"dtype":"F32","shape":[2147483647,2147483647,2147483647],"data_offsets":[0,8]}}""", 8,
+            "'w': shape [2147483647,2147483647,2147483647] overflows" },
         { """{"w":{"dtype":"F32","shape":[99999999999],"data_offsets":[0,8]}}""", 8, "'w': shape entry 0 (99999999999) is too large" },
         { """{"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}""", 8, "'w': shape entry 0 is not an integer" },
         { "{\"w\":" + Ok + ",\"w\":" + Ok + "}", 8, "duplicate entry 'w'" },

@@ -58,7 +58,8 @@ public sealed class PackedGroupTests
     public void PackedLossAndGradientsEqualTheUnpackedOnes(int mu, Aggregation aggregation, bool lambda, float beta)
     {
         using var model = new Gpt(Micro, seed: 11);
-        var options = new GrpoOptions(Mu: mu, Aggregation: aggregation, LambdaScaling: lambda, Beta: beta, MaxNewTokens: 6, EpsilonLow: 0.02f, EpsilonHigh: 0.02f);
+        var options = new GrpoOptions(Mu: mu, Aggregation: aggregation, LambdaScaling: lambda, Beta: beta, MaxNewTokens: 6,
+            EpsilonLow: 0.02f, EpsilonHigh: 0.02f);
         var trie = Engine.Rl.Trie.PrefixTrie.Build(Prompt, Completions);
         var weights = GroupBatch.TokenWeights(Completions, lambda ? trie.LambdaScales() : null, aggregation, options.MaxNewTokens);
         var batch = new GroupBatch(Prompt, Completions, Advantages, weights);
@@ -139,7 +140,8 @@ public sealed class PackedGroupTests
         {
             using var policy = new Gpt(config, seed: 4);
             var task = new Engine.Rl.Tasks.TreeTask(1, -1f);
-            var options = new GrpoOptions(GroupSize: 16, MaxNewTokens: 4, LearningRate: 1e-3f, Seed: 5, Mu: mu, Beta: beta, LambdaScaling: true, PackedTree: packedTree);
+            var options = new GrpoOptions(GroupSize: 16, MaxNewTokens: 4, LearningRate: 1e-3f, Seed: 5, Mu: mu, Beta: beta,
+                LambdaScaling: true, PackedTree: packedTree);
             using var trainer = new GrpoTrainer(policy, options, [task.AsReward()], allowedTokens: Engine.Rl.Tasks.TreeTask.Alphabet);
             double share = 0;
             for (int s = 0; s < 2; s++) share = trainer.Step([new GrpoPrompt(Engine.Rl.Tasks.TreeTask.Prompt)]).Metrics.PackedShare;

@@ -22,7 +22,9 @@ public sealed class SafeTensorEntry
         long numel = 1;
         foreach (int d in shape)
         {
-            if (d < 0) throw new ArgumentException($"safetensors: tensor '{name}' has a negative dimension in {SafeTensors.FormatShape(shape)}", nameof(shape));
+            if (d < 0)
+                throw new ArgumentException($"safetensors: tensor '{name}' has a negative dimension in {SafeTensors.FormatShape(shape)}",
+                    nameof(shape));
             numel *= d;
         }
         Name = name;
@@ -33,7 +35,9 @@ public sealed class SafeTensorEntry
         _ints = ints;
         _lazyFloats = lazyFloats;
         long? length = floats?.Length ?? ints?.Length;
-        if (length is long n && n != numel) throw new ArgumentException($"safetensors: tensor '{name}' has shape {SafeTensors.FormatShape(shape)} ({numel} elements) but {n} values", nameof(shape));
+        if (length is long n && n != numel)
+            throw new ArgumentException(
+                $"safetensors: tensor '{name}' has shape {SafeTensors.FormatShape(shape)} ({numel} elements) but {n} values", nameof(shape));
     }
 
     /// <summary>An F32 tensor.</summary>
@@ -89,7 +93,8 @@ public sealed class SafeTensorEntry
         }
         var data = Floats!;
         if (data.Length != Numel)
-            throw new InvalidOperationException($"safetensors: tensor '{Name}' has shape {SafeTensors.FormatShape(Shape)} ({Numel} elements) but its data has {data.Length} values");
+            throw new InvalidOperationException(
+                $"safetensors: tensor '{Name}' has shape {SafeTensors.FormatShape(Shape)} ({Numel} elements) but its data has {data.Length} values");
         for (int i = 0; i < data.Length; i += Chunk) Write(stream, MemoryMarshal.Cast<float, int>(data.AsSpan(i, Math.Min(Chunk, data.Length - i))));
     }
 
@@ -144,7 +149,8 @@ public static class SafeTensors
             long offset = 0;
             foreach (var t in tensors)
             {
-                if (t.Name == "__metadata__" || !names.Add(t.Name)) throw new ArgumentException($"safetensors: tensor name '{t.Name}' is reserved or repeated", nameof(tensors));
+                if (t.Name == "__metadata__" || !names.Add(t.Name))
+                    throw new ArgumentException($"safetensors: tensor name '{t.Name}' is reserved or repeated", nameof(tensors));
                 long size = t.ByteLength;
                 json.WriteStartObject(t.Name);
                 json.WriteString("dtype", t.DType.ToString());
