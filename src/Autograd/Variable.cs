@@ -198,7 +198,7 @@ public sealed partial class Variable : IDisposable
             Op = op;
             Inputs = inputs;
             _backward = backward;
-            _saved = saved.Select(t => (t, t.Storage.Version)).ToArray();
+            _saved = saved.Select(t => (t, t.Version)).ToArray();
         }
 
         public string Op { get; }
@@ -213,8 +213,8 @@ public sealed partial class Variable : IDisposable
             foreach (var (t, version) in _saved)
             {
                 if (t.IsDisposed) throw new ObjectDisposedException(nameof(Tensor), $"{Op}: a tensor {t.Shape} saved for the backward pass was disposed before Backward()");
-                if (t.Storage.Version != version)
-                    throw new InvalidOperationException($"{Op}: a tensor {t.Shape} saved for the backward pass was modified in place after the forward pass (version {t.Storage.Version}, expected {version})");
+                if (t.Version != version)
+                    throw new InvalidOperationException($"{Op}: a tensor {t.Shape} saved for the backward pass was modified in place after the forward pass (version {t.Version}, expected {version})");
             }
             return backward(gradOutput);
         }

@@ -5,7 +5,7 @@ namespace Engine;
 /// every input merged, so backends iterate over as few dimensions as possible. A stride of 0 repeats an
 /// input along that dimension. The last dimension always has stride 0 or 1 in every input.
 /// </summary>
-public sealed class Broadcast
+internal sealed class Broadcast
 {
     Broadcast(Shape output, int[] shape, int[][] strides)
     {

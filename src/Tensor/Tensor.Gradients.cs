@@ -61,8 +61,10 @@ public sealed partial class Tensor
         var first = slots[0].Param;
         foreach (var s in slots)
         {
+            s.Param.RequireDType(DType.Float32, "adamw");
             foreach (var t in new[] { s.Grad, s.M, s.V })
             {
+                t.RequireDType(DType.Float32, "adamw");
                 s.Param.RequireSameDevice(t, "adamw");
                 if (t.Shape != s.Param.Shape) throw new TensorShapeException("adamw", $"parameter {s.Param.Shape} has a state or gradient of shape {t.Shape}");
             }

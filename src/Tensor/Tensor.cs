@@ -45,9 +45,18 @@ public sealed partial class Tensor : IDisposable
     public bool IsDisposed => _storage is null;
 
     /// <summary>The memory; throws <see cref="ObjectDisposedException"/> after <see cref="Dispose"/>.</summary>
-    public Storage Storage => _storage ?? throw new ObjectDisposedException(nameof(Tensor), $"tensor {Shape} was used after it was disposed");
+    internal Storage Storage => _storage ?? throw new ObjectDisposedException(nameof(Tensor), $"tensor {Shape} was used after it was disposed");
 
     internal IBackend Backend => Storage.Backend;
+
+    /// <summary>
+    /// Counts the in-place writes to this tensor's memory (shared by its views), so a caller that saved the
+    /// tensor can tell whether it changed since; throws <see cref="ObjectDisposedException"/> after <see cref="Dispose"/>.
+    /// </summary>
+    public int Version => Storage.Version;
+
+    /// <summary>Number of tensor memory blocks allocated and not yet freed, on all devices: a leak check.</summary>
+    public static long LiveStorageCount => Storage.LiveCount;
 
     /// <summary>Releases this tensor's hold on its storage; the memory is freed when no view still holds it.</summary>
     public void Dispose()

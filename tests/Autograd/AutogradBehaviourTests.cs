@@ -294,9 +294,9 @@ public class MemoryTests
                 last = loss.Value.ToScalar();
                 if (step == 0) first = last;
             }
-            if (step == 10) after10 = Storage.LiveCount;
+            if (step == 10) after10 = Engine.Tensor.LiveStorageCount;
         }
-        Assert.Equal(after10, Storage.LiveCount);
+        Assert.Equal(after10, Engine.Tensor.LiveStorageCount);
         Assert.True(last < first * 0.5f, $"the loop should learn: loss {first} → {last}");
     }
 }

@@ -5,7 +5,7 @@ using Engine.Simd;
 
 namespace Engine.Cpu;
 
-public sealed unsafe partial class CpuBackend
+internal sealed unsafe partial class CpuBackend
 {
     /// <inheritdoc/>
     public void SoftmaxBackward(Tensor y, Tensor dy, Tensor dx, int rows, int cols, bool log)

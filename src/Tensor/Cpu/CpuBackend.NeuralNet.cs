@@ -5,7 +5,7 @@ using Engine.Simd;
 
 namespace Engine.Cpu;
 
-public sealed unsafe partial class CpuBackend
+internal sealed unsafe partial class CpuBackend
 {
     /// <summary>Runs body(row) for each of <paramref name="rows"/> rows of <paramref name="cols"/> elements, over the cores.</summary>
     static void Rows(int rows, int cols, Action<int> body) =>

@@ -6,7 +6,7 @@ using Engine.Simd;
 namespace Engine.Cpu;
 
 /// <summary>The CPU backend: SIMD loops (TensorPrimitives, and generic loops at the processor's width) spread over all cores.</summary>
-public sealed unsafe partial class CpuBackend : IBackend
+internal sealed unsafe partial class CpuBackend : IBackend
 {
     /// <summary>Element-wise work per thread below which an op stays on one core.</summary>
     const int ElementGrain = 1 << 15;

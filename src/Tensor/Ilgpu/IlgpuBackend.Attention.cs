@@ -2,7 +2,7 @@ using Engine.Ilgpu.Kernels;
 
 namespace Engine.Ilgpu;
 
-public sealed partial class IlgpuBackend : IFusedAttention
+internal sealed partial class IlgpuBackend : IFusedAttention
 {
     /// <summary>
     /// The flash-attention kernels, where the accelerator runs their 64-thread groups (every GPU; not ILGPU's

@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 
 namespace Engine.Ilgpu;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> _softmaxBackward;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _layerNormBackward;

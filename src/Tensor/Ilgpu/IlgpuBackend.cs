@@ -14,7 +14,7 @@ namespace Engine.Ilgpu;
 /// by host-side checks that each view holds the elements the kernel will touch, because an out-of-bounds
 /// index on the CPU accelerator aborts the process.
 /// </summary>
-public sealed partial class IlgpuBackend : IBackend, IDisposable
+internal sealed partial class IlgpuBackend : IBackend, IDisposable
 {
     readonly Context _context;
     readonly Accelerator _accelerator;

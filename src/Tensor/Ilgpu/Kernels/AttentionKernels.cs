@@ -9,7 +9,7 @@ namespace Engine.Ilgpu.Kernels;
 /// synchronising. Views start at their tensor's first element and are dense. The accelerator's context
 /// must be created with <c>EnableAlgorithms()</c> (ILGPU.Algorithms supplies exp and log for PTX).
 /// </summary>
-public sealed class AttentionKernels
+internal sealed class AttentionKernels
 {
     /// <summary>The largest head size (D and Dv) the fused kernels support.</summary>
     public const int MaxHead = AttentionFlash.MaxHead;

@@ -8,7 +8,7 @@ namespace Engine.Ilgpu.Kernels;
 /// the views before launching (an out-of-range index on ILGPU's CPU accelerator kills the process), and
 /// launches on the accelerator's default stream without synchronising.
 /// </summary>
-public sealed class GemmKernels
+internal sealed class GemmKernels
 {
     readonly Accelerator _accelerator;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs> _simt;
