@@ -55,6 +55,9 @@ public sealed partial class Tensor : IDisposable
     /// </summary>
     public int Version => Storage.Version;
 
+    /// <summary>True when this tensor and <paramref name="other"/> are views of the same memory.</summary>
+    public bool SharesMemoryWith(Tensor other) => ReferenceEquals(Storage, other.Storage);
+
     /// <summary>Number of tensor memory blocks allocated and not yet freed, on all devices: a leak check.</summary>
     public static long LiveStorageCount => Storage.LiveCount;
 

@@ -64,7 +64,7 @@ public sealed class TreeAttentionTests
         var tree = new TreeMask(group ? Group : Parents);
         int n = tree.Length, heads = 2, d = 4;
         var shape = new Shape(heads, n, d);
-        GradCheck.Check(x => Variable.TreeAttention(x[0], x[1], x[2], tree), x => Reference(x[0], x[1], x[2], tree, heads, d), [shape, shape, shape]);
+        GradAssert.Check(x => Variable.TreeAttention(x[0], x[1], x[2], tree), x => Reference(x[0], x[1], x[2], tree, heads, d), [shape, shape, shape]);
     }
 
     [Fact]
