@@ -9,7 +9,7 @@ namespace Engine.Model;
 /// carry GPT-2's names (<c>wte.weight</c>, <c>h.0.attn.c_attn.weight</c>, …) and its Conv1D layout
 /// ([in, out]), so Hugging Face checkpoints map onto them one to one.
 /// </summary>
-public sealed class Gpt : IDisposable
+public sealed class Gpt : ILanguageModel
 {
     readonly Dictionary<string, Variable> _parameters = new(StringComparer.Ordinal);
 
@@ -104,6 +104,21 @@ public sealed class Gpt : IDisposable
 
     /// <summary>The configuration.</summary>
     public GptConfig Config { get; }
+
+    /// <inheritdoc/>
+    public int VocabSize => Config.VocabSize;
+
+    /// <inheritdoc/>
+    public int ContextLength => Config.ContextLength;
+
+    /// <inheritdoc/>
+    IReadOnlyList<Variable> ILanguageModel.TrainableParameters => [.. _parameters.Values];
+
+    /// <inheritdoc/>
+    Variable ILanguageModel.Forward(Tensor ids) => Forward(ids);
+
+    /// <inheritdoc/>
+    ILanguageModel ILanguageModel.Clone() => Clone();
 
     /// <summary>Where the parameters live.</summary>
     public Device Device { get; }
