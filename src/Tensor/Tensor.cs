@@ -13,6 +13,7 @@ namespace Engine;
 public sealed partial class Tensor : IDisposable
 {
     Storage? _storage;
+    readonly TensorLeaks.Watch? _leakWatch;
 
     Tensor(Storage storage, Shape shape, DType dtype, int offset)
     {
@@ -20,6 +21,7 @@ public sealed partial class Tensor : IDisposable
         Shape = shape;
         DType = dtype;
         Offset = offset;
+        _leakWatch = TensorLeaks.Start(shape, dtype);
         TensorScope.Track(this);
     }
 
@@ -65,7 +67,9 @@ public sealed partial class Tensor : IDisposable
     public void Dispose()
     {
         var s = Interlocked.Exchange(ref _storage, null);
-        s?.Release();
+        if (s is null) return;
+        _leakWatch?.Disposed();
+        s.Release();
     }
 
     // ---- creation -------------------------------------------------------------------------------

@@ -111,6 +111,7 @@ public class AutogradBehaviourTests
         ya.Backward(w);
         yb.Backward(w);
         for (int i = 0; i < a.Length; i++) Tolerance.AssertClose(a[i].Grad!.ToArray(), b[i].Grad!.ToArray(), atol, rtol, $"gradient {i}");
+        foreach (var leaf in a.Concat(b)) leaf.ZeroGrad();
     }
 
     [Fact]

@@ -52,6 +52,7 @@ public class GradientTests
     {
         GradAssert.Check(v => Variable.Clamp(v[0], -0.5f, 0.3f), x => Map(x[0], a => Math.Clamp(a, -0.5, 0.3)), [new Shape(5, 7)]);
         // At a bound the gradient is whole, as in torch.clamp; Maximum(Minimum(x, hi), lo) gives 1/2 there.
+        using var scope = TensorScope.Open();
         using var x = Variable.Parameter(Tensor.FromArray([0.8f, 1f, 1.2f, 1.5f]));
         Variable.Clamp(x, 1f, 1.2f).Sum().Backward();
         Assert.Equal([0f, 1f, 1f, 0f], x.Grad!.ToArray());

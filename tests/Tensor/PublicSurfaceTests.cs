@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Reflection;
 using Engine.Autograd;
 
@@ -65,5 +66,51 @@ public sealed class PublicMemoryTests
         Assert.Equal(before, Tensor.LiveStorageCount);
         Device.Cpu.TrimCache();
         Assert.Equal(0, Device.Cpu.CachedBytes);
+    }
+}
+
+/// <summary>The opt-in leak report names a tensor that was never disposed, and only that one.</summary>
+[Collection(nameof(MemoryTests))]
+public sealed class TensorLeakTests
+{
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void LeakOne()
+    {
+        // The classic: the Randn temporary is never disposed.
+        using var scaled = Tensor.Randn(new Shape(3, 5), seed: 7) * 0.5f;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void DisposeAll()
+    {
+        using var noise = Tensor.Randn(new Shape(7, 2), seed: 7);
+        using var scaled = noise * 0.5f;
+    }
+
+    [Fact]
+    public void ALeakedTensorIsReportedWithItsCreationSite()
+    {
+        bool was = TensorLeaks.Track;
+        TensorLeaks.Track = true;
+        try
+        {
+            // On a thread of its own: a tensor scope left open on a runner thread would keep the leak reachable.
+            var thread = new Thread(() =>
+            {
+                LeakOne();
+                DisposeAll();
+            });
+            thread.Start();
+            thread.Join();
+            var leaks = TensorLeaks.Collect();
+            var mine = leaks.Where(l => l.CreatedAt.Contains(nameof(LeakOne), StringComparison.Ordinal)).ToArray();
+            var leak = Assert.Single(mine);
+            Assert.Equal(new Shape(3, 5), leak.Shape);
+            Assert.DoesNotContain(leaks, l => l.CreatedAt.Contains(nameof(DisposeAll), StringComparison.Ordinal));
+        }
+        finally
+        {
+            TensorLeaks.Track = was;
+        }
     }
 }

@@ -33,7 +33,8 @@ public sealed class AttentionKernelTests
         float[] g = Data.Uniform(bh * t * dv, seed + 3);
         float[]? mask = maskShape is null ? null : Mask(new Shape(maskShape).Numel / (t * s), t, s, seed + 4);
 
-        // The CPU composition, values and gradients.
+        // The CPU composition, values and gradients; the scope frees what the composition saves for its backward pass.
+        using var scope = TensorScope.Open();
         using var mt = mask is null ? null : Engine.Tensor.FromArray(mask, new Shape(maskShape!));
         using var qv = Variable.Parameter(Engine.Tensor.FromArray(q, new Shape(batch, heads, t, d)));
         using var kv = Variable.Parameter(Engine.Tensor.FromArray(k, new Shape(batch, heads, s, d)));
