@@ -91,9 +91,6 @@ internal interface IBackend
 
     /// <summary>Fills y with element i of the Philox stream (seed, offset + i) in the given distribution.</summary>
     void Random(Tensor y, Distribution distribution, ulong seed, ulong offset);
-
-    /// <summary>y[r] = a category drawn from row r of the non-negative weights, using uniform (seed, offset + r).</summary>
-    void SampleCategorical(Tensor weights, Tensor y, int rows, int cols, ulong seed, ulong offset);
 }
 
 /// <summary>A reduction over the middle axis of an [outer, length, inner] view.</summary>

@@ -26,7 +26,6 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, CopyArgs> _copy;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BroadcastArgs> _where;
     readonly Action<KernelConfig, ArrayView<float>, int, int, ulong, ulong> _random;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, int, int, ulong, ulong> _categorical;
     readonly TiledMatmul _matmul;
 
     /// <summary>The 128×128-tile GEMM (and its tensor-core variants), where the accelerator runs 256-thread groups.</summary>
@@ -47,7 +46,6 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
         _copy = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, CopyArgs>(ElementwiseKernels.CopyStrided);
         _where = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BroadcastArgs>(ElementwiseKernels.Where);
         _random = accelerator.LoadStreamKernel<ArrayView<float>, int, int, ulong, ulong>(ElementwiseKernels.Random);
-        _categorical = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, int, int, ulong, ulong>(ElementwiseKernels.Categorical);
         _matmul = new TiledMatmul(accelerator);
         _gemm = GemmKernels.CanRunOn(accelerator) ? new GemmKernels(accelerator) : null;
         _attention = AttentionKernels.CanRunOn(accelerator) ? new AttentionKernels(accelerator) : null;
@@ -338,14 +336,6 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
         int n = y.Numel;
         Bind();
         _random(Elements(n), View(y, n, "random"), n, distribution == Distribution.Normal ? 1 : 0, seed, offset);
-    }
-
-    /// <inheritdoc/>
-    public void SampleCategorical(Tensor weights, Tensor y, int rows, int cols, ulong seed, ulong offset)
-    {
-        const string op = "categorical";
-        Bind();
-        _categorical(Elements(rows), View(weights, (long)rows * cols, op), Ints(y, rows, op), rows, cols, seed, offset);
     }
 
     // ---- linear algebra -------------------------------------------------------------------------
