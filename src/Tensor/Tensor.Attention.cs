@@ -12,7 +12,7 @@ public sealed partial class Tensor
     /// without the capability (the CPU backend), for head sizes the backend does not support, and for masks
     /// that broadcast other than whole [T, S] blocks.
     /// </summary>
-    public static bool TryFusedAttention(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal,
+    internal static bool TryFusedAttention(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal,
         [NotNullWhen(true)] out Tensor? o, [NotNullWhen(true)] out Tensor? lse)
     {
         o = lse = null;
@@ -30,7 +30,7 @@ public sealed partial class Tensor
     /// The gradients of <see cref="TryFusedAttention"/> for the upstream gradient <paramref name="dO"/>, from the
     /// same inputs and the forward pass's o and lse.
     /// </summary>
-    public static (Tensor Dq, Tensor Dk, Tensor Dv) FusedAttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal, Tensor o, Tensor lse, Tensor dO)
+    internal static (Tensor Dq, Tensor Dk, Tensor Dv) FusedAttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal, Tensor o, Tensor lse, Tensor dO)
     {
         const string op = "attention_backward";
         if (q.Backend is not IFusedAttention fused) throw new NotSupportedException($"{op}: the {q.Device} backend has no fused attention");
@@ -54,7 +54,7 @@ public sealed partial class Tensor
     /// query–key pairs. Returns false, with no work done, on backends without the capability; the caller then
     /// attends under <see cref="TreeMask.Dense"/>.
     /// </summary>
-    public static bool TryTreeAttention(Tensor q, Tensor k, Tensor v, TreeMask tree,
+    internal static bool TryTreeAttention(Tensor q, Tensor k, Tensor v, TreeMask tree,
         [NotNullWhen(true)] out Tensor? o, [NotNullWhen(true)] out Tensor? lse)
     {
         o = lse = null;
@@ -68,7 +68,7 @@ public sealed partial class Tensor
     }
 
     /// <summary>The gradients of <see cref="TryTreeAttention"/> for the upstream gradient <paramref name="dO"/>.</summary>
-    public static (Tensor Dq, Tensor Dk, Tensor Dv) TreeAttentionBackward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, Tensor dO)
+    internal static (Tensor Dq, Tensor Dk, Tensor Dv) TreeAttentionBackward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, Tensor dO)
     {
         const string op = "tree_attention_backward";
         if (q.Backend is not ITreeAttention walker) throw new NotSupportedException($"{op}: the {q.Device} backend has no tree attention");

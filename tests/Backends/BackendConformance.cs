@@ -605,7 +605,8 @@ public abstract class BackendConformance
         var shape = new Shape(1, heads, n, d);
         var valueShape = new Shape(1, heads, n, dv);
         AttentionRun Run(Device dev) =>
-            AttentionRun.Of(dev, (qv, kv, vv) => Variable.TreeAttention(qv, kv, vv, tree), (q, shape), (k, shape), (v, valueShape), up);
+            AttentionRun.Of(dev, (qv, kv, vv) => Variable.Attention(qv, kv, vv, AttentionMask.Tree(tree)), (q, shape), (k, shape), (v, valueShape),
+                up);
         Run(Device).AssertClose(Run(Device.Cpu), 1e-5, 1e-4, "tree attention");
     }
 
