@@ -115,4 +115,72 @@ public sealed partial class Tensor
         }
         return parts;
     }
+
+    // ---- broadcasting and slices: the backward passes of the views ------------------------------------
+
+    /// <summary>Sums <paramref name="g"/> over the axes along which a tensor of <paramref name="shape"/> was broadcast, giving <paramref name="shape"/>.</summary>
+    public static Tensor SumTo(Tensor g, Shape shape)
+    {
+        if (g.Shape == shape) return g.Clone();
+        if (Broadcast.ResultShape("sum_to", g.Shape, shape) != g.Shape)
+            throw new TensorShapeException("sum_to", $"{shape} does not broadcast to {g.Shape}");
+        // The first reduction reads g directly; later ones replace (and free) the previous partial sum.
+        Tensor? current = null;
+        int lead = g.Rank - shape.Rank;
+        for (int axis = 0; axis < g.Rank; axis++)
+        {
+            bool reduce = axis < lead || (shape[axis - lead] == 1 && g.Shape[axis] != 1);
+            if (!reduce) continue;
+            var next = (current ?? g).Sum(axis, keepDim: true);
+            current?.Dispose();
+            current = next;
+        }
+        current ??= g.Clone();
+        var result = current.Reshape(shape.Dims);
+        current.Dispose();
+        return result;
+    }
+
+    /// <summary>A new tensor of <paramref name="shape"/> holding this tensor repeated along its broadcast axes (the adjoint of <see cref="SumTo"/>).</summary>
+    public Tensor BroadcastTo(Shape shape)
+    {
+        var plan = Broadcast.Create("broadcast_to", Shape, shape);
+        if (plan.Output != shape) throw new TensorShapeException("broadcast_to", $"{Shape} does not broadcast to {shape}");
+        var y = Zeros(shape, Device, DType);
+        if (y.Numel > 0)
+            Backend.CopyStrided(this, y, new StridedCopy(plan.Shape, plan.Strides[0], 0, ContiguousStrides(plan.Shape), 0));
+        return y;
+    }
+
+    /// <summary>A zero tensor of <paramref name="shape"/> with <paramref name="part"/> written at [start, start + part's length) of <paramref name="axis"/> (the adjoint of <see cref="Slice"/>).</summary>
+    public static Tensor SliceBackward(Tensor part, Shape shape, int axis, int start)
+    {
+        var y = Zeros(shape, part.Device, part.DType);
+        try
+        {
+            y.WriteSlice(part, axis, start);
+        }
+        catch
+        {
+            y.Dispose();
+            throw;
+        }
+        return y;
+    }
+
+    /// <summary>Overwrites [start, start + part's length) of <paramref name="axis"/> with <paramref name="part"/>, in place.</summary>
+    public void WriteSlice(Tensor part, int axis, int start)
+    {
+        const string op = "write_slice";
+        RequireSameDevice(part, op);
+        int a = Shape.Axis(axis, op);
+        if (part.DType != DType || part.Rank != Rank || part.Shape.With(a, 0) != Shape.With(a, 0) || start < 0 || start + part.Shape[a] > Shape[a])
+            throw new TensorShapeException(op, $"part {part.Shape} at {start} does not fit axis {axis} of {Shape}");
+        if (part.Numel > 0)
+        {
+            var dst = ContiguousStrides(Shape.Dims);
+            Backend.CopyStrided(part, this, new StridedCopy(part.Shape.ToArray(), ContiguousStrides(part.Shape.Dims), 0, dst, start * dst[a]));
+        }
+        MarkWritten();
+    }
 }

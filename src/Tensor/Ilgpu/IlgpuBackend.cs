@@ -49,8 +49,9 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
         _matmul = new TiledMatmul(accelerator);
         _gemm = GemmKernels.CanRunOn(accelerator) ? new GemmKernels(accelerator) : null;
         _attention = AttentionKernels.CanRunOn(accelerator) ? new AttentionKernels(accelerator) : null;
-        LoadNeuralNetKernels(accelerator, out _softmax, out _layerNorm, out _gather, out _scatterAdd, out _crossEntropy, out _biasGelu);
-        LoadGradientKernels(accelerator, out _softmaxBackward, out _layerNormBackward, out _layerNormParamPartials, out _crossEntropyBackward, out _adamW);
+        LoadNeuralNetKernels(accelerator, out _softmax, out _softmaxBackward, out _layerNorm, out _layerNormBackward, out _layerNormParamPartials,
+            out _gather, out _scatterAdd, out _crossEntropy, out _crossEntropyBackward, out _biasGelu);
+        _adamW = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamWArgs>(ElementwiseKernels.AdamW);
         LoadReductionKernels(accelerator, out _sumRows, out _maxRows, out _argMaxRows, out _reduceColumns, out _columnPartialSums, out _columnSums);
     }
 
