@@ -16,7 +16,10 @@ public sealed partial class Variable
         return Record("log_softmax", y, [this], g => [Tensor.SoftmaxBackward(y, g, log: true)], y);
     }
 
-    /// <summary>Layer norm over the last axis, fused forward and backward.</summary>
+    /// <summary>
+    /// Layer norm over the last axis, fused forward and backward: (x − mean) / √(var + eps) · weight + bias, with the
+    /// biased variance, weight and bias [C], as PyTorch's <c>layer_norm</c> over the last dimension.
+    /// </summary>
     public static Variable LayerNorm(Variable x, Variable weight, Variable bias, float eps = 1e-5f)
     {
         var y = x.Value.LayerNorm(weight.Value, bias.Value, eps, out var mean, out var rstd);
@@ -29,7 +32,10 @@ public sealed partial class Variable
         }, x.Value, weight.Value, mean, rstd);
     }
 
-    /// <summary>Rows of the [V, C] table picked by Int32 ids; the gradient is a scatter-add into the table.</summary>
+    /// <summary>
+    /// Rows of the [V, C] table picked by Int32 ids (PyTorch's <c>nn.Embedding</c> layout); the gradient is a scatter-add into the
+    /// table. Ids are Int32, where PyTorch uses int64.
+    /// </summary>
     public static Variable Embedding(Variable table, Tensor ids) =>
         Record("embedding", Tensor.Embedding(table.Value, ids), [table], g => [Tensor.EmbeddingScatterAdd(g, ids, table.Shape[0])], ids);
 
@@ -87,6 +93,11 @@ public sealed partial class Variable
     /// matmul on the backend, and the backward pass reuses the saved probabilities.
     /// </para>
     /// </summary>
+    /// <remarks>
+    /// Where this differs from PyTorch's <c>scaled_dot_product_attention</c>: masks are additive floats (0 or −∞), never
+    /// booleans; and the causal mask is aligned to the last key (query i sees keys j ≤ i + S − T, so queries after a
+    /// KV cache see the whole cache), where PyTorch's <c>is_causal</c> aligns to the first (j ≤ i). For S = T the two agree.
+    /// </remarks>
     public static Variable Attention(Variable q, Variable k, Variable v, AttentionMask mask)
     {
         ArgumentNullException.ThrowIfNull(mask);

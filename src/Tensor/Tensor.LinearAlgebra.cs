@@ -8,6 +8,10 @@ public sealed partial class Tensor
     /// [..., K, N] ([..., N, K] with <paramref name="transB"/>). Leading batch axes must be equal, or one
     /// operand may have none (or only ones) and is then shared by every batch.
     /// </summary>
+    /// <remarks>
+    /// Narrower than <c>torch.matmul</c>: batch axes do not broadcast against each other beyond that sharing, and 1-D
+    /// operands are not promoted to matrices.
+    /// </remarks>
     public static Tensor Matmul(Tensor a, Tensor b, bool transA = false, bool transB = false)
     {
         var plan = PlanMatmul(a, b, transA, transB, out var shape);

@@ -10,6 +10,11 @@ namespace Engine;
 /// and the indexer are cheap views that share storage; every other op materialises a new tensor.
 /// Tensors own device memory: dispose them, or create them inside a <see cref="TensorScope"/>.
 /// </summary>
+/// <remarks>
+/// Where this differs from <c>torch.Tensor</c>: there are no strides, so <see cref="Permute"/>, <see cref="Transpose"/> and
+/// <see cref="Slice"/> copy (PyTorch returns strided views); integer tensors are Int32 (PyTorch's indices are int64); and
+/// nothing is freed by the garbage collector (see <see cref="TensorLeaks"/> to find a forgotten <see cref="Dispose"/>).
+/// </remarks>
 public sealed partial class Tensor : IDisposable
 {
     Storage? _storage;
