@@ -27,14 +27,16 @@ static class PackedGrpoTiming
 
         Console.Error.WriteLine("sampling arithmetic groups from the demo's supervised policy …");
         var arith = ArithGroups();
-        Console.WriteLine($"# {config.Layers} layers, width {config.Width}, {config.Heads} heads, vocab {config.VocabSize}; λ-GRPO token-mean, μ = 1; {Environment.ProcessorCount} threads; median of {runs}");
+        Console.WriteLine($"# {config.Layers} layers, width {config.Width}, {config.Heads} heads, vocab {config.VocabSize}; " +
+            $"λ-GRPO token-mean, μ = 1; {Environment.ProcessorCount} threads; median of {runs}");
         Console.WriteLine("| group | prompt | completions | overlap | packed / unpacked tokens | unpacked ms | packed ms | speed-up | trainer |");
         Console.WriteLine("|---:|---:|---|---:|---:|---:|---:|---:|---|");
         foreach (int k in new[] { 8, 16 })
             foreach (int p in new[] { 1, 32, 128, 512 })
             {
                 var prompt = Enumerable.Range(0, p).Select(i => 1 + i * 7 % (config.VocabSize - 1)).ToArray();
-                foreach (var (name, completions) in new[] { ("arith", arith[k]) }.Concat(new[] { 0.0, 0.5, 0.9 }.Select(o => ($"{o:P0}", Synthetic(k, o, config.VocabSize)))))
+                foreach (var (name, completions) in new[] { ("arith", arith[k]) }.Concat(new[] { 0.0, 0.5,
+                    0.9 }.Select(o => ($"{o:P0}", Synthetic(k, o, config.VocabSize)))))
                     Measure(model, options, k, prompt, name, completions, runs);
             }
 
@@ -92,7 +94,8 @@ static class PackedGrpoTiming
         var trie = Engine.Rl.Trie.PrefixTrie.Build(prompt, completions);
         var rewards = Enumerable.Range(0, k).Select(i => (float)(i % 3)).ToArray();
         var advantages = GroupAdvantages.Compute(rewards, true, 1e-4f);
-        var batch = new GroupBatch(prompt, completions, advantages, GroupBatch.TokenWeights(completions, trie.LambdaScales(), options.Aggregation, options.MaxNewTokens));
+        var batch = new GroupBatch(prompt, completions, advantages,
+            GroupBatch.TokenWeights(completions, trie.LambdaScales(), options.Aggregation, options.MaxNewTokens));
         var packed = new PackedGroup(batch, trie);
         double Time(bool pack)
         {
@@ -117,8 +120,9 @@ static class PackedGrpoTiming
         double u = Median(unpacked), t = Median(tree);
         double overlap = Enumerable.Range(0, k).Average(trie.IntermediateProportion);
         bool choice = packed.IsCheaperThanUnpacked(model.Config, model.Device.HasTreeAttention);
+        string tokens = FormattableString.Invariant($"{packed.Length} / {batch.Rows * batch.Time}");
         Console.WriteLine(FormattableString.Invariant(
-            $"| {k} | {prompt.Length} | {name} | {overlap:P0} | {packed.Length} / {batch.Rows * batch.Time} | {u:F1} | {t:F1} | {u / t:F2}× | {(choice ? "packed" : "unpacked")} |"));
+            $"| {k} | {prompt.Length} | {name} | {overlap:P0} | {tokens} | {u:F1} | {t:F1} | {u / t:F2}× | {(choice ? "packed" : "unpacked")} |"));
     }
 
     static double Median(double[] x)

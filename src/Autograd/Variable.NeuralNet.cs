@@ -45,7 +45,8 @@ public sealed partial class Variable
     /// </summary>
     public static Variable CrossEntropy(Variable logits, Tensor targets, int ignoreIndex = -100, LossReduction reduction = LossReduction.Mean)
     {
-        if (reduction == LossReduction.None) throw new ArgumentException("cross_entropy: autograd supports the Mean and Sum reductions", nameof(reduction));
+        if (reduction == LossReduction.None) throw new ArgumentException("cross_entropy: autograd supports the Mean and Sum reductions",
+            nameof(reduction));
         var loss = Tensor.CrossEntropy(logits.Value, targets, ignoreIndex, reduction);
         int counted = 0;
         if (reduction == LossReduction.Mean)

@@ -44,7 +44,8 @@ internal sealed class Broadcast
                 if (k < 0) continue;
                 int n = s.Dims[k];
                 if (n == size || n == 1) continue;
-                if (size != 1) throw new TensorShapeException(op, $"shapes {string.Join(" and ", shapes.ToArray())} cannot be broadcast together (dimension {d - rank}: {size} vs {n})");
+                if (size != 1) throw new TensorShapeException(op,
+                    $"shapes {string.Join(" and ", shapes.ToArray())} cannot be broadcast together (dimension {d - rank}: {size} vs {n})");
                 size = n;
             }
             dims[d] = size;

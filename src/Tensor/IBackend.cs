@@ -81,7 +81,8 @@ internal interface IBackend
     void SoftmaxBackward(Tensor y, Tensor dy, Tensor dx, int rows, int cols, bool log);
 
     /// <summary>Layer-norm gradients: writes dx, and adds this call's dweight and dbias into the given tensors (fixed order).</summary>
-    void LayerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dweight, Tensor dbias, int rows, int cols);
+    void LayerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dweight, Tensor dbias, int rows,
+        int cols);
 
     /// <summary>dlogits[r] = scale · (softmax(logits[r]) − onehot(targets[r])), or 0 where targets[r] = ignoreIndex.</summary>
     void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor dlogits, int rows, int cols, int ignoreIndex, float scale);

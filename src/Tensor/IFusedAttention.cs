@@ -23,7 +23,8 @@ internal interface IFusedAttention
     /// Writes dq, dk and dv (overwriting them) for the upstream gradient <paramref name="dO"/>, recomputing the
     /// probabilities from q, k, the mask and <paramref name="lse"/>.
     /// </summary>
-    void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? mask, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv, AttentionPlan plan);
+    void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? mask, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv,
+        AttentionPlan plan);
 }
 
 /// <summary>

@@ -12,5 +12,6 @@ internal interface ITreeAttention
     void TreeAttentionForward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, int batchHeads, float scale);
 
     /// <summary>dq, dk and dv (overwritten) for the upstream gradient dO, recomputing the probabilities from lse.</summary>
-    void TreeAttentionBackward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv, int batchHeads, float scale);
+    void TreeAttentionBackward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv,
+        int batchHeads, float scale);
 }

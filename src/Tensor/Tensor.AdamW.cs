@@ -14,7 +14,8 @@ public sealed partial class Tensor
             {
                 t.RequireDType(DType.Float32, "adamw");
                 s.Param.RequireSameDevice(t, "adamw");
-                if (t.Shape != s.Param.Shape) throw new TensorShapeException("adamw", $"parameter {s.Param.Shape} has a state or gradient of shape {t.Shape}");
+                if (t.Shape != s.Param.Shape) throw new TensorShapeException("adamw",
+                    $"parameter {s.Param.Shape} has a state or gradient of shape {t.Shape}");
             }
             first.RequireSameDevice(s.Param, "adamw");
         }

@@ -32,7 +32,8 @@ public sealed partial class Tensor
         return y;
     }
 
-    /// <summary>Gradient of <see cref="Softmax"/> (or <see cref="LogSoftmax"/> with <paramref name="log"/>) given its output <paramref name="y"/>.</summary>
+    /// <summary>Gradient of <see cref="Softmax"/> (or <see cref="LogSoftmax"/> with <paramref name="log"/>) given its output
+    /// <paramref name="y"/>.</summary>
     public static Tensor SoftmaxBackward(Tensor y, Tensor dy, bool log)
     {
         string op = log ? "log_softmax_backward" : "softmax_backward";
@@ -84,12 +85,20 @@ public sealed partial class Tensor
         const string op = "layer_norm_backward";
         RequireSameShape(x, dy, op);
         int c = x.Shape.Last, rows = x.Numel / Math.Max(c, 1);
+        foreach (var t in new[] { mean, rstd })
+        {
+            x.RequireSameDevice(t, op);
+            t.RequireDType(DType.Float32, op);
+        }
         foreach (var t in new[] { weight, dweight, dbias })
         {
             x.RequireSameDevice(t, op);
-            if (t.Shape != new Shape(c)) throw new TensorShapeException(op, $"weight-shaped tensors must be [{c}] for input {x.Shape}, got {t.Shape}");
+            t.RequireDType(DType.Float32, op);
+            if (t.Shape != new Shape(c)) throw new TensorShapeException(op,
+                $"weight-shaped tensors must be [{c}] for input {x.Shape}, got {t.Shape}");
         }
-        if (mean.Numel != rows || rstd.Numel != rows) throw new TensorShapeException(op, $"mean {mean.Shape} and rstd {rstd.Shape} need {rows} rows for input {x.Shape}");
+        if (mean.Numel != rows || rstd.Numel != rows) throw new TensorShapeException(op,
+            $"mean {mean.Shape} and rstd {rstd.Shape} need {rows} rows for input {x.Shape}");
         var dx = x.EmptyLike();
         if (dx.Numel > 0) x.Backend.LayerNormBackward(x, weight, mean, rstd, dy, dx, dweight, dbias, rows, c);
         dweight.MarkWritten();
@@ -113,7 +122,8 @@ public sealed partial class Tensor
         return y;
     }
 
-    /// <summary>The gradient of <see cref="Embedding"/>: a new [<paramref name="vocab"/>, C] tensor with row ids[r] += src[r] (scatter-add, fixed order).</summary>
+    /// <summary>The gradient of <see cref="Embedding"/>: a new [<paramref name="vocab"/>, C] tensor with row ids[r] += src[r]
+    /// (scatter-add, fixed order).</summary>
     public static Tensor EmbeddingScatterAdd(Tensor src, Tensor ids, int vocab)
     {
         const string op = "embedding_scatter_add";

@@ -114,7 +114,8 @@ public sealed partial class Tensor : IDisposable
     /// <summary>A float tensor holding a copy of <paramref name="data"/>.</summary>
     public static Tensor FromArray(ReadOnlySpan<float> data, Shape shape, Device? device = null)
     {
-        if (data.Length != shape.Numel) throw new TensorShapeException("from_array", $"{data.Length} values do not fill shape {shape} ({shape.Numel} elements)");
+        if (data.Length != shape.Numel) throw new TensorShapeException("from_array",
+            $"{data.Length} values do not fill shape {shape} ({shape.Numel} elements)");
         var t = Uninitialized(shape, device ?? Device.Cpu);
         t.Backend.Write(data, t.Storage, 0);
         return t;
@@ -126,7 +127,8 @@ public sealed partial class Tensor : IDisposable
     /// <summary>An Int32 tensor holding a copy of <paramref name="data"/>.</summary>
     public static Tensor FromInts(ReadOnlySpan<int> data, Shape shape, Device? device = null)
     {
-        if (data.Length != shape.Numel) throw new TensorShapeException("from_ints", $"{data.Length} values do not fill shape {shape} ({shape.Numel} elements)");
+        if (data.Length != shape.Numel) throw new TensorShapeException("from_ints",
+            $"{data.Length} values do not fill shape {shape} ({shape.Numel} elements)");
         var t = Uninitialized(shape, device ?? Device.Cpu, DType.Int32);
         t.Backend.Write(MemoryMarshal.Cast<int, float>(data), t.Storage, 0);
         if (t.Device.Kind != DeviceKind.Cpu) s_hostInts.AddOrUpdate(t.Storage, new IntsOnHost(t.Storage.Version, 0, data.ToArray()));
@@ -192,7 +194,8 @@ public sealed partial class Tensor : IDisposable
     /// </summary>
     static readonly ConditionalWeakTable<Storage, IntsOnHost> s_hostInts = new();
 
-    /// <summary>The elements of an Int32 tensor on the host (read from a device at most once per storage version); callers must not modify it.</summary>
+    /// <summary>The elements of an Int32 tensor on the host (read from a device at most once per storage version); callers must not modify
+    /// it.</summary>
     internal int[] HostInts()
     {
         var s = Storage;
@@ -242,7 +245,8 @@ public sealed partial class Tensor : IDisposable
             d[infer] = Numel / known;
         }
         var shape = new Shape(d);
-        if (shape.Numel != Numel) throw new TensorShapeException("reshape", $"cannot reshape {Shape} ({Numel} elements) to {shape} ({shape.Numel} elements)");
+        if (shape.Numel != Numel) throw new TensorShapeException("reshape",
+            $"cannot reshape {Shape} ({Numel} elements) to {shape} ({shape.Numel} elements)");
         return View(shape, Offset);
     }
 
@@ -287,7 +291,8 @@ public sealed partial class Tensor : IDisposable
     {
         _ = Storage;
         _ = other.Storage;
-        if (other.Device != Device) throw new TensorShapeException(op, $"tensors are on different devices ({Device} {Shape} and {other.Device} {other.Shape})");
+        if (other.Device != Device) throw new TensorShapeException(op,
+            $"tensors are on different devices ({Device} {Shape} and {other.Device} {other.Shape})");
     }
 
     internal void MarkWritten() => Storage.MarkWritten();

@@ -23,7 +23,8 @@ public sealed class AttentionMaskTests
         {
             var keys = Tensor.Concat(1, pk[b / samples], k[b]).Reshape(1, heads, p + own, d);
             var values = Tensor.Concat(1, pv[b / samples], v[b]).Reshape(1, heads, p + own, d);
-            var expected = Variable.Attention(new Variable(q[b].Reshape(1, heads, t, d)), new Variable(keys), new Variable(values), AttentionMask.Causal);
+            var expected = Variable.Attention(new Variable(q[b].Reshape(1, heads, t, d)), new Variable(keys), new Variable(values),
+                AttentionMask.Causal);
             Tolerance.AssertClose(shared[b].ToArray(), expected.Value.ToArray(), 1e-6, 1e-5, $"sequence {b}");
         }
     }
@@ -35,7 +36,8 @@ public sealed class AttentionMaskTests
         var x = Tensor.Ones(new Shape(2, 1, 1, 4));
         var prefix = Tensor.Ones(new Shape(1, 1, 3, 4));
         var q = new Variable(x.Clone(), requiresGrad: true);
-        var e = Assert.Throws<NotSupportedException>(() => Variable.Attention(q, new Variable(x), new Variable(x), AttentionMask.SharedPrefix(prefix, prefix)));
+        var e = Assert.Throws<NotSupportedException>(() => Variable.Attention(q, new Variable(x), new Variable(x),
+            AttentionMask.SharedPrefix(prefix, prefix)));
         Assert.Contains("NoGrad", e.Message);
     }
 
@@ -56,7 +58,9 @@ public sealed class AttentionMaskTests
         var q = new Variable(Tensor.FromArray(Data.Uniform(2 * 4 * 3, 7), new Shape(2, 4, 3)));
         var mask = Tensor.FromArray(Data.Uniform(16, 8), new Shape(4, 4));
         Assert.Equal(Variable.Attention(q, q, q).Value.ToArray(), Variable.Attention(q, q, q, AttentionMask.Causal).Value.ToArray());
-        Assert.Equal(Variable.Attention(q, q, q, mask, causal: false).Value.ToArray(), Variable.Attention(q, q, q, AttentionMask.Additive(mask)).Value.ToArray());
-        Assert.Equal(Variable.Attention(q, q, q, null, causal: false).Value.ToArray(), Variable.Attention(q, q, q, AttentionMask.Full).Value.ToArray());
+        Assert.Equal(Variable.Attention(q, q, q, mask, causal: false).Value.ToArray(),
+            Variable.Attention(q, q, q, AttentionMask.Additive(mask)).Value.ToArray());
+        Assert.Equal(Variable.Attention(q, q, q, null, causal: false).Value.ToArray(),
+            Variable.Attention(q, q, q, AttentionMask.Full).Value.ToArray());
     }
 }

@@ -240,7 +240,8 @@ public abstract class BackendConformance
         Assert.Equal(s1.ToArray(), s2.ToArray());
         Tolerance.AssertClose(s1.ToArray(), Reference.Sum(Data.ToDouble(v), [4, 1000], 1), 1e-2, 1e-5, "sum");
 
-        var w = new float[] { 1, 5, 5, 2, /**/ 1, float.NaN, 9, float.NaN, /**/ float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity };
+        var w = new float[] { 1, 5, 5, 2, /**/ 1, float.NaN, 9, float.NaN, /**/ float.NegativeInfinity, float.NegativeInfinity,
+            float.NegativeInfinity, float.NegativeInfinity };
         using var t = On(w, 3, 4);
         using var max = t.Max(1);
         var m = max.ToArray();
@@ -378,7 +379,8 @@ public abstract class BackendConformance
         using var l = On(logits, rows, cols);
         using var t = Ints(targets, rows);
         using var losses = Tensor.CrossEntropy(l, t, reduction: LossReduction.None);
-        Tolerance.AssertClose(losses.ToArray(), Reference.CrossEntropyRows(Data.ToDouble(logits), targets, cols, -100), 1e-5, 2 * MathRtol, "cross_entropy");
+        Tolerance.AssertClose(losses.ToArray(), Reference.CrossEntropyRows(Data.ToDouble(logits), targets, cols, -100), 1e-5, 2 * MathRtol,
+            "cross_entropy");
         using var mean = Tensor.CrossEntropy(l, t);
         var rowsExpected = Reference.CrossEntropyRows(Data.ToDouble(logits), targets, cols, -100);
         Tolerance.AssertClose([mean.ToScalar()], [rowsExpected.Sum() / 5], 1e-5, 2 * MathRtol, "cross_entropy mean");

@@ -8,9 +8,12 @@ internal sealed partial class IlgpuBackend
 {
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int> _softmax;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> _softmaxBackward;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> _layerNorm;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _layerNormBackward;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> _layerNormParamPartials;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        int, int, float> _layerNorm;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        int, int> _layerNormBackward;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int,
+        int> _layerNormParamPartials;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> _gather;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int> _scatterAdd;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int> _crossEntropy;
@@ -20,9 +23,11 @@ internal sealed partial class IlgpuBackend
     static void LoadNeuralNetKernels(Accelerator acc,
         out Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int> softmax,
         out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> softmaxBackward,
-        out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>
+        out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            int, int, float>
             layerNorm,
-        out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>
+        out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            int, int>
             layerNormBackward,
         out Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>
             layerNormParamPartials,
@@ -34,17 +39,21 @@ internal sealed partial class IlgpuBackend
     {
         softmax = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, int>(RowKernels.Softmax);
         softmaxBackward = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(RowKernels.SoftmaxBackward);
-        layerNorm = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int,
+        layerNorm = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, int, int,
             float>(RowKernels.LayerNorm);
-        layerNormBackward = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        layerNormBackward = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>,
             int, int>(RowKernels.LayerNormBackward);
-        layerNormParamPartials = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int,
+        layerNormParamPartials = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, int, int,
             int, int>(RowKernels.LayerNormParamPartials);
         gather = acc.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(ElementwiseKernels.Gather);
         scatterAdd = acc.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int>(
             ElementwiseKernels.ScatterAdd);
         crossEntropy = acc.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int>(RowKernels.CrossEntropy);
-        crossEntropyBackward = acc.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, float>(RowKernels.CrossEntropyBackward);
+        crossEntropyBackward = acc.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int,
+            float>(RowKernels.CrossEntropyBackward);
         biasGelu = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(ElementwiseKernels.BiasGelu);
     }
 
@@ -81,7 +90,8 @@ internal sealed partial class IlgpuBackend
     }
 
     /// <inheritdoc/>
-    public void LayerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dweight, Tensor dbias, int rows, int cols)
+    public void LayerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dweight, Tensor dbias,
+        int rows, int cols)
     {
         const string op = "layer_norm_backward";
         long n = (long)rows * cols;

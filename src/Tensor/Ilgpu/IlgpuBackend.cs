@@ -44,14 +44,16 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
 
         _fill = accelerator.LoadStreamKernel<ArrayView<float>, int, float>(ElementwiseKernels.Fill);
         _copy = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, CopyArgs>(ElementwiseKernels.CopyStrided);
-        _where = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BroadcastArgs>(ElementwiseKernels.Where);
+        _where = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            BroadcastArgs>(ElementwiseKernels.Where);
         _random = accelerator.LoadStreamKernel<ArrayView<float>, int, int, ulong, ulong>(ElementwiseKernels.Random);
         _matmul = new TiledMatmul(accelerator);
         _gemm = GemmKernels.CanRunOn(accelerator) ? new GemmKernels(accelerator) : null;
         _attention = AttentionKernels.CanRunOn(accelerator) ? new AttentionKernels(accelerator) : null;
         LoadNeuralNetKernels(accelerator, out _softmax, out _softmaxBackward, out _layerNorm, out _layerNormBackward, out _layerNormParamPartials,
             out _gather, out _scatterAdd, out _crossEntropy, out _crossEntropyBackward, out _biasGelu);
-        _adamW = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamWArgs>(ElementwiseKernels.AdamW);
+        _adamW = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int,
+            AdamWArgs>(ElementwiseKernels.AdamW);
         LoadReductionKernels(accelerator, out _sumRows, out _maxRows, out _argMaxRows, out _reduceColumns, out _columnPartialSums, out _columnSums);
     }
 
@@ -145,7 +147,8 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
     {
         var s = StorageOf(t.Storage, op);
         if (need < 0 || t.Offset < 0 || t.Offset + need > s.Length)
-            throw new InvalidOperationException($"{Name}: {op} needs {need} elements from offset {t.Offset} of tensor {t.Shape}, whose storage holds {s.Length}");
+            throw new InvalidOperationException($"{Name}: {op} needs {need} elements from offset {t.Offset} of tensor {t.Shape}, " +
+                $"whose storage holds {s.Length}");
         return s.View.SubView(t.Offset, need);
     }
 
@@ -318,7 +321,8 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
         int n = plan.Output.Numel;
         Bind();
         var kernel = (Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, BroadcastArgs>)_binary.GetOrAdd(typeof(TOp),
-            _ => Compile(TOp.Name, () => _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, BroadcastArgs>(ElementwiseKernels.Binary<TOp>)));
+            _ => Compile(TOp.Name, () => _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                BroadcastArgs>(ElementwiseKernels.Binary<TOp>)));
         kernel(Elements(n), View(a, Extent(plan, 0), TOp.Name), View(b, Extent(plan, 1), TOp.Name), View(y, n, TOp.Name), Args(plan));
     }
 
@@ -366,7 +370,8 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
         set
         {
             if (value != GemmPrecision.Float32 && _gemm is not { SupportsTensorCores: true })
-                throw new NotSupportedException($"{Name}: {value} products need tensor cores (CUDA compute capability 8.0 or later); {AcceleratorName} has none");
+                throw new NotSupportedException($"{Name}: {value} products need tensor cores (CUDA compute capability 8.0 or later); " +
+                    $"{AcceleratorName} has none");
             _precision = value;
         }
     }

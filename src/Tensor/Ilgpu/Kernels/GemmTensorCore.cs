@@ -69,7 +69,14 @@ internal static class GemmTensorCore
             CudaAsm.Emit(".reg .f32 tc<32>;");
             CudaAsm.Emit(".reg .b32 fa<8>;");
             CudaAsm.Emit(".reg .b32 fb<8>;");
-            CudaAsm.Emit("mov.f32 tc0, 0f00000000; mov.f32 tc1, 0f00000000; mov.f32 tc2, 0f00000000; mov.f32 tc3, 0f00000000; mov.f32 tc4, 0f00000000; mov.f32 tc5, 0f00000000; mov.f32 tc6, 0f00000000; mov.f32 tc7, 0f00000000; mov.f32 tc8, 0f00000000; mov.f32 tc9, 0f00000000; mov.f32 tc10, 0f00000000; mov.f32 tc11, 0f00000000; mov.f32 tc12, 0f00000000; mov.f32 tc13, 0f00000000; mov.f32 tc14, 0f00000000; mov.f32 tc15, 0f00000000; mov.f32 tc16, 0f00000000; mov.f32 tc17, 0f00000000; mov.f32 tc18, 0f00000000; mov.f32 tc19, 0f00000000; mov.f32 tc20, 0f00000000; mov.f32 tc21, 0f00000000; mov.f32 tc22, 0f00000000; mov.f32 tc23, 0f00000000; mov.f32 tc24, 0f00000000; mov.f32 tc25, 0f00000000; mov.f32 tc26, 0f00000000; mov.f32 tc27, 0f00000000; mov.f32 tc28, 0f00000000; mov.f32 tc29, 0f00000000; mov.f32 tc30, 0f00000000; mov.f32 tc31, 0f00000000;");
+            CudaAsm.Emit("mov.f32 tc0, 0f00000000; mov.f32 tc1, 0f00000000; mov.f32 tc2, 0f00000000; mov.f32 tc3, 0f00000000; " +
+                "mov.f32 tc4, 0f00000000; mov.f32 tc5, 0f00000000; mov.f32 tc6, 0f00000000; mov.f32 tc7, 0f00000000; mov.f32 tc8, " +
+                "0f00000000; mov.f32 tc9, 0f00000000; mov.f32 tc10, 0f00000000; mov.f32 tc11, 0f00000000; mov.f32 tc12, 0f00000000; " +
+                "mov.f32 tc13, 0f00000000; mov.f32 tc14, 0f00000000; mov.f32 tc15, 0f00000000; mov.f32 tc16, 0f00000000; mov.f32 tc17, " +
+                "0f00000000; mov.f32 tc18, 0f00000000; mov.f32 tc19, 0f00000000; mov.f32 tc20, 0f00000000; mov.f32 tc21, 0f00000000; " +
+                "mov.f32 tc22, 0f00000000; mov.f32 tc23, 0f00000000; mov.f32 tc24, 0f00000000; mov.f32 tc25, 0f00000000; mov.f32 tc26, " +
+                "0f00000000; mov.f32 tc27, 0f00000000; mov.f32 tc28, 0f00000000; mov.f32 tc29, 0f00000000; mov.f32 tc30, 0f00000000; " +
+                "mov.f32 tc31, 0f00000000;");
         }
 
         // The next slab is fetched into registers while the current one is multiplied, hiding global latency.
@@ -186,18 +193,28 @@ internal static class GemmTensorCore
         float y20 = sb[rb + 16 * P], y21 = sb[rb + 16 * P + 4], y30 = sb[rb + 24 * P], y31 = sb[rb + 24 * P + 4];
         if (CudaAsm.IsSupported)
         {
-            CudaAsm.Emit("cvt.rna.tf32.f32 fa0, %0; cvt.rna.tf32.f32 fa1, %1; cvt.rna.tf32.f32 fa2, %2; cvt.rna.tf32.f32 fa3, %3; cvt.rna.tf32.f32 fa4, %4; cvt.rna.tf32.f32 fa5, %5; cvt.rna.tf32.f32 fa6, %6; cvt.rna.tf32.f32 fa7, %7;",
+            CudaAsm.Emit("cvt.rna.tf32.f32 fa0, %0; cvt.rna.tf32.f32 fa1, %1; cvt.rna.tf32.f32 fa2, %2; cvt.rna.tf32.f32 fa3, %3; " +
+                "cvt.rna.tf32.f32 fa4, %4; cvt.rna.tf32.f32 fa5, %5; cvt.rna.tf32.f32 fa6, %6; cvt.rna.tf32.f32 fa7, %7;",
                 x00, x01, x02, x03, x10, x11, x12, x13);
-            CudaAsm.Emit("cvt.rna.tf32.f32 fb0, %0; cvt.rna.tf32.f32 fb1, %1; cvt.rna.tf32.f32 fb2, %2; cvt.rna.tf32.f32 fb3, %3; cvt.rna.tf32.f32 fb4, %4; cvt.rna.tf32.f32 fb5, %5; cvt.rna.tf32.f32 fb6, %6; cvt.rna.tf32.f32 fb7, %7;",
+            CudaAsm.Emit("cvt.rna.tf32.f32 fb0, %0; cvt.rna.tf32.f32 fb1, %1; cvt.rna.tf32.f32 fb2, %2; cvt.rna.tf32.f32 fb3, %3; " +
+                "cvt.rna.tf32.f32 fb4, %4; cvt.rna.tf32.f32 fb5, %5; cvt.rna.tf32.f32 fb6, %6; cvt.rna.tf32.f32 fb7, %7;",
                 y00, y01, y10, y11, y20, y21, y30, y31);
-                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc0,tc1,tc2,tc3}, {fa0,fa1,fa2,fa3}, {fb0,fb1}, {tc0,tc1,tc2,tc3};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc4,tc5,tc6,tc7}, {fa0,fa1,fa2,fa3}, {fb2,fb3}, {tc4,tc5,tc6,tc7};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc8,tc9,tc10,tc11}, {fa0,fa1,fa2,fa3}, {fb4,fb5}, {tc8,tc9,tc10,tc11};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc12,tc13,tc14,tc15}, {fa0,fa1,fa2,fa3}, {fb6,fb7}, {tc12,tc13,tc14,tc15};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc16,tc17,tc18,tc19}, {fa4,fa5,fa6,fa7}, {fb0,fb1}, {tc16,tc17,tc18,tc19};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc20,tc21,tc22,tc23}, {fa4,fa5,fa6,fa7}, {fb2,fb3}, {tc20,tc21,tc22,tc23};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc24,tc25,tc26,tc27}, {fa4,fa5,fa6,fa7}, {fb4,fb5}, {tc24,tc25,tc26,tc27};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc28,tc29,tc30,tc31}, {fa4,fa5,fa6,fa7}, {fb6,fb7}, {tc28,tc29,tc30,tc31};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc0,tc1,tc2,tc3}, {fa0,fa1,fa2,fa3}, {fb0,fb1}, " +
+                    "{tc0,tc1,tc2,tc3};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc4,tc5,tc6,tc7}, {fa0,fa1,fa2,fa3}, {fb2,fb3}, " +
+                    "{tc4,tc5,tc6,tc7};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc8,tc9,tc10,tc11}, {fa0,fa1,fa2,fa3}, {fb4,fb5}, " +
+                    "{tc8,tc9,tc10,tc11};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc12,tc13,tc14,tc15}, {fa0,fa1,fa2,fa3}, {fb6,fb7}, " +
+                    "{tc12,tc13,tc14,tc15};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc16,tc17,tc18,tc19}, {fa4,fa5,fa6,fa7}, {fb0,fb1}, " +
+                    "{tc16,tc17,tc18,tc19};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc20,tc21,tc22,tc23}, {fa4,fa5,fa6,fa7}, {fb2,fb3}, " +
+                    "{tc20,tc21,tc22,tc23};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc24,tc25,tc26,tc27}, {fa4,fa5,fa6,fa7}, {fb4,fb5}, " +
+                    "{tc24,tc25,tc26,tc27};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {tc28,tc29,tc30,tc31}, {fa4,fa5,fa6,fa7}, {fb6,fb7}, " +
+                    "{tc28,tc29,tc30,tc31};");
         }
         else
         {
@@ -236,22 +253,34 @@ internal static class GemmTensorCore
         if (CudaAsm.IsSupported)
         {
             // cvt.rn.bf16x2.f32 d, hi, lo puts hi in the upper half.
-            CudaAsm.Emit("cvt.rn.bf16x2.f32 fa0, %1, %0; cvt.rn.bf16x2.f32 fa1, %3, %2; cvt.rn.bf16x2.f32 fa2, %5, %4; cvt.rn.bf16x2.f32 fa3, %7, %6;",
+            CudaAsm.Emit("cvt.rn.bf16x2.f32 fa0, %1, %0; cvt.rn.bf16x2.f32 fa1, %3, %2; cvt.rn.bf16x2.f32 fa2, %5, %4; " +
+                "cvt.rn.bf16x2.f32 fa3, %7, %6;",
                 x00, x00h, x01, x01h, x02, x02h, x03, x03h);
-            CudaAsm.Emit("cvt.rn.bf16x2.f32 fa4, %1, %0; cvt.rn.bf16x2.f32 fa5, %3, %2; cvt.rn.bf16x2.f32 fa6, %5, %4; cvt.rn.bf16x2.f32 fa7, %7, %6;",
+            CudaAsm.Emit("cvt.rn.bf16x2.f32 fa4, %1, %0; cvt.rn.bf16x2.f32 fa5, %3, %2; cvt.rn.bf16x2.f32 fa6, %5, %4; " +
+                "cvt.rn.bf16x2.f32 fa7, %7, %6;",
                 x10, x10h, x11, x11h, x12, x12h, x13, x13h);
-            CudaAsm.Emit("cvt.rn.bf16x2.f32 fb0, %1, %0; cvt.rn.bf16x2.f32 fb1, %3, %2; cvt.rn.bf16x2.f32 fb2, %5, %4; cvt.rn.bf16x2.f32 fb3, %7, %6;",
+            CudaAsm.Emit("cvt.rn.bf16x2.f32 fb0, %1, %0; cvt.rn.bf16x2.f32 fb1, %3, %2; cvt.rn.bf16x2.f32 fb2, %5, %4; " +
+                "cvt.rn.bf16x2.f32 fb3, %7, %6;",
                 y00, y00h, y01, y01h, y10, y10h, y11, y11h);
-            CudaAsm.Emit("cvt.rn.bf16x2.f32 fb4, %1, %0; cvt.rn.bf16x2.f32 fb5, %3, %2; cvt.rn.bf16x2.f32 fb6, %5, %4; cvt.rn.bf16x2.f32 fb7, %7, %6;",
+            CudaAsm.Emit("cvt.rn.bf16x2.f32 fb4, %1, %0; cvt.rn.bf16x2.f32 fb5, %3, %2; cvt.rn.bf16x2.f32 fb6, %5, %4; " +
+                "cvt.rn.bf16x2.f32 fb7, %7, %6;",
                 y20, y20h, y21, y21h, y30, y30h, y31, y31h);
-                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc0,tc1,tc2,tc3}, {fa0,fa1,fa2,fa3}, {fb0,fb1}, {tc0,tc1,tc2,tc3};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc4,tc5,tc6,tc7}, {fa0,fa1,fa2,fa3}, {fb2,fb3}, {tc4,tc5,tc6,tc7};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc8,tc9,tc10,tc11}, {fa0,fa1,fa2,fa3}, {fb4,fb5}, {tc8,tc9,tc10,tc11};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc12,tc13,tc14,tc15}, {fa0,fa1,fa2,fa3}, {fb6,fb7}, {tc12,tc13,tc14,tc15};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc16,tc17,tc18,tc19}, {fa4,fa5,fa6,fa7}, {fb0,fb1}, {tc16,tc17,tc18,tc19};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc20,tc21,tc22,tc23}, {fa4,fa5,fa6,fa7}, {fb2,fb3}, {tc20,tc21,tc22,tc23};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc24,tc25,tc26,tc27}, {fa4,fa5,fa6,fa7}, {fb4,fb5}, {tc24,tc25,tc26,tc27};");
-                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc28,tc29,tc30,tc31}, {fa4,fa5,fa6,fa7}, {fb6,fb7}, {tc28,tc29,tc30,tc31};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc0,tc1,tc2,tc3}, {fa0,fa1,fa2,fa3}, {fb0,fb1}, " +
+                    "{tc0,tc1,tc2,tc3};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc4,tc5,tc6,tc7}, {fa0,fa1,fa2,fa3}, {fb2,fb3}, " +
+                    "{tc4,tc5,tc6,tc7};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc8,tc9,tc10,tc11}, {fa0,fa1,fa2,fa3}, {fb4,fb5}, " +
+                    "{tc8,tc9,tc10,tc11};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc12,tc13,tc14,tc15}, {fa0,fa1,fa2,fa3}, {fb6,fb7}, " +
+                    "{tc12,tc13,tc14,tc15};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc16,tc17,tc18,tc19}, {fa4,fa5,fa6,fa7}, {fb0,fb1}, " +
+                    "{tc16,tc17,tc18,tc19};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc20,tc21,tc22,tc23}, {fa4,fa5,fa6,fa7}, {fb2,fb3}, " +
+                    "{tc20,tc21,tc22,tc23};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc24,tc25,tc26,tc27}, {fa4,fa5,fa6,fa7}, {fb4,fb5}, " +
+                    "{tc24,tc25,tc26,tc27};");
+                CudaAsm.Emit("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {tc28,tc29,tc30,tc31}, {fa4,fa5,fa6,fa7}, {fb6,fb7}, " +
+                    "{tc28,tc29,tc30,tc31};");
         }
         else
         {
