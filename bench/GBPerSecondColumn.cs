@@ -32,7 +32,8 @@ sealed class GBPerSecondColumn : IColumn
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
-        var attr = (BytesPerElementAttribute?)Attribute.GetCustomAttribute(benchmarkCase.Descriptor.WorkloadMethod, typeof(BytesPerElementAttribute));
+        var attr = (BytesPerElementAttribute?)Attribute.GetCustomAttribute(benchmarkCase.Descriptor.WorkloadMethod,
+            typeof(BytesPerElementAttribute));
         var stats = summary[benchmarkCase]?.ResultStatistics;
         if (attr is null || stats is null) return "-";
         long elements = 1;

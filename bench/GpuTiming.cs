@@ -69,7 +69,8 @@ static class GpuTiming
                 using var c = accelerator.Allocate1D<float>((long)m * n);
                 var plan = new MatmulPlan(1, m, n, k, false, false, 0, 0);
                 float[] hostA = Download(accelerator, a), hostB = Download(accelerator, b);
-                foreach (var (name, precision) in new[] { ("fp32", GemmPrecision.Float32), ("tf32", GemmPrecision.Tf32), ("bf16", GemmPrecision.Bf16) })
+                foreach (var (name, precision) in new[] { ("fp32", GemmPrecision.Float32), ("tf32", GemmPrecision.Tf32),
+                    ("bf16", GemmPrecision.Bf16) })
                 {
                     if (precision != GemmPrecision.Float32 && !gemm.SupportsTensorCores) continue;
                     gemm.Matmul(a.View, b.View, c.View, plan, false, precision);
@@ -108,7 +109,8 @@ static class GpuTiming
                 using var dv = accelerator.Allocate1D<float>(size);
                 void Forward() => attention.Forward(q.View, k.View, v.View, null, o.View, lse.View, shape);
                 Forward();
-                if (!CheckAttention($"attention_bh{bh}_t{t}_d{d}", Download(accelerator, q), Download(accelerator, k), Download(accelerator, v), Download(accelerator, o), shape)) return 3;
+                if (!CheckAttention($"attention_bh{bh}_t{t}_d{d}", Download(accelerator, q), Download(accelerator, k),
+                    Download(accelerator, v), Download(accelerator, o), shape)) return 3;
                 double fwd = Time(accelerator, Forward, cpu ? 1 : 50, reps);
                 double both = Time(accelerator, () =>
                 {
@@ -204,7 +206,8 @@ static class GpuTiming
         return buffer;
     }
 
-    /// <summary>Median seconds per call over <paramref name="reps"/> timed loops of <paramref name="iters"/> calls, each closed by a synchronise.</summary>
+    /// <summary>Median seconds per call over <paramref name="reps"/> timed loops of <paramref name="iters"/> calls, each closed by a
+    /// synchronise.</summary>
     static double Time(Accelerator accelerator, Action run, int iters, int reps)
     {
         run();

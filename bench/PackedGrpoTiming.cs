@@ -28,55 +28,62 @@ static class PackedGrpoTiming
 
         Console.Error.WriteLine("sampling arithmetic groups from the demo's supervised policy …");
         var arith = ArithGroups();
-        Console.WriteLine($"# {config.Layers} layers, width {config.Width}, {config.Heads} heads, vocab {config.VocabSize}; λ-GRPO token-mean, μ = 1; {Environment.ProcessorCount} threads; median of {runs}");
+        Console.WriteLine($"# {config.Layers} layers, width {config.Width}, {config.Heads} heads, vocab {config.VocabSize}; " +
+            $"λ-GRPO token-mean, μ = 1; {Environment.ProcessorCount} threads; median of {runs}");
         Console.WriteLine("| group | prompt | completions | overlap | packed / unpacked tokens | unpacked ms | packed ms | speed-up | trainer |");
         Console.WriteLine("|---:|---:|---|---:|---:|---:|---:|---:|---|");
         foreach (int k in new[] { 8, 16 })
             foreach (int p in new[] { 1, 32, 128, 512 })
             {
                 var prompt = Enumerable.Range(0, p).Select(i => 1 + i * 7 % (config.VocabSize - 1)).ToArray();
-                foreach (var (name, completions) in new[] { ("arith", arith[k]) }.Concat(new[] { 0.0, 0.5, 0.9 }.Select(o => ($"{o:P0}", Synthetic(k, o, config.VocabSize)))))
+                foreach (var (name, completions) in new[] { ("arith", arith[k]) }.Concat(new[] { 0.0, 0.5,
+                    0.9 }.Select(o => ($"{o:P0}", Synthetic(k, o, config.VocabSize)))))
                     Measure(model, options, k, prompt, name, completions, runs);
             }
 
         Console.WriteLine();
-        Console.WriteLine("Sampling a group (prefill once, then 32 decode steps of all k samples): the prompt's cache copied per sample (`KvCache.Repeat`) against shared (`KvCache.Branch`).");
+        Console.WriteLine("Sampling a group (prefill, then 32 decode steps of all k samples): the prompt prefilled for every sample, " +
+            "each with its own cache, against prefilled once and shared (`KvCache.Branch`).");
         Console.WriteLine();
-        Console.WriteLine("| group | prompt | copied ms | shared ms | speed-up |");
+        Console.WriteLine("| group | prompt | per-sample ms | shared ms | speed-up |");
         Console.WriteLine("|---:|---:|---:|---:|---:|");
         foreach (int k in new[] { 8, 16 })
             foreach (int p in new[] { 32, 128, 512 })
             {
                 var prompt = Enumerable.Range(0, p).Select(i => 1 + i * 7 % (config.VocabSize - 1)).ToArray();
-                var copiedRuns = new double[runs];
+                var perSampleRuns = new double[runs];
                 var sharedRuns = new double[runs];
                 Decode(model, prompt, k, share: false);
                 Decode(model, prompt, k, share: true);
                 for (int r = 0; r < runs; r++)
                 {
-                    copiedRuns[r] = Decode(model, prompt, k, share: false);
+                    perSampleRuns[r] = Decode(model, prompt, k, share: false);
                     sharedRuns[r] = Decode(model, prompt, k, share: true);
                 }
-                double copied = Median(copiedRuns), shared = Median(sharedRuns);
-                Console.WriteLine(FormattableString.Invariant($"| {k} | {p} | {copied:F1} | {shared:F1} | {copied / shared:F2}× |"));
+                double perSample = Median(perSampleRuns), shared = Median(sharedRuns);
+                Console.WriteLine(FormattableString.Invariant($"| {k} | {p} | {perSample:F1} | {shared:F1} | {perSample / shared:F2}× |"));
             }
         return 0;
     }
 
-    /// <summary>Milliseconds to prefill <paramref name="prompt"/> once and decode 32 tokens for k samples (greedy on the first sample's logits, for timing only).</summary>
+    /// <summary>
+    /// Milliseconds to prefill <paramref name="prompt"/> (once and shared, or once per sample) and decode 32 tokens for k
+    /// samples (greedy on each sample's logits, for timing only).
+    /// </summary>
     static double Decode(Gpt model, int[] prompt, int k, bool share)
     {
         var sw = Stopwatch.StartNew();
         using var grad = GradMode.NoGrad();
         using var scope = TensorScope.Open();
-        using var single = new KvCache(model.Config, 1, model.Device);
-        model.Forward(Tensor.FromInts(prompt, new Shape(1, prompt.Length)), cache: single);
-        using var cache = share ? single.Branch(k) : single.Repeat(k);
+        using var single = new KvCache(model.Config, share ? 1 : k, model.Device);
+        int rows = single.Batch;
+        model.Forward(Tensor.FromInts([.. Enumerable.Range(0, rows).SelectMany(_ => prompt)], new Shape(rows, prompt.Length)), cache: single);
+        using var cache = share ? single.Branch(k) : null;
         var ids = Enumerable.Range(0, k).Select(i => 1 + i % (model.Config.VocabSize - 1)).ToArray();
         for (int step = 0; step < 32; step++)
         {
             using var inner = TensorScope.Open();
-            var logits = model.Forward(Tensor.FromInts(ids, new Shape(k, 1)), cache: cache).Value;
+            var logits = model.Forward(Tensor.FromInts(ids, new Shape(k, 1)), cache: cache ?? single).Value;
             using var next = logits.Reshape(k, -1).ArgMax(-1);
             ids = next.ToInts();
         }
@@ -88,7 +95,8 @@ static class PackedGrpoTiming
         var trie = Engine.Rl.Trie.PrefixTrie.Build(prompt, completions);
         var rewards = Enumerable.Range(0, k).Select(i => (float)(i % 3)).ToArray();
         var advantages = GroupAdvantages.Compute(rewards, true, 1e-4f);
-        var batch = new GroupBatch(prompt, completions, advantages, GroupBatch.TokenWeights(completions, trie.LambdaScales(), options.Aggregation, options.MaxNewTokens));
+        var batch = new GroupBatch(prompt, completions, advantages,
+            GroupBatch.TokenWeights(completions, trie.LambdaScales(), options.Aggregation, options.MaxNewTokens));
         var packed = new PackedGroup(batch, trie);
         double Time(bool pack)
         {
@@ -113,8 +121,9 @@ static class PackedGrpoTiming
         double u = Median(unpacked), t = Median(tree);
         double overlap = Enumerable.Range(0, k).Average(trie.IntermediateProportion);
         bool choice = packed.IsCheaperThanUnpacked(model.Config, model.Device.HasTreeAttention);
+        string tokens = FormattableString.Invariant($"{packed.Length} / {batch.Rows * batch.Time}");
         Console.WriteLine(FormattableString.Invariant(
-            $"| {k} | {prompt.Length} | {name} | {overlap:P0} | {packed.Length} / {batch.Rows * batch.Time} | {u:F1} | {t:F1} | {u / t:F2}× | {(choice ? "packed" : "unpacked")} |"));
+            $"| {k} | {prompt.Length} | {name} | {overlap:P0} | {tokens} | {u:F1} | {t:F1} | {u / t:F2}× | {(choice ? "packed" : "unpacked")} |"));
     }
 
     static double Median(double[] x)

@@ -55,7 +55,8 @@ public sealed partial class Variable
     public Variable[] Split(int axis, params int[] sizes)
     {
         int a = Shape.Axis(axis, "split");
-        if (sizes.Sum() != Shape[a]) throw new TensorShapeException("split", $"sizes [{string.Join(", ", sizes)}] do not add up to axis {axis} of {Shape}");
+        if (sizes.Sum() != Shape[a]) throw new TensorShapeException("split",
+            $"sizes [{string.Join(", ", sizes)}] do not add up to axis {axis} of {Shape}");
         var parts = new Variable[sizes.Length];
         int at = 0;
         for (int i = 0; i < sizes.Length; i++)

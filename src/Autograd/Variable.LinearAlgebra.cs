@@ -37,6 +37,11 @@ public sealed partial class Variable
     /// x · W + b, fused: x is [..., in], <paramref name="weight"/> is [in, out] (GPT-2's Conv1D layout) and
     /// <paramref name="bias"/>, if any, is [out]. The leading axes are flattened into one GEMM.
     /// </summary>
+    /// <remarks>
+    /// Unlike PyTorch's <c>nn.Linear</c>, whose weight is [out, in] and which computes x · Wᵀ, the weight here is
+    /// [in, out]: a <c>torch.nn.Linear</c> weight loads transposed (<c>weight.T</c>); a Hugging Face GPT-2 Conv1D
+    /// weight loads as it is.
+    /// </remarks>
     public static Variable Linear(Variable x, Variable weight, Variable? bias = null)
     {
         if (weight.Shape.Rank != 2 || x.Shape.Rank == 0 || x.Shape[-1] != weight.Shape[0])

@@ -16,7 +16,10 @@ public sealed partial class Variable
         return Record("log_softmax", y, [this], g => [Tensor.SoftmaxBackward(y, g, log: true)], y);
     }
 
-    /// <summary>Layer norm over the last axis, fused forward and backward.</summary>
+    /// <summary>
+    /// Layer norm over the last axis, fused forward and backward: (x − mean) / √(var + eps) · weight + bias, with the
+    /// biased variance, weight and bias [C], as PyTorch's <c>layer_norm</c> over the last dimension.
+    /// </summary>
     public static Variable LayerNorm(Variable x, Variable weight, Variable bias, float eps = 1e-5f)
     {
         var y = x.Value.LayerNorm(weight.Value, bias.Value, eps, out var mean, out var rstd);
@@ -29,7 +32,10 @@ public sealed partial class Variable
         }, x.Value, weight.Value, mean, rstd);
     }
 
-    /// <summary>Rows of the [V, C] table picked by Int32 ids; the gradient is a scatter-add into the table.</summary>
+    /// <summary>
+    /// Rows of the [V, C] table picked by Int32 ids (PyTorch's <c>nn.Embedding</c> layout); the gradient is a scatter-add into the
+    /// table. Ids are Int32, where PyTorch uses int64.
+    /// </summary>
     public static Variable Embedding(Variable table, Tensor ids) =>
         Record("embedding", Tensor.Embedding(table.Value, ids), [table], g => [Tensor.EmbeddingScatterAdd(g, ids, table.Shape[0])], ids);
 
@@ -39,7 +45,8 @@ public sealed partial class Variable
     /// </summary>
     public static Variable CrossEntropy(Variable logits, Tensor targets, int ignoreIndex = -100, LossReduction reduction = LossReduction.Mean)
     {
-        if (reduction == LossReduction.None) throw new ArgumentException("cross_entropy: autograd supports the Mean and Sum reductions", nameof(reduction));
+        if (reduction == LossReduction.None) throw new ArgumentException("cross_entropy: autograd supports the Mean and Sum reductions",
+            nameof(reduction));
         var loss = Tensor.CrossEntropy(logits.Value, targets, ignoreIndex, reduction);
         int counted = 0;
         if (reduction == LossReduction.Mean)
@@ -69,14 +76,49 @@ public sealed partial class Variable
     }
 
     /// <summary>
-    /// Attention over a packed tree: every position attends to itself and its ancestors in
-    /// <paramref name="tree"/> (q and k [..., N, d], v [..., N, dv]). Where the backend walks trees
-    /// (<see cref="ITreeAttention"/>, the CPU) the cost is proportional to the tree's query–key pairs;
-    /// elsewhere it is <see cref="Attention"/> under the dense mask, with the same result.
+    /// Scaled dot-product attention under the causal mask (the default) or an additive <paramref name="mask"/> (a constant,
+    /// broadcast to [..., T, S]), optionally also causal: <see cref="Attention(Variable, Variable, Variable, AttentionMask)"/>
+    /// with <see cref="AttentionMask.Causal"/>, <see cref="AttentionMask.Full"/> or <see cref="AttentionMask.Additive"/>.
     /// </summary>
-    public static Variable TreeAttention(Variable q, Variable k, Variable v, TreeMask tree)
+    public static Variable Attention(Variable q, Variable k, Variable v, Tensor? mask = null, bool causal = true) =>
+        Attention(q, k, v, mask is not null ? AttentionMask.Additive(mask, causal) : causal ? AttentionMask.Causal : AttentionMask.Full);
+
+    /// <summary>
+    /// Scaled dot-product attention, the one entry point of every variant: softmax(q·kᵀ/√d + mask) · v over [..., T, d]
+    /// queries, [..., S, d] keys and [..., S, dv] values, with the keys each query sees given by <paramref name="mask"/>.
+    /// <para>
+    /// Where the device's backend offers fused attention (e.g. the ILGPU kernels), the forward pass saves only the output
+    /// and the per-row logsumexp and the backward pass recomputes the probabilities tile by tile. Where it walks trees
+    /// (the CPU), a <see cref="AttentionMaskKind.Tree"/> mask costs the tree's query–key pairs; elsewhere a tree is
+    /// attended under its dense mask, with the same result. Otherwise attention is composed of matmul, softmax and
+    /// matmul on the backend, and the backward pass reuses the saved probabilities.
+    /// </para>
+    /// </summary>
+    /// <remarks>
+    /// Where this differs from PyTorch's <c>scaled_dot_product_attention</c>: masks are additive floats (0 or −∞), never
+    /// booleans; and the causal mask is aligned to the last key (query i sees keys j ≤ i + S − T, so queries after a
+    /// KV cache see the whole cache), where PyTorch's <c>is_causal</c> aligns to the first (j ≤ i). For S = T the two agree.
+    /// </remarks>
+    public static Variable Attention(Variable q, Variable k, Variable v, AttentionMask mask)
     {
-        ArgumentNullException.ThrowIfNull(tree);
+        ArgumentNullException.ThrowIfNull(mask);
+        switch (mask.Kind)
+        {
+            case AttentionMaskKind.Tree:
+                return TreeAttention(q, k, v, mask);
+            case AttentionMaskKind.SharedPrefix:
+                if (GradMode.Enabled && (q.RequiresGrad || k.RequiresGrad || v.RequiresGrad))
+                    throw new NotSupportedException(
+                        "attention: the shared-prefix variant is for generation and has no backward pass; run it under GradMode.NoGrad()");
+                return new Variable(SharedPrefixAttention(q.Value, k.Value, v.Value, mask.PrefixKeys!, mask.PrefixValues!));
+            default:
+                return DenseAttention(q, k, v, mask.AdditiveMask, mask.IsCausal);
+        }
+    }
+
+    static Variable TreeAttention(Variable q, Variable k, Variable v, AttentionMask mask)
+    {
+        var tree = mask.TreeMask!;
         if (Tensor.TryTreeAttention(q.Value, k.Value, v.Value, tree, out var o, out var lse))
         {
             return Record("tree_attention", o, [q, k, v], g =>
@@ -85,31 +127,14 @@ public sealed partial class Variable
                 return [Keep(dq, q), Keep(dk, k), Keep(dv, v)];
             }, q.Value, k.Value, v.Value, o, lse);
         }
-        // Owned, like every temporary of the step, by the enclosing TensorScope: a fused backward reads it again.
-        var mask = Tensor.FromArray(tree.Dense(), new Shape(tree.Length, tree.Length), q.Value.Device);
-        return Attention(q, k, v, mask, causal: false);
+        return DenseAttention(q, k, v, mask.DenseTree(q.Value.Device), causal: false);
     }
 
-    /// <summary>
-    /// Scaled dot-product attention, fused: softmax(q·kᵀ/√d + mask) · v over [..., T, d] inputs (k and v
-    /// [..., S, d]). With <paramref name="causal"/>, query i sees keys j ≤ i + (S − T). The additive
-    /// <paramref name="mask"/> (a constant, e.g. −∞ to block) broadcasts to [..., T, S].
-    /// <para>
-    /// Where the device's backend offers fused attention (<see cref="Tensor.TryFusedAttention"/>, e.g. the
-    /// ILGPU kernels), the forward pass saves only the output and the per-row logsumexp and the backward pass
-    /// recomputes the probabilities tile by tile. Elsewhere (the CPU backend) it is composed of matmul,
-    /// softmax and matmul on the backend, and the backward pass reuses the saved probabilities.
-    /// </para>
-    /// </summary>
-    public static Variable Attention(Variable q, Variable k, Variable v, Tensor? mask = null, bool causal = true)
+    static Variable DenseAttention(Variable q, Variable k, Variable v, Tensor? mask, bool causal)
     {
         const string op = "attention";
-        if (q.Shape.Rank < 2 || k.Shape.Rank != q.Shape.Rank || v.Shape.Rank != q.Shape.Rank)
-            throw new TensorShapeException(op, $"q {q.Shape}, k {k.Shape} and v {v.Shape} must have the same rank ≥ 2");
+        RequireAttentionShapes(q.Shape, k.Shape, v.Shape, causal);
         int t = q.Shape[-2], d = q.Shape[-1], s = k.Shape[-2];
-        if (k.Shape[-1] != d || v.Shape[-2] != s || !q.Shape.Dims[..^2].SequenceEqual(k.Shape.Dims[..^2]) || !q.Shape.Dims[..^2].SequenceEqual(v.Shape.Dims[..^2]))
-            throw new TensorShapeException(op, $"q {q.Shape}, k {k.Shape} and v {v.Shape} do not fit [..., T, d], [..., S, d], [..., S, dv]");
-        if (causal && s < t) throw new TensorShapeException(op, $"causal attention needs at least as many keys ({s}) as queries ({t})");
         if (Tensor.TryFusedAttention(q.Value, k.Value, v.Value, mask, causal, out var fusedO, out var lse))
         {
             return Record(op, fusedO, [q, k, v], g =>
@@ -146,6 +171,69 @@ public sealed partial class Variable
             }
             return [dq, dk, dv];
         }, q.Value, k.Value, v.Value, p);
+    }
+
+    static void RequireAttentionShapes(Shape q, Shape k, Shape v, bool causal)
+    {
+        const string op = "attention";
+        if (q.Rank < 2 || k.Rank != q.Rank || v.Rank != q.Rank)
+            throw new TensorShapeException(op, $"q {q}, k {k} and v {v} must have the same rank ≥ 2");
+        int t = q[-2], d = q[-1], s = k[-2];
+        if (k[-1] != d || v[-2] != s || !q.Dims[..^2].SequenceEqual(k.Dims[..^2]) || !q.Dims[..^2].SequenceEqual(v.Dims[..^2]))
+            throw new TensorShapeException(op, $"q {q}, k {k} and v {v} do not fit [..., T, d], [..., S, d], [..., S, dv]");
+        if (causal && s < t) throw new TensorShapeException(op, $"causal attention needs at least as many keys ({s}) as queries ({t})");
+    }
+
+    /// <summary>
+    /// Queries q [G·R, H, T, D] over their group's prefix (keys and values [G, H, P, D]) and, causally, their own keys and
+    /// values [G·R, H, S, D]. The prefix serves all R sequences of a group through one product per head.
+    /// </summary>
+    static Tensor SharedPrefixAttention(Tensor q, Tensor ownKeys, Tensor ownValues, Tensor prefixKeys, Tensor prefixValues)
+    {
+        const string op = "attention";
+        RequireAttentionShapes(q.Shape, ownKeys.Shape, ownValues.Shape, causal: true);
+        if (q.Rank != 4) throw new TensorShapeException(op, $"shared-prefix attention takes q [B, H, T, D], got {q.Shape}");
+        int batch = q.Shape[0], heads = q.Shape[1], t = q.Shape[2], d = q.Shape[3], own = ownKeys.Shape[2];
+        int groups = prefixKeys.Shape[0], p = prefixKeys.Shape[2];
+        if (groups == 0 || batch % groups != 0 || prefixKeys.Shape[1] != heads || prefixKeys.Shape[3] != d || ownValues.Shape[3] != d
+            || prefixValues.Shape != prefixKeys.Shape)
+            throw new TensorShapeException(op,
+                $"q {q.Shape} and own keys {ownKeys.Shape} do not fit the shared prefix keys {prefixKeys.Shape} and values {prefixValues.Shape}");
+        int samples = batch / groups;
+
+        // The queries of a group's samples, per head: [G·H, S·T, D] against the group's prefix [G·H, P, D].
+        using var q5 = q.Reshape(groups, samples, heads, t, d);
+        using var qh = q5.Permute(0, 2, 1, 3, 4);
+        using var byHead = qh.Reshape(groups * heads, samples * t, d);
+        using var pk = prefixKeys.Reshape(groups * heads, p, d);
+        using var sharedScores = Tensor.Matmul(byHead, pk, transB: true);
+        using var sharedScores5 = sharedScores.Reshape(groups, heads, samples, t, p);
+        using var sharedScores5b = sharedScores5.Permute(0, 2, 1, 3, 4);
+        using var sharedPart = sharedScores5b.Reshape(batch, heads, t, p);
+        using var ownPart = Tensor.Matmul(q, ownKeys, transB: true);
+        using var scores = Tensor.Concat(-1, sharedPart, ownPart);
+        scores.MulInPlace(1f / MathF.Sqrt(d));
+        if (t > 1)
+        {
+            using var causal = CausalMask(t, own, q.Device);
+            using var open = Tensor.Zeros(new Shape(t, p), q.Device);
+            using var blocked = Tensor.Concat(-1, open, causal);
+            scores.AddInPlace(blocked);
+        }
+        using var probs = scores.Softmax();
+        using var sharedProbs = probs.Slice(-1, 0, p);
+        using var ownProbs = probs.Slice(-1, p, own);
+        using var sp5 = sharedProbs.Reshape(groups, samples, heads, t, p);
+        using var sp = sp5.Permute(0, 2, 1, 3, 4);
+        using var spFlat = sp.Reshape(groups * heads, samples * t, p);
+        using var pv = prefixValues.Reshape(groups * heads, p, d);
+        using var sharedOut = Tensor.Matmul(spFlat, pv);
+        using var sharedOut5 = sharedOut.Reshape(groups, heads, samples, t, d);
+        using var sharedOut5b = sharedOut5.Permute(0, 2, 1, 3, 4);
+        using var sharedOutB = sharedOut5b.Reshape(batch, heads, t, d);
+        var o = Tensor.Matmul(ownProbs, ownValues);
+        o.AddInPlace(sharedOutB);
+        return o;
     }
 
     /// <summary>The gradient for an input that wants one; disposed and dropped otherwise.</summary>

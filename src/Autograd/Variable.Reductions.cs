@@ -41,7 +41,8 @@ public sealed partial class Variable
         }, Value, keep);
     }
 
-    /// <summary>g (reduced along <paramref name="axis"/>, or over everything when −1) broadcast back to this shape, times <paramref name="scale"/>.</summary>
+    /// <summary>g (reduced along <paramref name="axis"/>, or over everything when −1) broadcast back to this shape, times
+    /// <paramref name="scale"/>.</summary>
     Tensor Spread(Tensor g, int axis, float scale)
     {
         using var kept = axis < 0 ? g.Reshape(Enumerable.Repeat(1, Shape.Rank).ToArray()) : g.Reshape(Shape.With(axis, 1).Dims);

@@ -88,7 +88,8 @@ public sealed partial class Variable : IDisposable
         Tensor seed;
         if (gradient is null)
         {
-            if (Value.Numel != 1) throw new InvalidOperationException($"backward: the output has shape {Shape}; a non-scalar output needs an explicit gradient of the same shape");
+            if (Value.Numel != 1) throw new InvalidOperationException($"backward: the output has shape {Shape}; " +
+                "a non-scalar output needs an explicit gradient of the same shape");
             seed = Tensor.Ones(Shape, Value.Device);
         }
         else
@@ -179,7 +180,8 @@ public sealed partial class Variable : IDisposable
             stack.Push((v, true));
             if (v.Creator is { } node)
             {
-                if (node.Released) throw new InvalidOperationException($"backward: the graph through '{node.Op}' was freed by an earlier Backward(); pass retainGraph: true to back-propagate twice");
+                if (node.Released) throw new InvalidOperationException($"backward: the graph through '{node.Op}' was freed by an earlier " +
+                    "Backward(); pass retainGraph: true to back-propagate twice");
                 foreach (var input in node.Inputs)
                     if (input.RequiresGrad && !visited.Contains(input)) stack.Push((input, false));
             }
@@ -198,7 +200,7 @@ public sealed partial class Variable : IDisposable
             Op = op;
             Inputs = inputs;
             _backward = backward;
-            _saved = saved.Select(t => (t, t.Storage.Version)).ToArray();
+            _saved = saved.Select(t => (t, t.Version)).ToArray();
         }
 
         public string Op { get; }
@@ -212,9 +214,11 @@ public sealed partial class Variable : IDisposable
             var backward = _backward ?? throw new InvalidOperationException($"backward: the graph through '{Op}' was already freed");
             foreach (var (t, version) in _saved)
             {
-                if (t.IsDisposed) throw new ObjectDisposedException(nameof(Tensor), $"{Op}: a tensor {t.Shape} saved for the backward pass was disposed before Backward()");
-                if (t.Storage.Version != version)
-                    throw new InvalidOperationException($"{Op}: a tensor {t.Shape} saved for the backward pass was modified in place after the forward pass (version {t.Storage.Version}, expected {version})");
+                if (t.IsDisposed) throw new ObjectDisposedException(nameof(Tensor),
+                    $"{Op}: a tensor {t.Shape} saved for the backward pass was disposed before Backward()");
+                if (t.Version != version)
+                    throw new InvalidOperationException($"{Op}: a tensor {t.Shape} saved for the backward pass was modified in place " +
+                        $"after the forward pass (version {t.Version}, expected {version})");
             }
             return backward(gradOutput);
         }

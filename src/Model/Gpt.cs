@@ -9,7 +9,7 @@ namespace Engine.Model;
 /// carry GPT-2's names (<c>wte.weight</c>, <c>h.0.attn.c_attn.weight</c>, …) and its Conv1D layout
 /// ([in, out]), so Hugging Face checkpoints map onto them one to one.
 /// </summary>
-public sealed class Gpt : IDisposable
+public sealed class Gpt : ILanguageModel
 {
     readonly Dictionary<string, Variable> _parameters = new(StringComparer.Ordinal);
 
@@ -105,6 +105,21 @@ public sealed class Gpt : IDisposable
     /// <summary>The configuration.</summary>
     public GptConfig Config { get; }
 
+    /// <inheritdoc/>
+    public int VocabSize => Config.VocabSize;
+
+    /// <inheritdoc/>
+    public int ContextLength => Config.ContextLength;
+
+    /// <inheritdoc/>
+    IReadOnlyList<Variable> ILanguageModel.TrainableParameters => [.. _parameters.Values];
+
+    /// <inheritdoc/>
+    Variable ILanguageModel.Forward(Tensor ids) => Forward(ids);
+
+    /// <inheritdoc/>
+    ILanguageModel ILanguageModel.Clone() => Clone();
+
     /// <summary>Where the parameters live.</summary>
     public Device Device { get; }
 
@@ -131,7 +146,7 @@ public sealed class Gpt : IDisposable
     /// <summary>
     /// Logits [1, N, V] for a packed tree of sequences: ids [1, N], each position's id its depth
     /// (<paramref name="positions"/>, [N]), and every position attending to itself and its ancestors in
-    /// <paramref name="tree"/> (<see cref="Variable.TreeAttention"/>), so each token's logits are those it has in
+    /// <paramref name="tree"/> (<see cref="AttentionMask.Tree"/>), so each token's logits are those it has in
     /// its own sequence.
     /// </summary>
     public Variable Forward(Tensor ids, Tensor positions, TreeMask tree) => Forward(ids, positions, null, tree, null);
@@ -152,19 +167,17 @@ public sealed class Gpt : IDisposable
             throw new TensorShapeException(op, $"a tree of {tree.Length} positions needs ids [1, {tree.Length}], got {ids.Shape}");
         var defaultPositions = positions is null ? Tensor.FromInts(Enumerable.Range(start, t).ToArray(), new Shape(t), ids.Device) : null;
         var x = Variable.Embedding(this["wte.weight"], ids) + Variable.Embedding(this["wpe.weight"], positions ?? defaultPositions!);
-        if (tree is not null && !ids.Device.HasTreeAttention)
-        {
-            // A device that cannot walk trees attends under the dense mask: build it once for every layer.
-            mask = Tensor.FromArray(tree.Dense(), new Shape(t, t), ids.Device);
-            tree = null;
-        }
-        for (int i = 0; i < Config.Layers; i++) x = Block(i, x, b, t, mask, tree, cache);
+        if (cache is { PrefixLength: > 0 } && mask is not null)
+            throw new ArgumentException("gpt: a cache with a shared prefix attends causally; it takes no mask");
+        // One mask serves every layer (a tree's dense form, where the device needs it, is built once).
+        var attention = tree is not null ? AttentionMask.Tree(tree) : mask is not null ? AttentionMask.Additive(mask) : AttentionMask.Causal;
+        for (int i = 0; i < Config.Layers; i++) x = Block(i, x, b, t, attention, cache);
         cache?.Advance(t);
         var final = Variable.LayerNorm(x, this["ln_f.weight"], this["ln_f.bias"], Config.LayerNormEpsilon);
         return Variable.Matmul(final, this["wte.weight"], transB: true);
     }
 
-    Variable Block(int i, Variable x, int b, int t, Tensor? mask, TreeMask? tree, KvCache? cache)
+    Variable Block(int i, Variable x, int b, int t, AttentionMask attention, KvCache? cache)
     {
         string h = $"h.{i}.";
         int c = Config.Width, heads = Config.Heads, d = Config.HeadDim;
@@ -172,23 +185,18 @@ public sealed class Gpt : IDisposable
         var qkv = Variable.Linear(a, this[h + "attn.c_attn.weight"], this[h + "attn.c_attn.bias"]).Split(-1, c, c, c);
         Variable Heads(Variable v) => v.Reshape(b, t, heads, d).Permute(0, 2, 1, 3);
         Variable q = Heads(qkv[0]), k = Heads(qkv[1]), v = Heads(qkv[2]);
-        Variable o;
         // Earlier positions come from the cache as constants: generation runs without gradients.
         if (cache is { PrefixLength: > 0 })
         {
-            if (mask is not null) throw new ArgumentException("gpt: a cache with a shared prefix attends causally; it takes no mask");
-            o = new Variable(cache.AppendAndAttend(i, q.Value, k.Value, v.Value));
+            var (keys, values, prefix) = cache.AppendBranched(i, k.Value, v.Value);
+            (k, v, attention) = (new Variable(keys), new Variable(values), prefix);
         }
-        else if (tree is not null) o = Variable.TreeAttention(q, k, v, tree);
-        else
+        else if (cache is not null)
         {
-            if (cache is not null)
-            {
-                var (keys, values) = cache.Append(i, k.Value, v.Value);
-                (k, v) = (new Variable(keys), new Variable(values));
-            }
-            o = Variable.Attention(q, k, v, mask, causal: mask is null);
+            var (keys, values) = cache.Append(i, k.Value, v.Value);
+            (k, v) = (new Variable(keys), new Variable(values));
         }
+        var o = Variable.Attention(q, k, v, attention);
         var merged = o.Permute(0, 2, 1, 3).Reshape(b, t, c);
         x += Variable.Linear(merged, this[h + "attn.c_proj.weight"], this[h + "attn.c_proj.bias"]);
         var m = Variable.LayerNorm(x, this[h + "ln_2.weight"], this[h + "ln_2.bias"], Config.LayerNormEpsilon);

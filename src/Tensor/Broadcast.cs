@@ -5,7 +5,7 @@ namespace Engine;
 /// every input merged, so backends iterate over as few dimensions as possible. A stride of 0 repeats an
 /// input along that dimension. The last dimension always has stride 0 or 1 in every input.
 /// </summary>
-public sealed class Broadcast
+internal sealed class Broadcast
 {
     Broadcast(Shape output, int[] shape, int[][] strides)
     {
@@ -44,7 +44,8 @@ public sealed class Broadcast
                 if (k < 0) continue;
                 int n = s.Dims[k];
                 if (n == size || n == 1) continue;
-                if (size != 1) throw new TensorShapeException(op, $"shapes {string.Join(" and ", shapes.ToArray())} cannot be broadcast together (dimension {d - rank}: {size} vs {n})");
+                if (size != 1) throw new TensorShapeException(op,
+                    $"shapes {string.Join(" and ", shapes.ToArray())} cannot be broadcast together (dimension {d - rank}: {size} vs {n})");
                 size = n;
             }
             dims[d] = size;

@@ -83,6 +83,20 @@ public sealed class Device
     /// </summary>
     public bool HasTreeAttention => Backend is ITreeAttention;
 
+    /// <summary>Bytes of freed memory this device keeps for reuse (the CPU's cache of large blocks, a GPU's buffer pool).</summary>
+    public long CachedBytes => Backend switch
+    {
+        IlgpuBackend g => g.Pool.PooledBytes,
+        _ => CpuStorage.CachedBytes,
+    };
+
+    /// <summary>Returns the freed memory this device keeps for reuse to the system (or the GPU driver).</summary>
+    public void TrimCache()
+    {
+        if (Backend is IlgpuBackend g) g.TrimPool();
+        else CpuStorage.TrimCache();
+    }
+
     /// <summary>Waits until every operation queued on this device has finished: call it before reading a clock.</summary>
     public void Synchronize() => Backend.Synchronize();
 

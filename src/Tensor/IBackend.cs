@@ -7,7 +7,7 @@ namespace Engine;
 /// dtypes have been validated by <see cref="Tensor"/> before any method here is called, and every tensor
 /// argument is contiguous and lives on this backend. Outputs are never inputs unless a method says so.
 /// </summary>
-public interface IBackend
+internal interface IBackend
 {
     /// <summary>The kind of device this backend drives.</summary>
     DeviceKind Kind { get; }
@@ -81,7 +81,8 @@ public interface IBackend
     void SoftmaxBackward(Tensor y, Tensor dy, Tensor dx, int rows, int cols, bool log);
 
     /// <summary>Layer-norm gradients: writes dx, and adds this call's dweight and dbias into the given tensors (fixed order).</summary>
-    void LayerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dweight, Tensor dbias, int rows, int cols);
+    void LayerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dweight, Tensor dbias, int rows,
+        int cols);
 
     /// <summary>dlogits[r] = scale · (softmax(logits[r]) − onehot(targets[r])), or 0 where targets[r] = ignoreIndex.</summary>
     void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor dlogits, int rows, int cols, int ignoreIndex, float scale);
@@ -91,22 +92,19 @@ public interface IBackend
 
     /// <summary>Fills y with element i of the Philox stream (seed, offset + i) in the given distribution.</summary>
     void Random(Tensor y, Distribution distribution, ulong seed, ulong offset);
-
-    /// <summary>y[r] = a category drawn from row r of the non-negative weights, using uniform (seed, offset + r).</summary>
-    void SampleCategorical(Tensor weights, Tensor y, int rows, int cols, ulong seed, ulong offset);
 }
 
 /// <summary>A reduction over the middle axis of an [outer, length, inner] view.</summary>
-public readonly record struct Reduction(int Outer, int Length, int Inner);
+internal readonly record struct Reduction(int Outer, int Length, int Inner);
 
 /// <summary>A (batched) matrix product. Batch strides of 0 broadcast an operand across the batch.</summary>
-public readonly record struct MatmulPlan(int Batch, int M, int N, int K, bool TransA, bool TransB, int BatchStrideA, int BatchStrideB);
+internal readonly record struct MatmulPlan(int Batch, int M, int N, int K, bool TransA, bool TransB, int BatchStrideA, int BatchStrideB);
 
 /// <summary>Copy of an n-dimensional block between two strided layouts (in elements, relative to each tensor's offset).</summary>
-public sealed record StridedCopy(int[] Shape, int[] SrcStrides, int SrcOffset, int[] DstStrides, int DstOffset);
+internal sealed record StridedCopy(int[] Shape, int[] SrcStrides, int SrcOffset, int[] DstStrides, int DstOffset);
 
 /// <summary>Distributions of <see cref="IBackend.Random"/>.</summary>
-public enum Distribution
+internal enum Distribution
 {
     /// <summary>Uniform on [0, 1).</summary>
     Uniform,
@@ -114,12 +112,3 @@ public enum Distribution
     /// <summary>Standard normal.</summary>
     Normal,
 }
-
-/// <summary>One parameter's tensors for <see cref="IBackend.AdamW"/>: all the same shape, on this backend.</summary>
-public readonly record struct AdamWSlot(Tensor Param, Tensor Grad, Tensor M, Tensor V);
-
-/// <summary>
-/// The scalars of one AdamW step (PyTorch's formulation): p ← p − lr·wd·p; m ← β₁m + (1−β₁)g;
-/// v ← β₂v + (1−β₂)g²; p ← p − (lr/bc₁) · m / (√v/√bc₂ + eps), with bcᵢ = 1 − βᵢᵗ.
-/// </summary>
-public readonly record struct AdamWStep(float Lr, float Beta1, float Beta2, float Eps, float WeightDecay, float BiasCorrection1, float BiasCorrection2);

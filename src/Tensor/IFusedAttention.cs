@@ -7,7 +7,7 @@ namespace Engine;
 /// composition matmul → softmax → matmul, so its results do not change. Every tensor is contiguous, float32
 /// and on this backend; shapes and mask strides have been validated by the Tensor layer.
 /// </summary>
-public interface IFusedAttention
+internal interface IFusedAttention
 {
     /// <summary>True when <see cref="AttentionForward"/> and <see cref="AttentionBackward"/> handle this plan (e.g. head sizes).</summary>
     bool SupportsAttention(AttentionPlan plan);
@@ -23,7 +23,8 @@ public interface IFusedAttention
     /// Writes dq, dk and dv (overwriting them) for the upstream gradient <paramref name="dO"/>, recomputing the
     /// probabilities from q, k, the mask and <paramref name="lse"/>.
     /// </summary>
-    void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? mask, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv, AttentionPlan plan);
+    void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? mask, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv,
+        AttentionPlan plan);
 }
 
 /// <summary>
@@ -33,6 +34,6 @@ public interface IFusedAttention
 /// (bh / Heads)·MaskBatchStride + (bh % Heads)·MaskHeadStride: strides of 0 share one block (a [T, S] mask
 /// has both 0; a [B, 1, T, S] mask has MaskHeadStride 0).
 /// </summary>
-public readonly record struct AttentionPlan(
+internal readonly record struct AttentionPlan(
     int BatchHeads, int T, int S, int D, int Dv, bool Causal, float Scale,
     int Heads = 1, int MaskBatchStride = 0, int MaskHeadStride = 0);

@@ -4,7 +4,7 @@ namespace Engine;
 /// A block of device memory of 4-byte elements, owned by one backend. Tensors that view the same block
 /// share one <see cref="Storage"/>; it is freed when the last of them is disposed.
 /// </summary>
-public abstract class Storage
+internal abstract class Storage
 {
     static long s_live;
     int _references = 1;

@@ -12,7 +12,7 @@ public sealed partial class Tensor
     /// without the capability (the CPU backend), for head sizes the backend does not support, and for masks
     /// that broadcast other than whole [T, S] blocks.
     /// </summary>
-    public static bool TryFusedAttention(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal,
+    internal static bool TryFusedAttention(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal,
         [NotNullWhen(true)] out Tensor? o, [NotNullWhen(true)] out Tensor? lse)
     {
         o = lse = null;
@@ -30,13 +30,16 @@ public sealed partial class Tensor
     /// The gradients of <see cref="TryFusedAttention"/> for the upstream gradient <paramref name="dO"/>, from the
     /// same inputs and the forward pass's o and lse.
     /// </summary>
-    public static (Tensor Dq, Tensor Dk, Tensor Dv) FusedAttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal, Tensor o, Tensor lse, Tensor dO)
+    internal static (Tensor Dq, Tensor Dk, Tensor Dv) FusedAttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal,
+        Tensor o, Tensor lse, Tensor dO)
     {
         const string op = "attention_backward";
         if (q.Backend is not IFusedAttention fused) throw new NotSupportedException($"{op}: the {q.Device} backend has no fused attention");
         RequireAttentionOperands(q, k, v, mask);
         var plan = PlanAttention(q.Shape, k.Shape, v.Shape, mask?.Shape, causal);
-        if (plan is not { } p || !fused.SupportsAttention(p)) throw new NotSupportedException($"{op}: q {q.Shape}, k {k.Shape}, v {v.Shape} is not a fused-attention shape");
+        if (plan is not { } p
+            || !fused.SupportsAttention(p)) throw new NotSupportedException($"{op}: q {q.Shape}, k {k.Shape}, " +
+            $"v {v.Shape} is not a fused-attention shape");
         foreach (var t in new[] { o, lse, dO }) q.RequireSameDevice(t, op);
         if (o.Shape != dO.Shape || o.Numel != p.BatchHeads * p.T * p.Dv || lse.Numel != p.BatchHeads * p.T)
             throw new TensorShapeException(op, $"o {o.Shape}, lse {lse.Shape} and dO {dO.Shape} do not fit q {q.Shape}, v {v.Shape}");
@@ -54,7 +57,7 @@ public sealed partial class Tensor
     /// query–key pairs. Returns false, with no work done, on backends without the capability; the caller then
     /// attends under <see cref="TreeMask.Dense"/>.
     /// </summary>
-    public static bool TryTreeAttention(Tensor q, Tensor k, Tensor v, TreeMask tree,
+    internal static bool TryTreeAttention(Tensor q, Tensor k, Tensor v, TreeMask tree,
         [NotNullWhen(true)] out Tensor? o, [NotNullWhen(true)] out Tensor? lse)
     {
         o = lse = null;
@@ -68,7 +71,8 @@ public sealed partial class Tensor
     }
 
     /// <summary>The gradients of <see cref="TryTreeAttention"/> for the upstream gradient <paramref name="dO"/>.</summary>
-    public static (Tensor Dq, Tensor Dk, Tensor Dv) TreeAttentionBackward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, Tensor dO)
+    internal static (Tensor Dq, Tensor Dk, Tensor Dv) TreeAttentionBackward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o,
+        Tensor lse, Tensor dO)
     {
         const string op = "tree_attention_backward";
         if (q.Backend is not ITreeAttention walker) throw new NotSupportedException($"{op}: the {q.Device} backend has no tree attention");
@@ -86,8 +90,11 @@ public sealed partial class Tensor
     static (int BatchHeads, int D, int Dv) PlanTreeAttention(Tensor q, Tensor k, Tensor v, TreeMask tree, string op)
     {
         RequireAttentionOperands(q, k, v, null);
-        if (q.Rank < 2 || k.Shape != q.Shape || v.Rank != q.Rank || !v.Shape.Dims[..^1].SequenceEqual(q.Shape.Dims[..^1]) || q.Shape[-2] != tree.Length)
-            throw new TensorShapeException(op, $"q {q.Shape}, k {k.Shape} and v {v.Shape} must be [..., N, d], [..., N, d], [..., N, dv] with N = {tree.Length} (the tree's length)");
+        if (q.Rank < 2 || k.Shape != q.Shape || v.Rank != q.Rank || !v.Shape.Dims[..^1].SequenceEqual(q.Shape.Dims[..^1])
+            || q.Shape[-2] != tree.Length)
+            throw new TensorShapeException(op,
+                $"q {q.Shape}, k {k.Shape} and v {v.Shape} must be [..., N, d], [..., N, d], [..., N, " +
+                $"dv] with N = {tree.Length} (the tree's length)");
         int batchHeads = 1;
         foreach (int x in q.Shape.Dims[..^2]) batchHeads *= x;
         return (batchHeads, q.Shape[-1], v.Shape[-1]);

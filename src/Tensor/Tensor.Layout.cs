@@ -19,13 +19,15 @@ public sealed partial class Tensor
     {
         const string op = "permute";
         _ = Storage;
-        if (order.Length != Rank) throw new TensorShapeException(op, $"order [{string.Join(", ", order.ToArray())}] does not list the {Rank} axes of {Shape}");
+        if (order.Length != Rank) throw new TensorShapeException(op,
+            $"order [{string.Join(", ", order.ToArray())}] does not list the {Rank} axes of {Shape}");
         var seen = new bool[Rank];
         var axes = new int[Rank];
         for (int i = 0; i < Rank; i++)
         {
             int a = order[i] < 0 ? order[i] + Rank : order[i];
-            if (a < 0 || a >= Rank || seen[a]) throw new TensorShapeException(op, $"order [{string.Join(", ", order.ToArray())}] is not a permutation of the axes of {Shape}");
+            if (a < 0 || a >= Rank || seen[a]) throw new TensorShapeException(op,
+                $"order [{string.Join(", ", order.ToArray())}] is not a permutation of the axes of {Shape}");
             seen[a] = true;
             axes[i] = a;
         }
@@ -63,7 +65,9 @@ public sealed partial class Tensor
             throw new TensorShapeException(op, $"[{start}, {start + length}) is out of range for axis {axis} of {Shape}");
         var y = Uninitialized(Shape.With(a, length), Device, DType);
         if (y.Numel > 0)
-            Backend.CopyStrided(this, y, new StridedCopy(y.Shape.ToArray(), ContiguousStrides(Shape.Dims), start * Shape.Product(a + 1, Rank), ContiguousStrides(y.Shape.Dims), 0));
+            Backend.CopyStrided(this, y,
+                new StridedCopy(y.Shape.ToArray(), ContiguousStrides(Shape.Dims), start * Shape.Product(a + 1, Rank),
+                ContiguousStrides(y.Shape.Dims), 0));
         return y;
     }
 
@@ -89,7 +93,8 @@ public sealed partial class Tensor
         foreach (var p in parts)
         {
             if (p.Numel > 0)
-                first.Backend.CopyStrided(p, y, new StridedCopy(p.Shape.ToArray(), ContiguousStrides(p.Shape.Dims), 0, dstStrides, at * dstStrides[a]));
+                first.Backend.CopyStrided(p, y,
+                    new StridedCopy(p.Shape.ToArray(), ContiguousStrides(p.Shape.Dims), 0, dstStrides, at * dstStrides[a]));
             at += p.Shape[a];
         }
         return y;
@@ -105,7 +110,8 @@ public sealed partial class Tensor
             if (s < 0) throw new TensorShapeException("split", $"negative size in [{string.Join(", ", sizes.ToArray())}]");
             sum += s;
         }
-        if (sum != Shape[a]) throw new TensorShapeException("split", $"sizes [{string.Join(", ", sizes.ToArray())}] add up to {sum}, but axis {axis} of {Shape} has {Shape[a]}");
+        if (sum != Shape[a]) throw new TensorShapeException("split",
+            $"sizes [{string.Join(", ", sizes.ToArray())}] add up to {sum}, but axis {axis} of {Shape} has {Shape[a]}");
         var parts = new Tensor[sizes.Length];
         int at = 0;
         for (int i = 0; i < sizes.Length; i++)
@@ -114,5 +120,76 @@ public sealed partial class Tensor
             at += sizes[i];
         }
         return parts;
+    }
+
+    // ---- broadcasting and slices: the backward passes of the views ------------------------------------
+
+    /// <summary>Sums <paramref name="g"/> over the axes along which a tensor of <paramref name="shape"/> was broadcast, giving
+    /// <paramref name="shape"/>.</summary>
+    public static Tensor SumTo(Tensor g, Shape shape)
+    {
+        if (g.Shape == shape) return g.Clone();
+        if (Broadcast.ResultShape("sum_to", g.Shape, shape) != g.Shape)
+            throw new TensorShapeException("sum_to", $"{shape} does not broadcast to {g.Shape}");
+        // The first reduction reads g directly; later ones replace (and free) the previous partial sum.
+        Tensor? current = null;
+        int lead = g.Rank - shape.Rank;
+        for (int axis = 0; axis < g.Rank; axis++)
+        {
+            bool reduce = axis < lead || (shape[axis - lead] == 1 && g.Shape[axis] != 1);
+            if (!reduce) continue;
+            var next = (current ?? g).Sum(axis, keepDim: true);
+            current?.Dispose();
+            current = next;
+        }
+        current ??= g.Clone();
+        var result = current.Reshape(shape.Dims);
+        current.Dispose();
+        return result;
+    }
+
+    /// <summary>A new tensor of <paramref name="shape"/> holding this tensor repeated along its broadcast axes (the adjoint of
+    /// <see cref="SumTo"/>).</summary>
+    public Tensor BroadcastTo(Shape shape)
+    {
+        var plan = Broadcast.Create("broadcast_to", Shape, shape);
+        if (plan.Output != shape) throw new TensorShapeException("broadcast_to", $"{Shape} does not broadcast to {shape}");
+        var y = Zeros(shape, Device, DType);
+        if (y.Numel > 0)
+            Backend.CopyStrided(this, y, new StridedCopy(plan.Shape, plan.Strides[0], 0, ContiguousStrides(plan.Shape), 0));
+        return y;
+    }
+
+    /// <summary>A zero tensor of <paramref name="shape"/> with <paramref name="part"/> written at [start, start + part's length) of
+    /// <paramref name="axis"/> (the adjoint of <see cref="Slice"/>).</summary>
+    public static Tensor SliceBackward(Tensor part, Shape shape, int axis, int start)
+    {
+        var y = Zeros(shape, part.Device, part.DType);
+        try
+        {
+            y.WriteSlice(part, axis, start);
+        }
+        catch
+        {
+            y.Dispose();
+            throw;
+        }
+        return y;
+    }
+
+    /// <summary>Overwrites [start, start + part's length) of <paramref name="axis"/> with <paramref name="part"/>, in place.</summary>
+    public void WriteSlice(Tensor part, int axis, int start)
+    {
+        const string op = "write_slice";
+        RequireSameDevice(part, op);
+        int a = Shape.Axis(axis, op);
+        if (part.DType != DType || part.Rank != Rank || part.Shape.With(a, 0) != Shape.With(a, 0) || start < 0 || start + part.Shape[a] > Shape[a])
+            throw new TensorShapeException(op, $"part {part.Shape} at {start} does not fit axis {axis} of {Shape}");
+        if (part.Numel > 0)
+        {
+            var dst = ContiguousStrides(Shape.Dims);
+            Backend.CopyStrided(part, this, new StridedCopy(part.Shape.ToArray(), ContiguousStrides(part.Shape.Dims), 0, dst, start * dst[a]));
+        }
+        MarkWritten();
     }
 }

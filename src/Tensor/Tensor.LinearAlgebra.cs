@@ -8,6 +8,10 @@ public sealed partial class Tensor
     /// [..., K, N] ([..., N, K] with <paramref name="transB"/>). Leading batch axes must be equal, or one
     /// operand may have none (or only ones) and is then shared by every batch.
     /// </summary>
+    /// <remarks>
+    /// Narrower than <c>torch.matmul</c>: batch axes do not broadcast against each other beyond that sharing, and 1-D
+    /// operands are not promoted to matrices.
+    /// </remarks>
     public static Tensor Matmul(Tensor a, Tensor b, bool transA = false, bool transB = false)
     {
         var plan = PlanMatmul(a, b, transA, transB, out var shape);
@@ -23,7 +27,8 @@ public sealed partial class Tensor
         var plan = PlanMatmul(a, b, transA, transB, out var shape);
         c.RequireDType(DType.Float32, "matmul_acc");
         c.RequireSameDevice(a, "matmul_acc");
-        if (c.Shape != shape) throw new TensorShapeException("matmul_acc", $"output {c.Shape} does not match the product of {a.Shape} and {b.Shape} ({shape})");
+        if (c.Shape != shape) throw new TensorShapeException("matmul_acc",
+            $"output {c.Shape} does not match the product of {a.Shape} and {b.Shape} ({shape})");
         if (c.Numel > 0) a.Backend.Matmul(a, b, c, plan, accumulate: true);
         c.MarkWritten();
     }
@@ -40,7 +45,8 @@ public sealed partial class Tensor
         int kb = transB ? b.Shape[-1] : b.Shape[-2];
         int n = transB ? b.Shape[-2] : b.Shape[-1];
         if (ka != kb)
-            throw new TensorShapeException(op, $"inner dimensions differ: {a.Shape}{(transA ? "ᵀ" : "")} · {b.Shape}{(transB ? "ᵀ" : "")} ({ka} vs {kb})");
+            throw new TensorShapeException(op,
+                $"inner dimensions differ: {a.Shape}{(transA ? "ᵀ" : "")} · {b.Shape}{(transB ? "ᵀ" : "")} ({ka} vs {kb})");
 
         int[] batchA = a.Shape.Dims[..^2].ToArray(), batchB = b.Shape.Dims[..^2].ToArray();
         int countA = new Shape(batchA).Numel, countB = new Shape(batchB).Numel;

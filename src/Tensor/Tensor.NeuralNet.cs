@@ -15,6 +15,8 @@ public enum LossReduction
 
 public sealed partial class Tensor
 {
+    // ---- softmax --------------------------------------------------------------------------------------
+
     /// <summary>Softmax over the last axis.</summary>
     public Tensor Softmax() => SoftmaxCore(log: false, "softmax");
 
@@ -29,6 +31,19 @@ public sealed partial class Tensor
         if (Numel > 0) Backend.Softmax(this, y, Numel / Shape.Last, Shape.Last, log);
         return y;
     }
+
+    /// <summary>Gradient of <see cref="Softmax"/> (or <see cref="LogSoftmax"/> with <paramref name="log"/>) given its output
+    /// <paramref name="y"/>.</summary>
+    public static Tensor SoftmaxBackward(Tensor y, Tensor dy, bool log)
+    {
+        string op = log ? "log_softmax_backward" : "softmax_backward";
+        RequireSameShape(y, dy, op);
+        var dx = y.EmptyLike();
+        if (dx.Numel > 0) y.Backend.SoftmaxBackward(y, dy, dx, y.Numel / y.Shape.Last, y.Shape.Last, log);
+        return dx;
+    }
+
+    // ---- layer norm -----------------------------------------------------------------------------------
 
     /// <summary>Layer norm over the last axis: (x − mean)/√(var + eps) · weight + bias.</summary>
     public Tensor LayerNorm(Tensor weight, Tensor bias, float eps = 1e-5f)
@@ -61,6 +76,38 @@ public sealed partial class Tensor
         return y;
     }
 
+    /// <summary>
+    /// Gradient of <see cref="LayerNorm(Tensor, Tensor, float, out Tensor, out Tensor)"/>: returns dx and adds
+    /// the weight and bias gradients into <paramref name="dweight"/> and <paramref name="dbias"/>.
+    /// </summary>
+    public static Tensor LayerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor dy, Tensor dweight, Tensor dbias)
+    {
+        const string op = "layer_norm_backward";
+        RequireSameShape(x, dy, op);
+        int c = x.Shape.Last, rows = x.Numel / Math.Max(c, 1);
+        foreach (var t in new[] { mean, rstd })
+        {
+            x.RequireSameDevice(t, op);
+            t.RequireDType(DType.Float32, op);
+        }
+        foreach (var t in new[] { weight, dweight, dbias })
+        {
+            x.RequireSameDevice(t, op);
+            t.RequireDType(DType.Float32, op);
+            if (t.Shape != new Shape(c)) throw new TensorShapeException(op,
+                $"weight-shaped tensors must be [{c}] for input {x.Shape}, got {t.Shape}");
+        }
+        if (mean.Numel != rows || rstd.Numel != rows) throw new TensorShapeException(op,
+            $"mean {mean.Shape} and rstd {rstd.Shape} need {rows} rows for input {x.Shape}");
+        var dx = x.EmptyLike();
+        if (dx.Numel > 0) x.Backend.LayerNormBackward(x, weight, mean, rstd, dy, dx, dweight, dbias, rows, c);
+        dweight.MarkWritten();
+        dbias.MarkWritten();
+        return dx;
+    }
+
+    // ---- embedding ------------------------------------------------------------------------------------
+
     /// <summary>Embedding lookup: rows of the [V, C] <paramref name="table"/> picked by Int32 ids of any shape; the result is [..ids, C].</summary>
     public static Tensor Embedding(Tensor table, Tensor ids)
     {
@@ -75,7 +122,8 @@ public sealed partial class Tensor
         return y;
     }
 
-    /// <summary>The gradient of <see cref="Embedding"/>: a new [<paramref name="vocab"/>, C] tensor with row ids[r] += src[r] (scatter-add, fixed order).</summary>
+    /// <summary>The gradient of <see cref="Embedding"/>: a new [<paramref name="vocab"/>, C] tensor with row ids[r] += src[r]
+    /// (scatter-add, fixed order).</summary>
     public static Tensor EmbeddingScatterAdd(Tensor src, Tensor ids, int vocab)
     {
         const string op = "embedding_scatter_add";
@@ -98,6 +146,8 @@ public sealed partial class Tensor
             if ((uint)v[i] >= (uint)vocab)
                 throw new TensorShapeException(op, $"id {v[i]} at position {i} is outside [0, {vocab}) (ids {ids.Shape}, table {other})");
     }
+
+    // ---- cross-entropy --------------------------------------------------------------------------------
 
     /// <summary>
     /// Cross-entropy of [N, V] logits against Int32 targets [N]. Rows whose target equals
@@ -135,5 +185,35 @@ public sealed partial class Tensor
         var losses = Uninitialized(targets.Shape, logits.Device);
         if (losses.Numel > 0) logits.Backend.CrossEntropy(logits, targets, losses, logits.Shape[0], v, ignoreIndex);
         return losses;
+    }
+
+    /// <summary>Gradient of the per-row cross-entropy, each row scaled by <paramref name="scale"/>.</summary>
+    public static Tensor CrossEntropyBackward(Tensor logits, Tensor targets, int ignoreIndex, float scale)
+    {
+        const string op = "cross_entropy_backward";
+        logits.RequireDType(DType.Float32, op);
+        targets.RequireDType(DType.Int32, op);
+        logits.RequireSameDevice(targets, op);
+        if (logits.Rank != 2 || targets.Shape != new Shape(logits.Shape[0]))
+            throw new TensorShapeException(op, $"logits must be [N, V] and targets [N], got {logits.Shape} and {targets.Shape}");
+        // Checked here, not in a backend: a device kernel indexing row r at column targets[r] has no bounds check.
+        var t = targets.HostInts();
+        for (int i = 0; i < t.Length; i++)
+            if (t[i] != ignoreIndex && (uint)t[i] >= (uint)logits.Shape[1])
+                throw new TensorShapeException(op, $"target {t[i]} at row {i} is outside [0, {logits.Shape[1]}) (logits {logits.Shape})");
+        var d = logits.EmptyLike();
+        if (d.Numel > 0) logits.Backend.CrossEntropyBackward(logits, targets, d, logits.Shape[0], logits.Shape[1], ignoreIndex, scale);
+        return d;
+    }
+
+    // ---- validation -----------------------------------------------------------------------------------
+
+    static void RequireSameShape(Tensor a, Tensor b, string op)
+    {
+        a.RequireDType(DType.Float32, op);
+        b.RequireDType(DType.Float32, op);
+        a.RequireSameDevice(b, op);
+        if (a.Shape != b.Shape) throw new TensorShapeException(op, $"shapes {a.Shape} and {b.Shape} must match");
+        if (a.Rank == 0) throw new TensorShapeException(op, "needs at least one axis");
     }
 }

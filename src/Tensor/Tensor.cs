@@ -10,9 +10,15 @@ namespace Engine;
 /// and the indexer are cheap views that share storage; every other op materialises a new tensor.
 /// Tensors own device memory: dispose them, or create them inside a <see cref="TensorScope"/>.
 /// </summary>
+/// <remarks>
+/// Where this differs from <c>torch.Tensor</c>: there are no strides, so <see cref="Permute"/>, <see cref="Transpose"/> and
+/// <see cref="Slice"/> copy (PyTorch returns strided views); integer tensors are Int32 (PyTorch's indices are int64); and
+/// nothing is freed by the garbage collector (see <see cref="TensorLeaks"/> to find a forgotten <see cref="Dispose"/>).
+/// </remarks>
 public sealed partial class Tensor : IDisposable
 {
     Storage? _storage;
+    readonly TensorLeaks.Watch? _leakWatch;
 
     Tensor(Storage storage, Shape shape, DType dtype, int offset)
     {
@@ -20,6 +26,7 @@ public sealed partial class Tensor : IDisposable
         Shape = shape;
         DType = dtype;
         Offset = offset;
+        _leakWatch = TensorLeaks.Start(shape, dtype);
         TensorScope.Track(this);
     }
 
@@ -45,15 +52,29 @@ public sealed partial class Tensor : IDisposable
     public bool IsDisposed => _storage is null;
 
     /// <summary>The memory; throws <see cref="ObjectDisposedException"/> after <see cref="Dispose"/>.</summary>
-    public Storage Storage => _storage ?? throw new ObjectDisposedException(nameof(Tensor), $"tensor {Shape} was used after it was disposed");
+    internal Storage Storage => _storage ?? throw new ObjectDisposedException(nameof(Tensor), $"tensor {Shape} was used after it was disposed");
 
     internal IBackend Backend => Storage.Backend;
+
+    /// <summary>
+    /// Counts the in-place writes to this tensor's memory (shared by its views), so a caller that saved the
+    /// tensor can tell whether it changed since; throws <see cref="ObjectDisposedException"/> after <see cref="Dispose"/>.
+    /// </summary>
+    public int Version => Storage.Version;
+
+    /// <summary>True when this tensor and <paramref name="other"/> are views of the same memory.</summary>
+    public bool SharesMemoryWith(Tensor other) => ReferenceEquals(Storage, other.Storage);
+
+    /// <summary>Number of tensor memory blocks allocated and not yet freed, on all devices: a leak check.</summary>
+    public static long LiveStorageCount => Storage.LiveCount;
 
     /// <summary>Releases this tensor's hold on its storage; the memory is freed when no view still holds it.</summary>
     public void Dispose()
     {
         var s = Interlocked.Exchange(ref _storage, null);
-        s?.Release();
+        if (s is null) return;
+        _leakWatch?.Disposed();
+        s.Release();
     }
 
     // ---- creation -------------------------------------------------------------------------------
@@ -93,7 +114,8 @@ public sealed partial class Tensor : IDisposable
     /// <summary>A float tensor holding a copy of <paramref name="data"/>.</summary>
     public static Tensor FromArray(ReadOnlySpan<float> data, Shape shape, Device? device = null)
     {
-        if (data.Length != shape.Numel) throw new TensorShapeException("from_array", $"{data.Length} values do not fill shape {shape} ({shape.Numel} elements)");
+        if (data.Length != shape.Numel) throw new TensorShapeException("from_array",
+            $"{data.Length} values do not fill shape {shape} ({shape.Numel} elements)");
         var t = Uninitialized(shape, device ?? Device.Cpu);
         t.Backend.Write(data, t.Storage, 0);
         return t;
@@ -105,7 +127,8 @@ public sealed partial class Tensor : IDisposable
     /// <summary>An Int32 tensor holding a copy of <paramref name="data"/>.</summary>
     public static Tensor FromInts(ReadOnlySpan<int> data, Shape shape, Device? device = null)
     {
-        if (data.Length != shape.Numel) throw new TensorShapeException("from_ints", $"{data.Length} values do not fill shape {shape} ({shape.Numel} elements)");
+        if (data.Length != shape.Numel) throw new TensorShapeException("from_ints",
+            $"{data.Length} values do not fill shape {shape} ({shape.Numel} elements)");
         var t = Uninitialized(shape, device ?? Device.Cpu, DType.Int32);
         t.Backend.Write(MemoryMarshal.Cast<int, float>(data), t.Storage, 0);
         if (t.Device.Kind != DeviceKind.Cpu) s_hostInts.AddOrUpdate(t.Storage, new IntsOnHost(t.Storage.Version, 0, data.ToArray()));
@@ -171,7 +194,8 @@ public sealed partial class Tensor : IDisposable
     /// </summary>
     static readonly ConditionalWeakTable<Storage, IntsOnHost> s_hostInts = new();
 
-    /// <summary>The elements of an Int32 tensor on the host (read from a device at most once per storage version); callers must not modify it.</summary>
+    /// <summary>The elements of an Int32 tensor on the host (read from a device at most once per storage version); callers must not modify
+    /// it.</summary>
     internal int[] HostInts()
     {
         var s = Storage;
@@ -221,7 +245,8 @@ public sealed partial class Tensor : IDisposable
             d[infer] = Numel / known;
         }
         var shape = new Shape(d);
-        if (shape.Numel != Numel) throw new TensorShapeException("reshape", $"cannot reshape {Shape} ({Numel} elements) to {shape} ({shape.Numel} elements)");
+        if (shape.Numel != Numel) throw new TensorShapeException("reshape",
+            $"cannot reshape {Shape} ({Numel} elements) to {shape} ({shape.Numel} elements)");
         return View(shape, Offset);
     }
 
@@ -266,7 +291,8 @@ public sealed partial class Tensor : IDisposable
     {
         _ = Storage;
         _ = other.Storage;
-        if (other.Device != Device) throw new TensorShapeException(op, $"tensors are on different devices ({Device} {Shape} and {other.Device} {other.Shape})");
+        if (other.Device != Device) throw new TensorShapeException(op,
+            $"tensors are on different devices ({Device} {Shape} and {other.Device} {other.Shape})");
     }
 
     internal void MarkWritten() => Storage.MarkWritten();

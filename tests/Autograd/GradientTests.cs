@@ -27,7 +27,7 @@ public class GradientTests
             "gelu" => (x => x.Gelu(), Gelu, false),
             _ => throw new ArgumentException(name),
         };
-        GradCheck.Check(v => f(v[0]), x => Map(x[0], r), [new Shape(3, 7)], lo: positive ? 0.2f : -2f, hi: 2f);
+        GradAssert.Check(v => f(v[0]), x => Map(x[0], r), [new Shape(3, 7)], lo: positive ? 0.2f : -2f, hi: 2f);
     }
 
     public static TheoryData<int[], int[]> BroadcastPairs => new()
@@ -39,19 +39,20 @@ public class GradientTests
     [MemberData(nameof(BroadcastPairs))]
     public void BinaryWithBroadcasting(int[] sa, int[] sb)
     {
-        GradCheck.Check(v => v[0] + v[1], x => Broadcast(x[0], sa, x[1], sb, (a, b) => a + b, out _), [sa, sb]);
-        GradCheck.Check(v => v[0] - v[1], x => Broadcast(x[0], sa, x[1], sb, (a, b) => a - b, out _), [sa, sb]);
-        GradCheck.Check(v => v[0] * v[1], x => Broadcast(x[0], sa, x[1], sb, (a, b) => a * b, out _), [sa, sb]);
-        GradCheck.Check(v => v[0] / v[1], x => Broadcast(x[0], sa, x[1], sb, (a, b) => a / b, out _), [sa, sb], lo: 0.5f, hi: 2f);
-        GradCheck.Check(v => Variable.Maximum(v[0], v[1]), x => Broadcast(x[0], sa, x[1], sb, Math.Max, out _), [sa, sb]);
-        GradCheck.Check(v => Variable.Minimum(v[0], v[1]), x => Broadcast(x[0], sa, x[1], sb, Math.Min, out _), [sa, sb]);
+        GradAssert.Check(v => v[0] + v[1], x => Broadcast(x[0], sa, x[1], sb, (a, b) => a + b, out _), [sa, sb]);
+        GradAssert.Check(v => v[0] - v[1], x => Broadcast(x[0], sa, x[1], sb, (a, b) => a - b, out _), [sa, sb]);
+        GradAssert.Check(v => v[0] * v[1], x => Broadcast(x[0], sa, x[1], sb, (a, b) => a * b, out _), [sa, sb]);
+        GradAssert.Check(v => v[0] / v[1], x => Broadcast(x[0], sa, x[1], sb, (a, b) => a / b, out _), [sa, sb], lo: 0.5f, hi: 2f);
+        GradAssert.Check(v => Variable.Maximum(v[0], v[1]), x => Broadcast(x[0], sa, x[1], sb, Math.Max, out _), [sa, sb]);
+        GradAssert.Check(v => Variable.Minimum(v[0], v[1]), x => Broadcast(x[0], sa, x[1], sb, Math.Min, out _), [sa, sb]);
     }
 
     [Fact]
     public void ClampPassesTheGradientInsideAndAtItsBounds()
     {
-        GradCheck.Check(v => Variable.Clamp(v[0], -0.5f, 0.3f), x => Map(x[0], a => Math.Clamp(a, -0.5, 0.3)), [new Shape(5, 7)]);
+        GradAssert.Check(v => Variable.Clamp(v[0], -0.5f, 0.3f), x => Map(x[0], a => Math.Clamp(a, -0.5, 0.3)), [new Shape(5, 7)]);
         // At a bound the gradient is whole, as in torch.clamp; Maximum(Minimum(x, hi), lo) gives 1/2 there.
+        using var scope = TensorScope.Open();
         using var x = Variable.Parameter(Tensor.FromArray([0.8f, 1f, 1.2f, 1.5f]));
         Variable.Clamp(x, 1f, 1.2f).Sum().Backward();
         Assert.Equal([0f, 1f, 1f, 0f], x.Grad!.ToArray());
@@ -62,8 +63,8 @@ public class GradientTests
     [Fact]
     public void ScalarVariants()
     {
-        GradCheck.Check(v => v[0] * 3f + 2f, x => Map(x[0], a => a * 3 + 2), [S23]);
-        GradCheck.Check(v => 1f - v[0] / 4f, x => Map(x[0], a => 1 - a / 4), [S23]);
+        GradAssert.Check(v => v[0] * 3f + 2f, x => Map(x[0], a => a * 3 + 2), [S23]);
+        GradAssert.Check(v => 1f - v[0] / 4f, x => Map(x[0], a => 1 - a / 4), [S23]);
     }
 
     [Theory]
@@ -73,11 +74,11 @@ public class GradientTests
     public void Reductions(int axis, bool keep)
     {
         int[] s = [2, 3, 4];
-        GradCheck.Check(v => v[0].Sum(axis, keep), x => Reduce(x[0], s, axis, a => a.Sum()), [s]);
-        GradCheck.Check(v => v[0].Mean(axis, keep), x => Reduce(x[0], s, axis, a => a.Average()), [s]);
-        GradCheck.Check(v => v[0].Max(axis, keep), x => Reduce(x[0], s, axis, a => a.Max()), [s]);
-        GradCheck.Check(v => v[0].Sum(), x => [x[0].Sum()], [s]);
-        GradCheck.Check(v => v[0].Mean(), x => [x[0].Average()], [s]);
+        GradAssert.Check(v => v[0].Sum(axis, keep), x => Reduce(x[0], s, axis, a => a.Sum()), [s]);
+        GradAssert.Check(v => v[0].Mean(axis, keep), x => Reduce(x[0], s, axis, a => a.Average()), [s]);
+        GradAssert.Check(v => v[0].Max(axis, keep), x => Reduce(x[0], s, axis, a => a.Max()), [s]);
+        GradAssert.Check(v => v[0].Sum(), x => [x[0].Sum()], [s]);
+        GradAssert.Check(v => v[0].Mean(), x => [x[0].Average()], [s]);
     }
 
     [Theory]
@@ -89,39 +90,39 @@ public class GradientTests
     {
         int m = 3, n = 4, k = 5;
         Shape sa = ta ? new(k, m) : new(m, k), sb = tb ? new(n, k) : new(k, n);
-        GradCheck.Check(v => Variable.Matmul(v[0], v[1], ta, tb), x => Ref64.Matmul(x[0], x[1], 1, m, n, k, ta, tb), [sa, sb]);
+        GradAssert.Check(v => Variable.Matmul(v[0], v[1], ta, tb), x => Ref64.Matmul(x[0], x[1], 1, m, n, k, ta, tb), [sa, sb]);
         Shape ba = ta ? new(2, k, m) : new(2, m, k), bb = tb ? new(2, n, k) : new(2, k, n);
-        GradCheck.Check(v => Variable.Matmul(v[0], v[1], ta, tb), x => Ref64.Matmul(x[0], x[1], 2, m, n, k, ta, tb), [ba, bb]);
+        GradAssert.Check(v => Variable.Matmul(v[0], v[1], ta, tb), x => Ref64.Matmul(x[0], x[1], 2, m, n, k, ta, tb), [ba, bb]);
         // a batched operand against a shared one, both ways
-        GradCheck.Check(v => Variable.Matmul(v[0], v[1], ta, tb), x => Ref64.Matmul(x[0], x[1], 2, m, n, k, ta, tb, shareB: true), [ba, sb]);
-        GradCheck.Check(v => Variable.Matmul(v[0], v[1], ta, tb), x => Ref64.Matmul(x[0], x[1], 2, m, n, k, ta, tb, shareA: true), [sa, bb]);
+        GradAssert.Check(v => Variable.Matmul(v[0], v[1], ta, tb), x => Ref64.Matmul(x[0], x[1], 2, m, n, k, ta, tb, shareB: true), [ba, sb]);
+        GradAssert.Check(v => Variable.Matmul(v[0], v[1], ta, tb), x => Ref64.Matmul(x[0], x[1], 2, m, n, k, ta, tb, shareA: true), [sa, bb]);
     }
 
     [Fact]
     public void LinearWithAndWithoutBias()
     {
-        GradCheck.Check(v => Variable.Linear(v[0], v[1], v[2]),
+        GradAssert.Check(v => Variable.Linear(v[0], v[1], v[2]),
             x => Broadcast(Ref64.Matmul(x[0], x[1], 1, 6, 4, 5, false, false), [6, 4], x[2], [4], (a, b) => a + b, out _),
             [new Shape(2, 3, 5), new Shape(5, 4), new Shape(4)]);
-        GradCheck.Check(v => Variable.Linear(v[0], v[1]), x => Ref64.Matmul(x[0], x[1], 1, 3, 4, 5, false, false),
+        GradAssert.Check(v => Variable.Linear(v[0], v[1]), x => Ref64.Matmul(x[0], x[1], 1, 3, 4, 5, false, false),
             [new Shape(3, 5), new Shape(5, 4)]);
     }
 
     [Fact]
     public void SoftmaxAndLogSoftmax()
     {
-        GradCheck.Check(v => v[0].Softmax(), x => Rows(x[0], 5, Softmax), [new Shape(3, 5)], lo: -3, hi: 3);
-        GradCheck.Check(v => v[0].LogSoftmax(), x => Rows(x[0], 5, LogSoftmax), [new Shape(3, 5)], lo: -3, hi: 3);
+        GradAssert.Check(v => v[0].Softmax(), x => Rows(x[0], 5, Softmax), [new Shape(3, 5)], lo: -3, hi: 3);
+        GradAssert.Check(v => v[0].LogSoftmax(), x => Rows(x[0], 5, LogSoftmax), [new Shape(3, 5)], lo: -3, hi: 3);
     }
 
     [Fact]
     public void LayerNorm() =>
-        GradCheck.Check(v => Variable.LayerNorm(v[0], v[1], v[2]), x => Ref64.LayerNorm(x[0], x[1], x[2], 6),
+        GradAssert.Check(v => Variable.LayerNorm(v[0], v[1], v[2]), x => Ref64.LayerNorm(x[0], x[1], x[2], 6),
             [new Shape(4, 6), new Shape(6), new Shape(6)], lo: -2, hi: 2);
 
     [Fact]
     public void BiasGelu() =>
-        GradCheck.Check(v => Variable.BiasGelu(v[0], v[1]), x => Broadcast(x[0], [3, 5], x[1], [5], (a, b) => Gelu(a + b), out _),
+        GradAssert.Check(v => Variable.BiasGelu(v[0], v[1]), x => Broadcast(x[0], [3, 5], x[1], [5], (a, b) => Gelu(a + b), out _),
             [new Shape(3, 5), new Shape(5)], lo: -2, hi: 2);
 
     [Fact]
@@ -129,7 +130,7 @@ public class GradientTests
     {
         int[] ids = [2, 0, 2, 3, 2];
         using var idt = Engine.Tensor.FromInts(ids, new Shape(5));
-        GradCheck.Check(v => Variable.Embedding(v[0], idt),
+        GradAssert.Check(v => Variable.Embedding(v[0], idt),
             x => ids.SelectMany(i => x[0].Skip(i * 3).Take(3)).ToArray(), [new Shape(4, 3)]);
     }
 
@@ -140,7 +141,7 @@ public class GradientTests
     {
         int[] targets = [1, -100, 4, 0];
         using var t = Engine.Tensor.FromInts(targets, new Shape(4));
-        GradCheck.Check(v => Variable.CrossEntropy(v[0], t, -100, reduction), x =>
+        GradAssert.Check(v => Variable.CrossEntropy(v[0], t, -100, reduction), x =>
         {
             double total = 0;
             int n = 0;
@@ -159,7 +160,7 @@ public class GradientTests
     {
         int[] targets = [1, -100, 4, 0];
         using var t = Engine.Tensor.FromInts(targets, new Shape(4));
-        GradCheck.Check(v => Variable.TargetLogProbs(v[0], t), x =>
+        GradAssert.Check(v => Variable.TargetLogProbs(v[0], t), x =>
             Enumerable.Range(0, 4).Select(r => targets[r] < 0 ? 0 : LogSoftmax(x[0].Skip(r * 5).Take(5).ToArray())[targets[r]]).ToArray(),
             [new Shape(4, 5)], lo: -3, hi: 3);
     }
@@ -173,14 +174,14 @@ public class GradientTests
         int b = 2, t = 4, s = 4, d = 3;
         var maskData = Support.Data.Uniform(t * s, 77, -1, 1);
         using var mask = Engine.Tensor.FromArray(maskData, new Shape(t, s));
-        GradCheck.Check(v => Variable.Attention(v[0], v[1], v[2], withMask ? mask : null, causal),
+        GradAssert.Check(v => Variable.Attention(v[0], v[1], v[2], withMask ? mask : null, causal),
             x => Ref64.Attention(x[0], x[1], x[2], b, t, s, d, causal, withMask ? Array.ConvertAll(maskData, f => (double)f) : null),
             [new Shape(b, t, d), new Shape(b, s, d), new Shape(b, s, d)]);
     }
 
     [Fact]
     public void AttentionWithMoreKeysThanQueries() =>
-        GradCheck.Check(v => Variable.Attention(v[0], v[1], v[2], null, causal: true),
+        GradAssert.Check(v => Variable.Attention(v[0], v[1], v[2], null, causal: true),
             x => Ref64.Attention(x[0], x[1], x[2], 1, 2, 5, 3, true, null),
             [new Shape(1, 2, 3), new Shape(1, 5, 3), new Shape(1, 5, 3)]);
 
@@ -188,33 +189,33 @@ public class GradientTests
     public void LayoutOps()
     {
         int[] s = [2, 3, 4];
-        GradCheck.Check(v => v[0].Reshape(6, 4) * v[0].Reshape(6, 4), x => Map(x[0], a => a * a), [s]);
-        GradCheck.Check(v => v[0].Permute(2, 0, 1), x =>
+        GradAssert.Check(v => v[0].Reshape(6, 4) * v[0].Reshape(6, 4), x => Map(x[0], a => a * a), [s]);
+        GradAssert.Check(v => v[0].Permute(2, 0, 1), x =>
         {
             var y = new double[24];
             for (int i = 0; i < 2; i++) for (int j = 0; j < 3; j++) for (int k = 0; k < 4; k++) y[k * 6 + i * 3 + j] = x[0][i * 12 + j * 4 + k];
             return y;
         }, [s]);
-        GradCheck.Check(v => v[0].Transpose(0, 2), x =>
+        GradAssert.Check(v => v[0].Transpose(0, 2), x =>
         {
             var y = new double[24];
             for (int i = 0; i < 2; i++) for (int j = 0; j < 3; j++) for (int k = 0; k < 4; k++) y[k * 6 + j * 2 + i] = x[0][i * 12 + j * 4 + k];
             return y;
         }, [s]);
-        GradCheck.Check(v => v[0].Slice(1, 1, 2), x =>
+        GradAssert.Check(v => v[0].Slice(1, 1, 2), x =>
         {
             var y = new List<double>();
             for (int i = 0; i < 2; i++) for (int j = 1; j < 3; j++) for (int k = 0; k < 4; k++) y.Add(x[0][i * 12 + j * 4 + k]);
             return [.. y];
         }, [s]);
-        GradCheck.Check(v => v[0].Narrow(1, 1), x => x[0].Skip(12).ToArray(), [s]);
-        GradCheck.Check(v => Variable.Concat(1, v[0], v[1]), x =>
+        GradAssert.Check(v => v[0].Narrow(1, 1), x => x[0].Skip(12).ToArray(), [s]);
+        GradAssert.Check(v => Variable.Concat(1, v[0], v[1]), x =>
         {
             var y = new List<double>();
             for (int i = 0; i < 2; i++) { y.AddRange(x[0].Skip(i * 3).Take(3)); y.AddRange(x[1].Skip(i * 2).Take(2)); }
             return [.. y];
         }, [new Shape(2, 3), new Shape(2, 2)]);
-        GradCheck.Check(v =>
+        GradAssert.Check(v =>
         {
             var parts = v[0].Split(-1, 1, 3);
             return parts[0] * parts[1];
@@ -227,9 +228,9 @@ public class GradientTests
     {
         var cond = new float[] { 1, 0, 1, 0, 0, 1 };
         using var c = Engine.Tensor.FromArray(cond, S23);
-        GradCheck.Check(v => Variable.Where(c, v[0], v[1]),
+        GradAssert.Check(v => Variable.Where(c, v[0], v[1]),
             x => Broadcast(x[0], [2, 3], x[1], [3], (a, b) => 0, out _).Select((_, i) => cond[i] != 0 ? x[0][i] : x[1][i % 3]).ToArray(),
             [S23, new Shape(3)]);
-        GradCheck.Check(v => v[0].MaskedFill(c, 5f), x => x[0].Select((a, i) => cond[i] != 0 ? 5 : a).ToArray(), [S23]);
+        GradAssert.Check(v => v[0].MaskedFill(c, 5f), x => x[0].Select((a, i) => cond[i] != 0 ? 5 : a).ToArray(), [S23]);
     }
 }

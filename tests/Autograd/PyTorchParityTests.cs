@@ -19,7 +19,8 @@ public class PyTorchParityTests
     }
 
     static (float[] Data, int[] Shape) Read(JsonElement e) =>
-        (e.GetProperty("data").EnumerateArray().Select(v => v.GetSingle()).ToArray(), e.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()).ToArray());
+        (e.GetProperty("data").EnumerateArray().Select(v => v.GetSingle()).ToArray(),
+            e.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()).ToArray());
 
     static void Train(string name, Func<Dictionary<string, Variable>, Engine.Tensor, Engine.Tensor, Variable> loss)
     {

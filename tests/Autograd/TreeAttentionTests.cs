@@ -50,7 +50,7 @@ public sealed class TreeAttentionTests
         var v = Data.Uniform(heads * n * dv, 3);
         var up = Data.Uniform(heads * n * dv, 4);
         AttentionRun Run(bool walk) => AttentionRun.Of(Device.Cpu, (qv, kv, vv) => walk
-                ? Variable.TreeAttention(qv, kv, vv, tree)
+                ? Variable.Attention(qv, kv, vv, AttentionMask.Tree(tree))
                 : Variable.Attention(qv, kv, vv, Tensor.FromArray(tree.Dense(), new Shape(n, n)), causal: false),
             (q, new Shape(1, heads, n, d)), (k, new Shape(1, heads, n, d)), (v, new Shape(1, heads, n, dv)), up);
         Run(walk: true).AssertClose(Run(walk: false), 1e-6, 1e-5, "tree attention");
@@ -64,7 +64,8 @@ public sealed class TreeAttentionTests
         var tree = new TreeMask(group ? Group : Parents);
         int n = tree.Length, heads = 2, d = 4;
         var shape = new Shape(heads, n, d);
-        GradCheck.Check(x => Variable.TreeAttention(x[0], x[1], x[2], tree), x => Reference(x[0], x[1], x[2], tree, heads, d), [shape, shape, shape]);
+        GradAssert.Check(x => Variable.Attention(x[0], x[1], x[2], AttentionMask.Tree(tree)), x => Reference(x[0], x[1], x[2], tree, heads, d),
+            [shape, shape, shape]);
     }
 
     [Fact]
@@ -72,7 +73,8 @@ public sealed class TreeAttentionTests
     {
         var tree = new TreeMask(Parents);
         using var q = Tensor.Zeros(new Shape(2, 12, 4));
-        var e = Assert.Throws<TensorShapeException>(() => Variable.TreeAttention(new Variable(q), new Variable(q), new Variable(q), tree));
+        var e = Assert.Throws<TensorShapeException>(
+            () => Variable.Attention(new Variable(q), new Variable(q), new Variable(q), AttentionMask.Tree(tree)));
         Assert.Contains("N = 13", e.Message);
     }
 

@@ -181,7 +181,8 @@ public sealed class IlgpuBackendTests
         {
             foreach (var m in type.GetMethods(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.DeclaredOnly))
             {
-                if (m.ReturnType != typeof(void) || m.GetParameters().Length == 0 || !m.GetParameters()[0].ParameterType.Name.StartsWith("ArrayView", StringComparison.Ordinal)) continue;
+                if (m.ReturnType != typeof(void) || m.GetParameters().Length == 0
+                    || !m.GetParameters()[0].ParameterType.Name.StartsWith("ArrayView", StringComparison.Ordinal)) continue;
                 if (!m.IsGenericMethodDefinition)
                 {
                     kernels.Add(m);
@@ -198,7 +199,8 @@ public sealed class IlgpuBackendTests
             var entry = EntryPointDescription.FromExplicitlyGroupedKernel(k);
             var compiled = (PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty);
             Assert.Contains(".entry", compiled.PTXAssembly);
-            if (Environment.GetEnvironmentVariable("ENGINE_DUMP_PTX") is { } dir) File.WriteAllText(Path.Combine(dir, k.Name + (k.IsGenericMethod ? "_" + k.GetGenericArguments()[0].Name : "") + ".ptx"), compiled.PTXAssembly);
+            if (Environment.GetEnvironmentVariable("ENGINE_DUMP_PTX") is { } dir) File.WriteAllText(Path.Combine(dir,
+                k.Name + (k.IsGenericMethod ? "_" + k.GetGenericArguments()[0].Name : "") + ".ptx"), compiled.PTXAssembly);
         }
     }
 }

@@ -19,7 +19,8 @@ public class GrpoObjectiveTests
     }
 
     /// <summary>|λ(i,t)|: the number of completions that share completion i's first t + 1 tokens.</summary>
-    static int[][] Lambda(int[][] c) => c.Select(ci => ci.Select((_, t) => c.Count(cj => cj.Length > t && cj.AsSpan(0, t + 1).SequenceEqual(ci.AsSpan(0, t + 1)))).ToArray()).ToArray();
+    static int[][] Lambda(int[][] c) => c.Select(ci => ci.Select((_,
+        t) => c.Count(cj => cj.Length > t && cj.AsSpan(0, t + 1).SequenceEqual(ci.AsSpan(0, t + 1)))).ToArray()).ToArray();
 
     static Dictionary<string, float[]> Gradients(Gpt model, Func<Variable> loss)
     {
@@ -37,19 +38,23 @@ public class GrpoObjectiveTests
         var rng = new System.Random(7);
         for (int trial = 0; trial < 5; trial++)
         {
-            var completions = Enumerable.Range(0, 6).Select(_ => Enumerable.Range(0, rng.Next(1, 5)).Select(_ => 1 + rng.Next(2)).ToArray()).ToArray();
+            var completions = Enumerable.Range(0,
+                6).Select(_ => Enumerable.Range(0, rng.Next(1, 5)).Select(_ => 1 + rng.Next(2)).ToArray()).ToArray();
             var rewards = completions.Select(_ => (float)rng.NextDouble()).ToArray();
             var a = Advantages(rewards);
             var stepAdv = completions.Select(ci => ci.Select((_, t) =>
             {
-                var through = Enumerable.Range(0, completions.Length).Where(j => completions[j].Length > t && completions[j].AsSpan(0, t + 1).SequenceEqual(ci.AsSpan(0, t + 1)));
+                var through = Enumerable.Range(0,
+                    completions.Length).Where(j => completions[j].Length > t && completions[j].AsSpan(0, t + 1).SequenceEqual(ci.AsSpan(0, t + 1)));
                 return through.Average(j => a[j]);
             }).ToArray()).ToArray();
             using var model = new Gpt(Micro, seed: (ulong)trial);
             var options = new GrpoOptions(Aggregation: Aggregation.TokenMean);
             var w = GroupBatch.TokenWeights(completions, null, Aggregation.TokenMean, 4);
-            var grpo = Gradients(model, () => GrpoObjective.Loss(model, new GroupBatch(Prompt, completions, a, w), null, null, options, null, out _, out _));
-            var prm = Gradients(model, () => GrpoObjective.Loss(model, new GroupBatch(Prompt, completions, a, w, stepAdv), null, null, options, null, out _, out _));
+            var grpo = Gradients(model,
+                () => GrpoObjective.Loss(model, new GroupBatch(Prompt, completions, a, w), null, null, options, null, out _, out _));
+            var prm = Gradients(model,
+                () => GrpoObjective.Loss(model, new GroupBatch(Prompt, completions, a, w, stepAdv), null, null, options, null, out _, out _));
             foreach (var name in grpo.Keys) Tolerance.AssertClose(prm[name], grpo[name], 1e-7, 1e-4, $"trial {trial}: {name}");
         }
     }
@@ -101,7 +106,8 @@ public class GrpoObjectiveTests
             for (int i = 0; i < Completions.Length; i++)
                 for (int t = 0; t < Completions[i].Length; t++)
                 {
-                    double denominator = agg switch { Aggregation.SeqMean => 4.0 * Completions[i].Length, Aggregation.TokenMean => total, _ => 4.0 * 6 };
+                    double denominator = agg switch { Aggregation.SeqMean => 4.0 * Completions[i].Length, Aggregation.TokenMean => total,
+                        _ => 4.0 * 6 };
                     Assert.Equal(1 / denominator, plain[i][t], 6);
                     Assert.Equal(1 / denominator / lambda[i][t], scaled[i][t], 6);
                 }
@@ -114,9 +120,11 @@ public class GrpoObjectiveTests
         var unit = GroupBatch.TokenWeights(Completions, null, Aggregation.TokenMean, 4);
         var lam = GroupBatch.TokenWeights(Completions, scales, Aggregation.TokenMean, 4);
         var zeroAdv = new float[a.Length];
-        GrpoObjective.Loss(model, new GroupBatch(Prompt, Completions, zeroAdv, unit), null, null, options with { Beta = 0 }, null, out var logp, out _);
+        GrpoObjective.Loss(model, new GroupBatch(Prompt, Completions, zeroAdv, unit), null, null, options with { Beta = 0 }, null,
+            out var logp, out _);
         var reference = logp.Select((v, i) => v + 0.3f * MathF.Sin(i)).ToArray();
-        float klOnly = GrpoObjective.Loss(model, new GroupBatch(Prompt, Completions, zeroAdv, lam), null, reference, options, null, out _, out _).Value.ToScalar();
+        float klOnly = GrpoObjective.Loss(model, new GroupBatch(Prompt, Completions, zeroAdv, lam), null, reference, options, null, out _,
+            out _).Value.ToScalar();
         var batch = new GroupBatch(Prompt, Completions, zeroAdv, lam);
         double expected = 0;
         for (int i = 0; i < batch.Targets.Length; i++)

@@ -104,7 +104,8 @@ public sealed class GrpoTrainerFixTests
         // Reward 1 for every completion of prompt [0, 1], the count of 'a' for the others.
         float Reward(RewardInput i) => i.Prompt[^1] == 1 ? 1 : i.Completion.Count(t => t == 2);
         using var policy = new Gpt(Micro, seed: 8);
-        var options = new GrpoOptions(GroupSize: 6, PromptsPerStep: 2, MaxNewTokens: 5, Seed: 2, LearningRate: 0, Aggregation: Aggregation.TokenMean);
+        var options = new GrpoOptions(GroupSize: 6, PromptsPerStep: 2, MaxNewTokens: 5, Seed: 2, LearningRate: 0,
+            Aggregation: Aggregation.TokenMean);
         using var trainer = Trainer(policy, options, Reward);
         GrpoPrompt[] prompts = [new([0, 1]), new([0, 3])];
         var groups = trainer.Sample(prompts, out _, out _);
@@ -156,7 +157,8 @@ public sealed class GrpoTrainerFixTests
     [Fact]
     public void TheLearningRateFollowsItsSchedule()
     {
-        var cosine = new GrpoOptions(LearningRate: 1e-3f, Schedule: Engine.Autograd.Optimizers.LrScheduleKind.Cosine, WarmupSteps: 2, TotalSteps: 10);
+        var cosine = new GrpoOptions(LearningRate: 1e-3f, Schedule: Engine.Autograd.Optimizers.LrScheduleKind.Cosine, WarmupSteps: 2,
+            TotalSteps: 10);
         Assert.Equal([5e-4f, 1e-3f, 1e-3f], [.. Enumerable.Range(0, 3).Select(cosine.LearningRates.At)]);
         Assert.Equal(0f, cosine.LearningRates.At(10), 6);
         Assert.Equal(1e-3f, new GrpoOptions(LearningRate: 1e-3f).LearningRates.At(7));

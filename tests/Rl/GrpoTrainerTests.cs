@@ -28,7 +28,8 @@ public class GrpoTrainerTests
         {
             using var policy = new Gpt(Micro, seed: 1);
             var task = new TreeTask(1, -1f);
-            using var trainer = new GrpoTrainer(policy, new GrpoOptions(GroupSize: 8, MaxNewTokens: 4, LearningRate: 1e-2f, Seed: 9, Mu: 2, Beta: 0.05f),
+            using var trainer = new GrpoTrainer(policy,
+                new GrpoOptions(GroupSize: 8, MaxNewTokens: 4, LearningRate: 1e-2f, Seed: 9, Mu: 2, Beta: 0.05f),
                 [task.AsReward()], allowedTokens: TreeTask.Alphabet);
             for (int s = 0; s < 4; s++) trainer.Step([new GrpoPrompt(TreeTask.Prompt)]);
             return policy.Parameters.Values.SelectMany(p => p.Value.ToArray()).ToArray();
@@ -40,7 +41,8 @@ public class GrpoTrainerTests
     public void SamplesStayInsideTheAllowedAlphabet()
     {
         using var policy = new Gpt(Micro, seed: 2);
-        using var trainer = new GrpoTrainer(policy, new GrpoOptions(GroupSize: 16, MaxNewTokens: 4), [new TreeTask(1, -1f).AsReward()], allowedTokens: TreeTask.Alphabet);
+        using var trainer = new GrpoTrainer(policy, new GrpoOptions(GroupSize: 16, MaxNewTokens: 4), [new TreeTask(1, -1f).AsReward()],
+            allowedTokens: TreeTask.Alphabet);
         var (groups, metrics) = trainer.Step([new GrpoPrompt(TreeTask.Prompt)]);
         Assert.All(groups[0].Completions, c => Assert.Equal(4, c.Length));
         Assert.All(groups[0].Completions.SelectMany(c => c), id => Assert.Contains(id, TreeTask.Alphabet));
@@ -55,8 +57,10 @@ public class GrpoTrainerTests
     {
         using var policy = new Gpt(Micro, seed: 3);
         var before = policy.Parameters.Values.SelectMany(p => p.Value.ToArray()).ToArray();
-        var bad = new DelegateReward("bad", input => input.Completion[0] == TreeTask.R ? (nan ? float.NaN : throw new InvalidOperationException("boom")) : 1f);
-        using var trainer = new GrpoTrainer(policy, new GrpoOptions(GroupSize: 16, MaxNewTokens: 4), [new WeightedReward(bad)], allowedTokens: TreeTask.Alphabet);
+        var bad = new DelegateReward("bad",
+            input => input.Completion[0] == TreeTask.R ? (nan ? float.NaN : throw new InvalidOperationException("boom")) : 1f);
+        using var trainer = new GrpoTrainer(policy, new GrpoOptions(GroupSize: 16, MaxNewTokens: 4), [new WeightedReward(bad)],
+            allowedTokens: TreeTask.Alphabet);
         var e = Assert.Throws<RewardException>(() => trainer.Step([new GrpoPrompt(TreeTask.Prompt)]));
         Assert.Contains("'bad'", e.Message);
         Assert.Contains("prompt [0]", e.Message);
@@ -69,7 +73,8 @@ public class GrpoTrainerTests
     {
         using var policy = new Gpt(Micro, seed: 5);
         var before = policy.Parameters.Values.SelectMany(p => p.Value.ToArray()).ToArray();
-        using var trainer = new GrpoTrainer(policy, new GrpoOptions(GroupSize: 1, MaxNewTokens: 4), [new TreeTask(1, -1f).AsReward()], allowedTokens: TreeTask.Alphabet);
+        using var trainer = new GrpoTrainer(policy, new GrpoOptions(GroupSize: 1, MaxNewTokens: 4), [new TreeTask(1, -1f).AsReward()],
+            allowedTokens: TreeTask.Alphabet);
         var (groups, metrics) = trainer.Step([new GrpoPrompt(TreeTask.Prompt)]);
         Assert.Equal([0f], groups[0].Analysis.Advantages);
         Assert.Equal(1, metrics.LambdaMean);
@@ -80,7 +85,8 @@ public class GrpoTrainerTests
     public void RewardsCombineWithTheirWeights()
     {
         var input = new RewardInput([0], [1, 2], "ab", null);
-        float total = RewardScoring.Score([new(new DelegateReward("one", _ => 1f), 0.5f), new(new DelegateReward("len", i => i.Completion.Count), 2f)], input);
+        float total = RewardScoring.Score([new(new DelegateReward("one", _ => 1f), 0.5f),
+            new(new DelegateReward("len", i => i.Completion.Count), 2f)], input);
         Assert.Equal(4.5f, total);
     }
 
@@ -91,7 +97,8 @@ public class GrpoTrainerTests
         // methods must find it. A smoke test of the whole loop: sampling, scoring, trie, update.
         var task = new TreeTask(1, 0.7f);
         using var policy = new Gpt(TreeExperiment.Model, seed: 4);
-        using var trainer = new GrpoTrainer(policy, TreeExperiment.Options(lambda: true, seed: 1, learningRate: 3e-3f), [task.AsReward()], allowedTokens: TreeTask.Alphabet);
+        using var trainer = new GrpoTrainer(policy, TreeExperiment.Options(lambda: true, seed: 1, learningRate: 3e-3f), [task.AsReward()],
+            allowedTokens: TreeTask.Alphabet);
         double last = 0;
         for (int s = 0; s < 60; s++)
         {

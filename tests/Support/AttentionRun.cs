@@ -18,7 +18,10 @@ public sealed record AttentionRun(float[] O, float[] Dq, float[] Dk, float[] Dv)
         var vv = new Variable(Tensor.FromArray(v.Data, v.Shape, device), requiresGrad: true);
         var o = attend(qv, kv, vv);
         o.Backward(Tensor.FromArray(upstream, o.Shape, device));
-        return new(o.Value.ToArray(), qv.Grad!.ToArray(), kv.Grad!.ToArray(), vv.Grad!.ToArray());
+        var run = new AttentionRun(o.Value.ToArray(), qv.Grad!.ToArray(), kv.Grad!.ToArray(), vv.Grad!.ToArray());
+        // Leaf gradients belong to the leaves, not to the scope.
+        foreach (var leaf in new[] { qv, kv, vv }) leaf.ZeroGrad();
+        return run;
     }
 
     /// <summary>Asserts every part close to <paramref name="expected"/>'s.</summary>

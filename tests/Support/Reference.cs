@@ -89,7 +89,8 @@ public static class Reference
     // ---- reductions -----------------------------------------------------------------------------
 
     /// <summary>Reduces <paramref name="axis"/> of x with fold(acc, v) starting from init; returns the reduced data (axis removed).</summary>
-    public static double[] Reduce(double[] x, int[] shape, int axis, Func<int, double, double, double> fold, Func<double[], double> init, out int[] outShape)
+    public static double[] Reduce(double[] x, int[] shape, int axis, Func<int, double, double, double> fold, Func<double[], double> init,
+        out int[] outShape)
     {
         int outer = 1, inner = 1, n = shape[axis];
         for (int d = 0; d < axis; d++) outer *= shape[d];

@@ -22,7 +22,12 @@ public static class Tolerance
             bool ok;
             double diff, excess;
             if (double.IsNaN(a) || double.IsNaN(e)) { ok = false; diff = double.NaN; excess = double.PositiveInfinity; }
-            else if (double.IsInfinity(a) || double.IsInfinity(e)) { ok = a == e; diff = ok ? 0 : double.PositiveInfinity; excess = ok ? double.NegativeInfinity : double.PositiveInfinity; }
+            else if (double.IsInfinity(a) || double.IsInfinity(e))
+            {
+                ok = a == e;
+                diff = ok ? 0 : double.PositiveInfinity;
+                excess = ok ? double.NegativeInfinity : double.PositiveInfinity;
+            }
             else
             {
                 diff = Math.Abs(a - e);

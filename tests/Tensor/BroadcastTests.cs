@@ -212,7 +212,8 @@ public class BroadcastTests
         using var b = Tensor.FromArray(bv, new Shape(sb));
         using var y = Tensor.Where(c, a, b);
         var shape = Reference.BroadcastShape(sc, sa, sb)!;
-        var expected = Reference.Broadcasted(v => v[0] != 0 ? v[1] : v[2], shape, (Data.ToDouble(cv), sc), (Data.ToDouble(av), sa), (Data.ToDouble(bv), sb));
+        var expected = Reference.Broadcasted(v => v[0] != 0 ? v[1] : v[2], shape, (Data.ToDouble(cv), sc), (Data.ToDouble(av), sa),
+            (Data.ToDouble(bv), sb));
         Assert.Equal(new Shape(shape), y.Shape);
         Tolerance.AssertClose(y.ToArray(), expected, 0, 0, "where");
     }
@@ -238,7 +239,8 @@ public class BroadcastTests
         using var x = Tensor.FromArray(xv, new Shape(shape));
         using var m = Tensor.FromArray(mv, new Shape(maskShape));
         using var y = x.MaskedFill(m, float.NegativeInfinity);
-        var expected = Reference.Broadcasted(v => v[1] != 0 ? double.NegativeInfinity : v[0], shape, (Data.ToDouble(xv), shape), (Data.ToDouble(mv), maskShape));
+        var expected = Reference.Broadcasted(v => v[1] != 0 ? double.NegativeInfinity : v[0], shape, (Data.ToDouble(xv), shape),
+            (Data.ToDouble(mv), maskShape));
         Tolerance.AssertClose(y.ToArray(), expected, 0, 0, "masked_fill");
         Assert.Equal(xv, x.ToArray());
     }

@@ -65,7 +65,8 @@ public class NeuralNetOpTests
         using (mean)
         using (rstd)
         {
-            var expected = Reference.LayerNorm(Data.ToDouble(x.ToArray()), Data.ToDouble(w.ToArray()), Data.ToDouble(b.ToArray()), cols, 1e-5, out var em, out var es);
+            var expected = Reference.LayerNorm(Data.ToDouble(x.ToArray()), Data.ToDouble(w.ToArray()), Data.ToDouble(b.ToArray()), cols,
+                1e-5, out var em, out var es);
             int[] rowShape = shape[..^1];
             Assert.Equal(new Shape(rowShape), mean.Shape);
             Assert.Equal(new Shape(rowShape), rstd.Shape);

@@ -23,7 +23,8 @@ public sealed record LrSchedule(LrScheduleKind Kind, float Peak, int WarmupSteps
     public static LrSchedule LinearWarmup(float lr, int warmupSteps) => new(LrScheduleKind.LinearWarmup, lr, warmupSteps);
 
     /// <summary>Linear warm-up, then cosine decay to <paramref name="min"/> at <paramref name="totalSteps"/>.</summary>
-    public static LrSchedule Cosine(float lr, int warmupSteps, int totalSteps, float min = 0f) => new(LrScheduleKind.Cosine, lr, warmupSteps, totalSteps, min);
+    public static LrSchedule Cosine(float lr, int warmupSteps, int totalSteps, float min = 0f) => new(LrScheduleKind.Cosine, lr, warmupSteps,
+        totalSteps, min);
 
     /// <summary>The rate for step <paramref name="step"/> (0-based).</summary>
     public float At(int step)

@@ -11,7 +11,9 @@ public sealed class Sgd : Optimizer
     /// <summary>Creates the optimizer.</summary>
     public Sgd(IEnumerable<Variable> parameters, float lr, float momentum = 0f, float weightDecay = 0f) : base(parameters)
     {
-        if (!(lr >= 0) || !(momentum >= 0) || !(weightDecay >= 0)) throw new ArgumentException($"sgd: invalid hyper-parameters lr={lr}, momentum={momentum}, weight_decay={weightDecay}");
+        if (!(lr >= 0) || !(momentum >= 0)
+            || !(weightDecay >= 0)) throw new ArgumentException($"sgd: invalid hyper-parameters lr={lr}, momentum={momentum}, " +
+            $"weight_decay={weightDecay}");
         LearningRate = lr;
         Momentum = momentum;
         WeightDecay = weightDecay;

@@ -21,9 +21,9 @@ public static class GrpoCheckpoint
     public static void Save(GrpoTrainer trainer, string directory)
     {
         ArgumentNullException.ThrowIfNull(trainer);
-        Gpt2Checkpoint.Save(trainer.Policy, directory);
+        Gpt2Checkpoint.Save(Gpt(trainer.Policy), directory);
         Gpt2Checkpoint.SaveOptimizer(trainer.Optimizer, directory);
-        if (trainer.Reference is { } reference) Gpt2Checkpoint.SaveWeights(reference, Path.Combine(directory, ReferenceFileName));
+        if (trainer.Reference is { } reference) Gpt2Checkpoint.SaveWeights(Gpt(reference), Path.Combine(directory, ReferenceFileName));
         File.WriteAllText(Path.Combine(directory, StateFileName), new JsonObject
         {
             ["format"] = "engine-grpo-trainer",
@@ -57,7 +57,11 @@ public static class GrpoCheckpoint
             throw new CheckpointException($"grpo trainer state {path}: 'seed' is {state["seed"]?.ToJsonString() ?? "missing"}, " +
                 $"but the run's seed is {trainer.Options.Seed}");
         Gpt2Checkpoint.LoadOptimizer(trainer.Optimizer, directory);
-        if (trainer.Reference is { } reference) Gpt2Checkpoint.LoadWeights(reference, Path.Combine(directory, ReferenceFileName));
+        if (trainer.Reference is { } reference) Gpt2Checkpoint.LoadWeights(Gpt(reference), Path.Combine(directory, ReferenceFileName));
         trainer.StepCount = step;
     }
+
+    /// <summary>The checkpoint format is GPT-2's: other policies save their own weights.</summary>
+    static Engine.Model.Gpt Gpt(Engine.Model.ILanguageModel model) => model as Engine.Model.Gpt
+        ?? throw new NotSupportedException($"grpo checkpoint: only a Gpt policy is saved in the GPT-2 layout, got {model.GetType().Name}");
 }

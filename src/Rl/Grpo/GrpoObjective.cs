@@ -23,14 +23,14 @@ public static class GrpoObjective
     /// the frozen reference's (needed when β &gt; 0). <paramref name="logitMask"/> (additive, [V]) restricts
     /// the policy to the tokens that sampling could produce. Returns the policy's per-position log-probs too.
     /// </summary>
-    public static Variable Loss(Gpt policy, GroupBatch batch, float[]? oldLogProbs, float[]? refLogProbs, GrpoOptions options,
+    public static Variable Loss(ILanguageModel policy, GroupBatch batch, float[]? oldLogProbs, float[]? refLogProbs, GrpoOptions options,
         Tensor? logitMask, out float[] logProbs, out ObjectiveStats stats)
     {
         int k = batch.Rows, t = batch.Time;
         var device = policy.Device;
         var inputs = Tensor.FromInts(batch.Inputs, new Shape(k, t), device);
         var targets = Tensor.FromInts(batch.Targets, new Shape(k * t), device);
-        var logits = Tempered(policy.Forward(inputs), options.Temperature, logitMask);
+        var logits = Tempered(ILanguageModel.CheckedForward(policy, inputs), options.Temperature, logitMask);
         var flat = logits.Reshape(k * t, -1);
         var logp = Variable.TargetLogProbs(flat, targets, GroupBatch.IgnoreIndex);
         logProbs = logp.Value.ToArray();

@@ -37,18 +37,18 @@ public sealed record SampledGroup(GrpoPrompt Prompt, int[][] Completions, float[
 public readonly record struct UpdateStats(double Loss, double GradNorm, double ClipFraction, double Kl, double Entropy, int Tokens);
 
 /// <summary>
-/// GRPO and λ-GRPO on a <see cref="Gpt"/> policy: each step samples a group per prompt with the KV cache
-/// (the prompt prefilled once per group), scores every completion with the weighted reward functions,
-/// builds the group's prefix trie for advantages and |λ|, and applies μ AdamW updates of the clipped
-/// objective (with the k3 KL to a frozen copy of the initial policy when β &gt; 0). Each group's forward and
-/// backward run over its packed trie (<see cref="PackedGroup"/>) wherever that is cheaper, which leaves the
-/// loss and gradients unchanged. Scoring completes before any update, so a failing reward function leaves
+/// GRPO and λ-GRPO on a policy (any <see cref="ILanguageModel"/>, such as a <see cref="Gpt"/>): each step samples a
+/// group per prompt (a Gpt with the KV cache, the prompt prefilled once per group), scores every completion with the
+/// weighted reward functions, builds the group's prefix trie for advantages and |λ|, and applies μ AdamW updates of
+/// the clipped objective (with the k3 KL to a frozen copy of the initial policy when β &gt; 0). For a Gpt, each
+/// group's forward and backward run over its packed trie (<see cref="PackedGroup"/>) wherever that is cheaper, which
+/// leaves the loss and gradients unchanged. Scoring completes before any update, so a failing reward function leaves
 /// the model untouched.
 /// </summary>
 public sealed class GrpoTrainer : IDisposable
 {
-    readonly Gpt _policy;
-    readonly Gpt? _reference;
+    readonly ILanguageModel _policy;
+    readonly ILanguageModel? _reference;
     readonly IReadOnlyList<WeightedReward> _rewards;
     readonly ITokenizer? _tokenizer;
     readonly IReadOnlyList<int>? _allowed;
@@ -62,9 +62,10 @@ public sealed class GrpoTrainer : IDisposable
     /// <param name="tokenizer">Decodes completions for reward functions that read text (optional).</param>
     /// <param name="allowedTokens">If set, the only tokens the policy can produce: sampling and the loss both mask the rest.</param>
     /// <param name="stopTokens">A completion ends after one of these.</param>
-    public GrpoTrainer(Gpt policy, GrpoOptions options, IReadOnlyList<WeightedReward> rewards, ITokenizer? tokenizer = null,
+    public GrpoTrainer(ILanguageModel policy, GrpoOptions options, IReadOnlyList<WeightedReward> rewards, ITokenizer? tokenizer = null,
         IReadOnlyList<int>? allowedTokens = null, IReadOnlySet<int>? stopTokens = null)
     {
+        ArgumentNullException.ThrowIfNull(policy);
         options.Validate();
         if (rewards.Count == 0) throw new ArgumentException("grpo: at least one reward function is needed");
         _policy = policy;
@@ -73,12 +74,16 @@ public sealed class GrpoTrainer : IDisposable
         _tokenizer = tokenizer;
         _allowed = allowedTokens;
         _stop = stopTokens;
-        Optimizer = new AdamW(policy.Parameters.Values, options.LearningRate, options.Beta1, options.Beta2, weightDecay: options.WeightDecay);
+        if (policy.TrainableParameters.Count == 0 || policy.TrainableParameters.Any(p => !p.RequiresGrad))
+            throw new ArgumentException($"grpo: the policy {policy.GetType().Name} must have parameters, each requiring a gradient");
+        if (allowedTokens?.Where(id => (uint)id >= (uint)policy.VocabSize).Select(id => (int?)id).FirstOrDefault() is int outside)
+            throw new ArgumentException($"grpo: allowed token {outside} is outside the policy's vocabulary [0, {policy.VocabSize})");
+        Optimizer = new AdamW(policy.TrainableParameters, options.LearningRate, options.Beta1, options.Beta2, weightDecay: options.WeightDecay);
         if (options.Beta > 0) _reference = policy.Clone();
         if (allowedTokens is not null)
         {
             // Finite, so that 0 · log p stays 0 in the entropy; exp(−1e9) is exactly 0 in float32 all the same.
-            var mask = Enumerable.Repeat(-1e9f, policy.Config.VocabSize).ToArray();
+            var mask = Enumerable.Repeat(-1e9f, policy.VocabSize).ToArray();
             foreach (int id in allowedTokens) mask[id] = 0f;
             _logitMask = TensorScope.Untrack(Tensor.FromArray(mask, new Shape(mask.Length), policy.Device));
         }
@@ -103,13 +108,13 @@ public sealed class GrpoTrainer : IDisposable
     int _stepCount;
 
     /// <summary>The frozen reference policy of the KL term (null when β = 0).</summary>
-    public Gpt? Reference => _reference;
+    public ILanguageModel? Reference => _reference;
 
     /// <summary>The most prompts <see cref="Evaluate"/> decodes at once: its KV cache grows with the batch.</summary>
     public const int EvaluationBatch = 64;
 
     /// <summary>The policy being trained.</summary>
-    public Gpt Policy => _policy;
+    public ILanguageModel Policy => _policy;
 
     /// <summary>
     /// Greedy completions of <paramref name="prompts"/>, stopped and scored as sampled ones are. Returns the mean
@@ -133,7 +138,7 @@ public sealed class GrpoTrainer : IDisposable
                 var scores = new float[_rewards.Count];
                 total += RewardScoring.Score(_rewards, new RewardInput(batch[i].Ids, completions[i], text, batch[i].TaskData), scores);
                 for (int r = 0; r < scores.Length; r++) parts[r] += scores[r];
-                int room = _policy.Config.ContextLength - batch[i].Ids.Length;
+                int room = _policy.ContextLength - batch[i].Ids.Length;
                 if (!stopped && (completions[i].Length >= Options.MaxNewTokens || completions[i].Length >= room)) truncated++;
             }
         }
@@ -165,7 +170,7 @@ public sealed class GrpoTrainer : IDisposable
         var truncated = new bool[prompts.Count][];
         for (int g = 0; g < prompts.Count; g++)
         {
-            int room = _policy.Config.ContextLength - prompts[g].Ids.Length;
+            int room = _policy.ContextLength - prompts[g].Ids.Length;
             rewards[g] = new float[completions[g].Length];
             parts[g] = new float[completions[g].Length][];
             truncated[g] = new bool[completions[g].Length];
@@ -245,12 +250,12 @@ public sealed class GrpoTrainer : IDisposable
     /// <summary>The last update's inputs as a share of the unpacked layout's (1 when nothing was packed).</summary>
     public double LastPackedShare { get; private set; } = 1;
 
-    /// <summary>The group's packed layout, when packing is on and cheaper for this model.</summary>
+    /// <summary>The group's packed layout, when packing is on, the policy is a <see cref="Gpt"/> and it is cheaper for that model.</summary>
     PackedGroup? PackIfCheaper(GroupBatch batch, SampledGroup group)
     {
-        if (!Options.PackedTree) return null;
+        if (!Options.PackedTree || _policy is not Gpt gpt) return null;
         var packed = new PackedGroup(batch, group.Analysis.Trie);
-        return packed.IsCheaperThanUnpacked(_policy.Config, _policy.Device.HasTreeAttention) ? packed : null;
+        return packed.IsCheaperThanUnpacked(gpt.Config, gpt.Device.HasTreeAttention) ? packed : null;
     }
 
     /// <summary>
@@ -278,9 +283,10 @@ public sealed class GrpoTrainer : IDisposable
         var packed = batches.Select((b, i) => PackIfCheaper(b, trained[i])).ToArray();
         LastPackedShare = (double)batches.Select((b, i) => packed[i]?.Length ?? (long)b.Rows * b.Time).Sum()
             / batches.Sum(b => (long)b.Rows * b.Time);
-        Variable Loss(Gpt model, int b, float[]? old, float[]? reference, GrpoOptions options, out float[] logp, out ObjectiveStats stats) =>
-            packed[b] is { } p
-                ? GrpoObjective.PackedLoss(model, p, old, reference, options, _logitMask, out logp, out stats)
+        Variable Loss(ILanguageModel model, int b, float[]? old, float[]? reference, GrpoOptions options, out float[] logp,
+            out ObjectiveStats stats) =>
+            packed[b] is { } p && model is Gpt gpt
+                ? GrpoObjective.PackedLoss(gpt, p, old, reference, options, _logitMask, out logp, out stats)
                 : GrpoObjective.Loss(model, batches[b], old, reference, options, _logitMask, out logp, out stats);
 
         float[]?[] reference = new float[]?[batches.Length];

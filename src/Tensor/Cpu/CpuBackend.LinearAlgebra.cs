@@ -1,6 +1,6 @@
 namespace Engine.Cpu;
 
-public sealed unsafe partial class CpuBackend
+internal sealed unsafe partial class CpuBackend
 {
     /// <summary>
     /// Per-matrix multiply-adds below which a batch is spread across cores one matrix per task (each GEMM

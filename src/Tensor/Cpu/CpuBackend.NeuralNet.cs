@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using Engine.Ops;
@@ -5,7 +6,7 @@ using Engine.Simd;
 
 namespace Engine.Cpu;
 
-public sealed unsafe partial class CpuBackend
+internal sealed unsafe partial class CpuBackend
 {
     /// <summary>Runs body(row) for each of <paramref name="rows"/> rows of <paramref name="cols"/> elements, over the cores.</summary>
     static void Rows(int rows, int cols, Action<int> body) =>
@@ -13,6 +14,8 @@ public sealed unsafe partial class CpuBackend
         {
             for (int r = start; r < end; r++) body(r);
         });
+
+    // ---- softmax --------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
     public void Softmax(Tensor x, Tensor y, int rows, int cols, bool log)
@@ -61,6 +64,34 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <inheritdoc/>
+    public void SoftmaxBackward(Tensor y, Tensor dy, Tensor dx, int rows, int cols, bool log)
+    {
+        float* yp = Ptr(y), gp = Ptr(dy), xp = Ptr(dx);
+        Rows(rows, cols, r =>
+        {
+            var ys = new ReadOnlySpan<float>(yp + (long)r * cols, cols);
+            var gs = new ReadOnlySpan<float>(gp + (long)r * cols, cols);
+            var xs = new Span<float>(xp + (long)r * cols, cols);
+            if (log)
+            {
+                // dx = dy − softmax · Σ dy, softmax = e^y
+                float total = VectorMath.Sum(gs);
+                TensorPrimitives.Exp(ys, xs);
+                TensorPrimitives.MultiplyAdd(xs, -total, gs, xs);
+            }
+            else
+            {
+                // dx = y ⊙ (dy − ⟨dy, y⟩)
+                float dot = VectorMath.Dot(ys, gs);
+                TensorPrimitives.Subtract(gs, dot, xs);
+                TensorPrimitives.Multiply(xs, ys, xs);
+            }
+        });
+    }
+
+    // ---- layer norm -----------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
     public void LayerNorm(Tensor x, Tensor weight, Tensor bias, Tensor y, Tensor mean, Tensor rstd, int rows, int cols, float eps)
     {
         float* xp = Ptr(x), yp = Ptr(y), wp = Ptr(weight), bp = Ptr(bias), mp = Ptr(mean), sp = Ptr(rstd);
@@ -92,6 +123,66 @@ public sealed unsafe partial class CpuBackend
         for (; i < n; i++) y[i] = TSimd.MultiplyAdd(d[i] * s, w[i], b[i]);
     }
 
+    /// <summary>Rows per partial sum of the layer-norm parameter gradients.</summary>
+    const int LayerNormChunkRows = 64;
+
+    /// <inheritdoc/>
+    public void LayerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dweight, Tensor dbias,
+        int rows, int cols)
+    {
+        float* xp = Ptr(x), wp = Ptr(weight), mp = Ptr(mean), sp = Ptr(rstd), gp = Ptr(dy), dxp = Ptr(dx), dwp = Ptr(dweight), dbp = Ptr(dbias);
+        // Each chunk of rows accumulates its own dweight/dbias; the chunks are then added in chunk order. The
+        // chunks depend on the row count alone, so the bits are the same on every run and every core count.
+        int chunks = (rows + LayerNormChunkRows - 1) / LayerNormChunkRows;
+        var partial = new float[(long)chunks * 2 * cols];
+        fixed (float* pp = partial)
+        {
+            float* part = pp;
+            CpuParallel.For(chunks, 1, (first, last) =>
+            {
+                for (int ch = first; ch < last; ch++) LayerNormBackwardChunk(ch);
+            });
+            void LayerNormBackwardChunk(int ch)
+            {
+                int start = ch * LayerNormChunkRows, end = Math.Min(rows, start + LayerNormChunkRows);
+                var pw = new Span<float>(part + (long)ch * 2 * cols, cols);
+                var pb = new Span<float>(part + (long)ch * 2 * cols + cols, cols);
+                var w = new ReadOnlySpan<float>(wp, cols);
+                float[] rented = ArrayPool<float>.Shared.Rent(2 * cols);
+                var xhat = rented.AsSpan(0, cols);
+                var dxhat = rented.AsSpan(cols, cols);
+                for (int r = start; r < end; r++)
+                {
+                    var xs = new ReadOnlySpan<float>(xp + (long)r * cols, cols);
+                    var gs = new ReadOnlySpan<float>(gp + (long)r * cols, cols);
+                    var ds = new Span<float>(dxp + (long)r * cols, cols);
+                    float s = sp[r];
+                    // x̂ = (x − μ)·s; dx̂ = dy ⊙ w; dx = s·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂))
+                    TensorPrimitives.Subtract(xs, mp[r], xhat);
+                    TensorPrimitives.Multiply(xhat, s, xhat);
+                    TensorPrimitives.Multiply(gs, w, dxhat);
+                    TensorPrimitives.Add(pb, gs, pb);
+                    TensorPrimitives.MultiplyAdd(gs, xhat, pw, pw);
+                    float meanD = VectorMath.Sum(dxhat) / cols;
+                    float meanDX = VectorMath.Dot(dxhat, xhat) / cols;
+                    TensorPrimitives.MultiplyAdd(xhat, -meanDX, dxhat, ds);
+                    TensorPrimitives.Subtract(ds, meanD, ds);
+                    TensorPrimitives.Multiply(ds, s, ds);
+                }
+                ArrayPool<float>.Shared.Return(rented);
+            }
+            var dw = new Span<float>(dwp, cols);
+            var db = new Span<float>(dbp, cols);
+            for (int ch = 0; ch < chunks; ch++)
+            {
+                TensorPrimitives.Add(dw, new ReadOnlySpan<float>(pp + (long)ch * 2 * cols, cols), dw);
+                TensorPrimitives.Add(db, new ReadOnlySpan<float>(pp + (long)ch * 2 * cols + cols, cols), db);
+            }
+        }
+    }
+
+    // ---- embedding ------------------------------------------------------------------------------------
+
     /// <inheritdoc/>
     public void Gather(Tensor table, Tensor ids, Tensor y, int rows, int cols)
     {
@@ -115,6 +206,8 @@ public sealed unsafe partial class CpuBackend
             }
         });
     }
+
+    // ---- cross-entropy --------------------------------------------------------------------------------
 
     /// <inheritdoc/>
     public void CrossEntropy(Tensor logits, Tensor targets, Tensor losses, int rows, int cols, int ignoreIndex)
@@ -140,6 +233,30 @@ public sealed unsafe partial class CpuBackend
             op[r] = (float)(Math.Log(sum) + max - xs[t]);
         });
     }
+
+    /// <inheritdoc/>
+    public void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor dlogits, int rows, int cols, int ignoreIndex, float scale)
+    {
+        float* lp = Ptr(logits), dp = Ptr(dlogits);
+        int* tp = (int*)Ptr(targets);
+        Rows(rows, cols, r =>
+        {
+            var ds = new Span<float>(dp + (long)r * cols, cols);
+            int t = tp[r];
+            if (t == ignoreIndex)
+            {
+                ds.Clear();
+                return;
+            }
+            var xs = new ReadOnlySpan<float>(lp + (long)r * cols, cols);
+            TensorPrimitives.Subtract(xs, TensorPrimitives.Max(xs), ds);
+            TensorPrimitives.Exp(ds, ds);
+            TensorPrimitives.Multiply(ds, scale / VectorMath.Sum(ds), ds);
+            ds[t] -= scale;
+        });
+    }
+
+    // ---- bias + gelu (its backward is GeluGrad, an element-wise op) -----------------------------------
 
     /// <inheritdoc/>
     public void BiasGelu(Tensor x, Tensor bias, Tensor y, int rows, int cols)

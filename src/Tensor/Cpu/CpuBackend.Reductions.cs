@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 
 namespace Engine.Cpu;
 
-public sealed unsafe partial class CpuBackend
+internal sealed unsafe partial class CpuBackend
 {
     /// <summary>
     /// Runs <paramref name="row"/> (for inner = 1: one contiguous run per output) or

@@ -7,7 +7,7 @@ namespace Engine.Cpu;
 /// as matrix products, causal inside the trunk; then each query's remaining ancestors one key at a time. The
 /// work is N·Trunk + the pairs off the trunk: proportional to the tree, not to N².
 /// </summary>
-public sealed unsafe partial class CpuBackend : ITreeAttention
+internal sealed unsafe partial class CpuBackend : ITreeAttention
 {
     /// <inheritdoc/>
     public void TreeAttentionForward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, int batchHeads, float scale)

@@ -6,7 +6,7 @@ using Engine.Simd;
 namespace Engine.Cpu;
 
 /// <summary>The CPU backend: SIMD loops (TensorPrimitives, and generic loops at the processor's width) spread over all cores.</summary>
-public sealed unsafe partial class CpuBackend : IBackend
+internal sealed unsafe partial class CpuBackend : IBackend
 {
     /// <summary>Element-wise work per thread below which an op stays on one core.</summary>
     const int ElementGrain = 1 << 15;
@@ -192,26 +192,4 @@ public sealed unsafe partial class CpuBackend : IBackend
         });
     }
 
-    /// <inheritdoc/>
-    public void SampleCategorical(Tensor weights, Tensor y, int rows, int cols, ulong seed, ulong offset)
-    {
-        float* w = Ptr(weights);
-        int* o = (int*)Ptr(y);
-        for (int r = 0; r < rows; r++)
-        {
-            float* row = w + (long)r * cols;
-            double total = 0;
-            for (int j = 0; j < cols; j++) total += row[j];
-            double u = Philox.Uniform(seed, offset + (ulong)r) * total, acc = 0;
-            int pick = -1;
-            for (int j = 0; j < cols; j++)
-            {
-                if (row[j] <= 0f) continue;
-                pick = j;
-                acc += row[j];
-                if (u < acc) break;
-            }
-            o[r] = Math.Max(pick, 0);
-        }
-    }
 }

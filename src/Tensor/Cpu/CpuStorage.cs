@@ -8,7 +8,7 @@ namespace Engine.Cpu;
 /// cache of freed blocks, because a fresh block costs a page fault and a kernel-side zeroing per page on
 /// first touch, which for element-wise ops takes longer than the op itself.
 /// </summary>
-public sealed unsafe partial class CpuStorage : Storage
+internal sealed unsafe partial class CpuStorage : Storage
 {
     /// <summary>Blocks at least this large are 2 MiB aligned, advised to use huge pages and cached when freed.</summary>
     const nuint HugeThreshold = 4 << 20;

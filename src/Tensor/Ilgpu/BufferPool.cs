@@ -73,7 +73,8 @@ sealed class BufferPool : IDisposable
                 catch (Exception again) when (IsOutOfMemory(again))
                 {
                     throw new OutOfMemoryException(
-                        $"{_deviceName}: out of device memory allocating {n * sizeof(float):N0} bytes ({length:N0} float32 elements) on {_accelerator.Name}; " +
+                        $"{_deviceName}: out of device memory allocating {n * sizeof(float):N0} bytes ({length:N0} float32 elements) on " +
+                            $"{_accelerator.Name}; " +
                         $"{AllocatedBytes:N0} bytes are held by live tensors{(LimitBytes is { } l ? $", limit {l:N0} bytes" : "")}", again);
                 }
             }
@@ -91,7 +92,8 @@ sealed class BufferPool : IDisposable
 
     static bool IsOutOfMemory(Exception e) =>
         e is OutOfMemoryException
-        || (e is CudaException c && (c.Error == nameof(CudaError.CUDA_ERROR_OUT_OF_MEMORY) || c.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase)));
+        || (e is CudaException c && (c.Error == nameof(CudaError.CUDA_ERROR_OUT_OF_MEMORY) || c.Message.Contains("out of memory",
+            StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>Puts a buffer back on its free list.</summary>
     internal void Return(MemoryBuffer1D<float, Stride1D.Dense> buffer)

@@ -2,7 +2,7 @@ using Engine.Ilgpu.Kernels;
 
 namespace Engine.Ilgpu;
 
-public sealed partial class IlgpuBackend : IFusedAttention
+internal sealed partial class IlgpuBackend : IFusedAttention
 {
     /// <summary>
     /// The flash-attention kernels, where the accelerator runs their 64-thread groups (every GPU; not ILGPU's
@@ -25,7 +25,8 @@ public sealed partial class IlgpuBackend : IFusedAttention
     }
 
     /// <inheritdoc/>
-    public void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? mask, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv, AttentionPlan p)
+    public void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? mask, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk,
+        Tensor dv, AttentionPlan p)
     {
         const string op = "attention_backward";
         var kernels = _attention ?? throw new NotSupportedException($"{Name}: {op}: this accelerator has no fused attention");

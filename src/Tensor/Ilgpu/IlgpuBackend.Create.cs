@@ -9,7 +9,7 @@ using ILGPU.Runtime.Cuda;
 
 namespace Engine.Ilgpu;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     static int s_resolverRegistered;
 

@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 
 namespace Engine.Ilgpu;
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, float> _sumRows;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int> _maxRows;
@@ -24,7 +24,8 @@ public sealed partial class IlgpuBackend
         sumRows = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, float>(RowKernels.SumRows);
         maxRows = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int>(RowKernels.MaxRows);
         argMaxRows = acc.LoadStreamKernel<ArrayView<float>, ArrayView<int>, int, int>(RowKernels.ArgMaxRows);
-        reduceColumns = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int, float, int>(RowKernels.ReduceColumns);
+        reduceColumns = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int, float,
+            int>(RowKernels.ReduceColumns);
         columnPartialSums = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, int, int, int>(RowKernels.ColumnPartialSums);
         columnSums = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, float, int>(RowKernels.ColumnSums);
     }

@@ -5,7 +5,7 @@ using ILGPU.Runtime;
 namespace Engine.Ilgpu;
 
 /// <summary>Tree attention on the device (<see cref="TreeAttentionKernels"/>): each query visits only its ancestors.</summary>
-public sealed partial class IlgpuBackend : ITreeAttention
+internal sealed partial class IlgpuBackend : ITreeAttention
 {
     /// <summary>The loaded tree kernels; compiled on the first tree attention, not when the backend starts.</summary>
     sealed class TreeKernels(Accelerator accelerator)

@@ -14,7 +14,7 @@ namespace Engine.Ilgpu;
 /// by host-side checks that each view holds the elements the kernel will touch, because an out-of-bounds
 /// index on the CPU accelerator aborts the process.
 /// </summary>
-public sealed partial class IlgpuBackend : IBackend, IDisposable
+internal sealed partial class IlgpuBackend : IBackend, IDisposable
 {
     readonly Context _context;
     readonly Accelerator _accelerator;
@@ -26,7 +26,6 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, CopyArgs> _copy;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BroadcastArgs> _where;
     readonly Action<KernelConfig, ArrayView<float>, int, int, ulong, ulong> _random;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, int, int, ulong, ulong> _categorical;
     readonly TiledMatmul _matmul;
 
     /// <summary>The 128×128-tile GEMM (and its tensor-core variants), where the accelerator runs 256-thread groups.</summary>
@@ -45,14 +44,16 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
 
         _fill = accelerator.LoadStreamKernel<ArrayView<float>, int, float>(ElementwiseKernels.Fill);
         _copy = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, CopyArgs>(ElementwiseKernels.CopyStrided);
-        _where = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BroadcastArgs>(ElementwiseKernels.Where);
+        _where = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            BroadcastArgs>(ElementwiseKernels.Where);
         _random = accelerator.LoadStreamKernel<ArrayView<float>, int, int, ulong, ulong>(ElementwiseKernels.Random);
-        _categorical = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, int, int, ulong, ulong>(ElementwiseKernels.Categorical);
         _matmul = new TiledMatmul(accelerator);
         _gemm = GemmKernels.CanRunOn(accelerator) ? new GemmKernels(accelerator) : null;
         _attention = AttentionKernels.CanRunOn(accelerator) ? new AttentionKernels(accelerator) : null;
-        LoadNeuralNetKernels(accelerator, out _softmax, out _layerNorm, out _gather, out _scatterAdd, out _crossEntropy, out _biasGelu);
-        LoadGradientKernels(accelerator, out _softmaxBackward, out _layerNormBackward, out _layerNormParamPartials, out _crossEntropyBackward, out _adamW);
+        LoadNeuralNetKernels(accelerator, out _softmax, out _softmaxBackward, out _layerNorm, out _layerNormBackward, out _layerNormParamPartials,
+            out _gather, out _scatterAdd, out _crossEntropy, out _crossEntropyBackward, out _biasGelu);
+        _adamW = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int,
+            AdamWArgs>(ElementwiseKernels.AdamW);
         LoadReductionKernels(accelerator, out _sumRows, out _maxRows, out _argMaxRows, out _reduceColumns, out _columnPartialSums, out _columnSums);
     }
 
@@ -146,7 +147,8 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
     {
         var s = StorageOf(t.Storage, op);
         if (need < 0 || t.Offset < 0 || t.Offset + need > s.Length)
-            throw new InvalidOperationException($"{Name}: {op} needs {need} elements from offset {t.Offset} of tensor {t.Shape}, whose storage holds {s.Length}");
+            throw new InvalidOperationException($"{Name}: {op} needs {need} elements from offset {t.Offset} of tensor {t.Shape}, " +
+                $"whose storage holds {s.Length}");
         return s.View.SubView(t.Offset, need);
     }
 
@@ -319,7 +321,8 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         int n = plan.Output.Numel;
         Bind();
         var kernel = (Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, BroadcastArgs>)_binary.GetOrAdd(typeof(TOp),
-            _ => Compile(TOp.Name, () => _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, BroadcastArgs>(ElementwiseKernels.Binary<TOp>)));
+            _ => Compile(TOp.Name, () => _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                BroadcastArgs>(ElementwiseKernels.Binary<TOp>)));
         kernel(Elements(n), View(a, Extent(plan, 0), TOp.Name), View(b, Extent(plan, 1), TOp.Name), View(y, n, TOp.Name), Args(plan));
     }
 
@@ -338,14 +341,6 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         int n = y.Numel;
         Bind();
         _random(Elements(n), View(y, n, "random"), n, distribution == Distribution.Normal ? 1 : 0, seed, offset);
-    }
-
-    /// <inheritdoc/>
-    public void SampleCategorical(Tensor weights, Tensor y, int rows, int cols, ulong seed, ulong offset)
-    {
-        const string op = "categorical";
-        Bind();
-        _categorical(Elements(rows), View(weights, (long)rows * cols, op), Ints(y, rows, op), rows, cols, seed, offset);
     }
 
     // ---- linear algebra -------------------------------------------------------------------------
@@ -375,7 +370,8 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         set
         {
             if (value != GemmPrecision.Float32 && _gemm is not { SupportsTensorCores: true })
-                throw new NotSupportedException($"{Name}: {value} products need tensor cores (CUDA compute capability 8.0 or later); {AcceleratorName} has none");
+                throw new NotSupportedException($"{Name}: {value} products need tensor cores (CUDA compute capability 8.0 or later); " +
+                    $"{AcceleratorName} has none");
             _precision = value;
         }
     }

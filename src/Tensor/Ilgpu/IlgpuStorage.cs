@@ -7,7 +7,7 @@ namespace Engine.Ilgpu;
 /// Device memory of an <see cref="IlgpuBackend"/>: a pooled <see cref="MemoryBuffer1D{T, TStride}"/> that may be
 /// longer than <see cref="Storage.Length"/> (its size class). Freeing returns the buffer to the backend's pool.
 /// </summary>
-public sealed class IlgpuStorage : Storage
+internal sealed class IlgpuStorage : Storage
 {
     readonly IlgpuBackend _backend;
     MemoryBuffer1D<float, Stride1D.Dense>? _buffer;

@@ -34,15 +34,6 @@ public sealed class Generator(ulong seed, ulong offset = 0)
         }
     }
 
-    /// <summary>One category per row of non-negative [rows, cols] weights.</summary>
-    public Tensor Categorical(Tensor weights)
-    {
-        // Draw first, so weights the op rejects do not advance the offset.
-        var y = Tensor.SampleCategorical(weights, Seed, Offset);
-        Take(y.Numel);
-        return y;
-    }
-
     /// <summary>A uniform float in [0, 1) on the host, from the same stream.</summary>
     public float NextUniform() => Philox.Uniform(Seed, Take(1));
 }

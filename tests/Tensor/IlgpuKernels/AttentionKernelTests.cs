@@ -33,7 +33,8 @@ public sealed class AttentionKernelTests
         float[] g = Data.Uniform(bh * t * dv, seed + 3);
         float[]? mask = maskShape is null ? null : Mask(new Shape(maskShape).Numel / (t * s), t, s, seed + 4);
 
-        // The CPU composition, values and gradients.
+        // The CPU composition, values and gradients; the scope frees what the composition saves for its backward pass.
+        using var scope = TensorScope.Open();
         using var mt = mask is null ? null : Engine.Tensor.FromArray(mask, new Shape(maskShape!));
         using var qv = Variable.Parameter(Engine.Tensor.FromArray(q, new Shape(batch, heads, t, d)));
         using var kv = Variable.Parameter(Engine.Tensor.FromArray(k, new Shape(batch, heads, s, d)));
@@ -62,7 +63,8 @@ public sealed class AttentionKernelTests
         attention.Forward(dq_.View, dk_.View, dv_.View, maskView, o.View, lse.View, shape);
         attention.Backward(dq_.View, dk_.View, dv_.View, maskView, o.View, lse.View, dO.View, gq.View, gk.View, gv.View, delta.View, shape);
 
-        string what = $"attention b={batch} h={heads} t={t} s={s} d={d} dv={dv} causal={causal} mask={(maskShape is null ? "none" : string.Join('x', maskShape))}";
+        string what = $"attention b={batch} h={heads} t={t} s={s} d={d} dv={dv} causal={causal} " +
+            $"mask={(maskShape is null ? "none" : string.Join('x', maskShape))}";
         Tolerance.AssertClose(host.Download(o.View, o.View.IntLength), ov.Value.ToArray(), Atol, Rtol, what + " O");
         Tolerance.AssertClose(host.Download(lse.View, lse.View.IntLength), LogSumExp(q, k, mask, shape), Atol, Rtol, what + " lse");
         Tolerance.AssertClose(host.Download(gq.View, q.Length), qv.Grad!.ToArray(), Atol, Rtol, what + " dQ");
@@ -126,7 +128,8 @@ public sealed class AttentionKernelTests
     [InlineData(new[] { 2, 2, 7, 9 })]
     [InlineData(new[] { 4, 2, 3, 7, 9 })]
     public void PlanDeclinesMasksThatBroadcastWithinABlock(int[] mask) =>
-        Assert.Null(Engine.Tensor.PlanAttention(new Shape(2, 3, 7, 4), new Shape(2, 3, 9, 4), new Shape(2, 3, 9, 4), new Shape(mask), causal: false));
+        Assert.Null(Engine.Tensor.PlanAttention(new Shape(2, 3, 7, 4), new Shape(2, 3, 9, 4), new Shape(2, 3, 9, 4), new Shape(mask),
+            causal: false));
 
     [Fact]
     public void CpuBackendKeepsTheComposition()

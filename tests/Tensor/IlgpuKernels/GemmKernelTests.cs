@@ -50,7 +50,8 @@ public sealed class GemmKernelTests
         return host.Download(dc.View, c.Length);
     }
 
-    static void Check(KernelHost host, GemmPrecision precision, int batch, int m, int n, int k, bool transA, bool transB, bool accumulate, bool broadcastA = false, bool broadcastB = false)
+    static void Check(KernelHost host, GemmPrecision precision, int batch, int m, int n, int k, bool transA, bool transB, bool accumulate,
+        bool broadcastA = false, bool broadcastB = false)
     {
         int seed = m * 7919 + n * 104729 + k * 31 + batch * 3 + (transA ? 1 : 0) + (transB ? 2 : 0);
         var plan = new MatmulPlan(batch, m, n, k, transA, transB, broadcastA ? 0 : m * k, broadcastB ? 0 : k * n);

@@ -12,7 +12,7 @@ namespace Engine.Tests.IlgpuKernels;
 /// NVIDIA GPU (warp of 32, 1024 threads per group); it runs each thread of a group as an OS thread, so tests
 /// on it keep shapes at 64 or below. <see cref="Cuda"/> is the first CUDA device, or null without one.
 /// </summary>
-public sealed class KernelHost
+internal sealed class KernelHost
 {
     static readonly Lazy<KernelHost> s_cpu = new(() =>
     {

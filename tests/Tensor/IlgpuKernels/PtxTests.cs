@@ -67,7 +67,8 @@ public sealed class PtxTests
             Assert.True(at >= 0, $"{declaration} missing");
             Assert.True(at < Regex.Match(ptx, $@"\b{use}\b").Index, $"{use} used before {declaration}");
         }
-        Assert.Equal(mmas, Count(ptx, Regex.Escape(mma) + @" \{tc\d+,tc\d+,tc\d+,tc\d+\}, \{fa\d,fa\d,fa\d,fa\d\}, \{fb\d,fb\d\}, \{tc\d+,tc\d+,tc\d+,tc\d+\};"));
+        Assert.Equal(mmas, Count(ptx,
+            Regex.Escape(mma) + @" \{tc\d+,tc\d+,tc\d+,tc\d+\}, \{fa\d,fa\d,fa\d,fa\d\}, \{fb\d,fb\d\}, \{tc\d+,tc\d+,tc\d+,tc\d+\};"));
         // .local serves only the 32 one-time read-outs of the accumulators after the loop: each `out` of
         // CudaAsm.Emit gets a 4-byte slot, zeroed at entry, written from tcN once and read once.
         foreach (Match m in Regex.Matches(ptx, @"\.local \.align \d+ \.b8 \w+\[(\d+)\]"))

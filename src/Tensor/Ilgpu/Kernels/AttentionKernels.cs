@@ -9,15 +9,18 @@ namespace Engine.Ilgpu.Kernels;
 /// synchronising. Views start at their tensor's first element and are dense. The accelerator's context
 /// must be created with <c>EnableAlgorithms()</c> (ILGPU.Algorithms supplies exp and log for PTX).
 /// </summary>
-public sealed class AttentionKernels
+internal sealed class AttentionKernels
 {
     /// <summary>The largest head size (D and Dv) the fused kernels support.</summary>
     public const int MaxHead = AttentionFlash.MaxHead;
 
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> _forward;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        AttentionArgs> _forward;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _rowDot;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> _queryGradient;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> _keyValueGradient;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, AttentionArgs> _queryGradient;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> _keyValueGradient;
 
     readonly Accelerator _accelerator;
 
@@ -41,11 +44,16 @@ public sealed class AttentionKernels
         ArgumentNullException.ThrowIfNull(accelerator);
         _accelerator = accelerator;
         if (!CanRunOn(accelerator))
-            throw new NotSupportedException($"attention: the accelerator allows {accelerator.MaxNumThreadsPerGroup} threads per group; the kernels need {AttentionFlash.ForwardRows}");
-        _forward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(AttentionFlash.Forward);
+            throw new NotSupportedException($"attention: the accelerator allows {accelerator.MaxNumThreadsPerGroup} threads per group; " +
+                $"the kernels need {AttentionFlash.ForwardRows}");
+        _forward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, AttentionArgs>(AttentionFlash.Forward);
         _rowDot = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(AttentionFlash.RowDot);
-        _queryGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(AttentionFlash.QueryGradient);
-        _keyValueGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(AttentionFlash.KeyValueGradient);
+        _queryGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(AttentionFlash.QueryGradient);
+        _keyValueGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            AttentionArgs>(AttentionFlash.KeyValueGradient);
     }
 
     /// <summary>True when the fused kernels handle this shape (head sizes up to <see cref="MaxHead"/>).</summary>
@@ -114,7 +122,8 @@ public sealed class AttentionKernels
         var grid = new Index2D((rows + threads - 1) / threads, batchHeads);
         var max = _accelerator.MaxGridSize;
         if (grid.X > max.X || grid.Y > max.Y)
-            throw new NotSupportedException($"attention: {rows} rows × {batchHeads} batch-heads need a grid of {grid} groups; the device allows {max}");
+            throw new NotSupportedException($"attention: {rows} rows × {batchHeads} batch-heads need a grid of {grid} groups; " +
+                $"the device allows {max}");
         return new KernelConfig(grid, new Index2D(threads, 1));
     }
 

@@ -121,28 +121,6 @@ static class ElementwiseKernels
             y[i] = normal != 0 ? Philox.Normal(seed, offset + (ulong)i) : Philox.Uniform(seed, offset + (ulong)i);
     }
 
-    /// <summary>One thread per row draws a category exactly as the CPU backend does (float64 running sums in column order).</summary>
-    internal static void Categorical(ArrayView<float> w, ArrayView<int> y, int rows, int cols, ulong seed, ulong offset)
-    {
-        for (int r = Grid.GlobalIndex.X; r < rows; r += Step)
-        {
-            int row = r * cols;
-            double total = 0;
-            for (int j = 0; j < cols; j++) total += w[row + j];
-            double u = Philox.Uniform(seed, offset + (ulong)r) * total, acc = 0;
-            int pick = -1;
-            for (int j = 0; j < cols; j++)
-            {
-                float v = w[row + j];
-                if (v <= 0f) continue;
-                pick = j;
-                acc += v;
-                if (u < acc) break;
-            }
-            y[r] = pick < 0 ? 0 : pick;
-        }
-    }
-
     /// <summary>One fused AdamW update of a parameter, its gradient and both moments.</summary>
     internal static void AdamW(ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, int n, AdamWArgs h)
     {

@@ -8,7 +8,7 @@ namespace Engine.Ilgpu.Kernels;
 /// the views before launching (an out-of-range index on ILGPU's CPU accelerator kills the process), and
 /// launches on the accelerator's default stream without synchronising.
 /// </summary>
-public sealed class GemmKernels
+internal sealed class GemmKernels
 {
     readonly Accelerator _accelerator;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs> _simt;
@@ -26,7 +26,8 @@ public sealed class GemmKernels
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         if (!CanRunOn(accelerator))
-            throw new NotSupportedException($"gemm: the accelerator allows {accelerator.MaxNumThreadsPerGroup} threads per group; the kernels need {GemmSimt.Threads}");
+            throw new NotSupportedException($"gemm: the accelerator allows {accelerator.MaxNumThreadsPerGroup} threads per group; " +
+                $"the kernels need {GemmSimt.Threads}");
         _accelerator = accelerator;
         _simt = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(GemmSimt.Kernel);
         _tf32 = new(() => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(GemmTensorCore.KernelTf32));
@@ -67,7 +68,8 @@ public sealed class GemmKernels
                 _simt(Config(plan, GemmSimt.Tile, GemmSimt.Threads), a, b, c, args);
                 break;
             case GemmPrecision.Tf32 or GemmPrecision.Bf16:
-                if (!SupportsTensorCores) throw new NotSupportedException($"gemm: {precision} needs tensor cores (CUDA sm_80+) or a CPU accelerator with a warp of 32");
+                if (!SupportsTensorCores) throw new NotSupportedException($"gemm: {precision} needs tensor cores (CUDA sm_80+) or a CPU " +
+                    "accelerator with a warp of 32");
                 var kernel = precision == GemmPrecision.Tf32 ? _tf32.Value : _bf16.Value;
                 kernel(Config(plan, GemmTensorCore.Tile, GemmTensorCore.Threads), a, b, c, args);
                 break;
@@ -88,7 +90,8 @@ public sealed class GemmKernels
         return new KernelConfig(grid, new Index3D(threads, 1, 1));
     }
 
-    static GemmArgs Validate(ArrayView1D<float, Stride1D.Dense> a, ArrayView1D<float, Stride1D.Dense> b, ArrayView1D<float, Stride1D.Dense> c, MatmulPlan p, bool accumulate)
+    static GemmArgs Validate(ArrayView1D<float, Stride1D.Dense> a, ArrayView1D<float, Stride1D.Dense> b, ArrayView1D<float,
+        Stride1D.Dense> c, MatmulPlan p, bool accumulate)
     {
         if (p.Batch < 0 || p.M < 0 || p.N < 0 || p.K < 0 || p.BatchStrideA < 0 || p.BatchStrideB < 0)
             throw new ArgumentException($"gemm: negative extent in {p}");
@@ -96,7 +99,8 @@ public sealed class GemmKernels
         long needB = Extent(p.Batch, p.BatchStrideB, (long)p.K * p.N);
         long needC = (long)p.Batch * p.M * p.N;
         if (a.Length < needA || b.Length < needB || c.Length < needC)
-            throw new ArgumentException($"gemm: views of {a.Length}, {b.Length}, {c.Length} elements are too short for {p} (need {needA}, {needB}, {needC})");
+            throw new ArgumentException($"gemm: views of {a.Length}, {b.Length}, " +
+                $"{c.Length} elements are too short for {p} (need {needA}, {needB}, {needC})");
         if (needA > int.MaxValue || needB > int.MaxValue || needC > int.MaxValue)
             throw new ArgumentException($"gemm: {p} exceeds 2³¹ elements");
         int rowA = p.TransA ? p.M : p.K, rowB = p.TransB ? p.K : p.N;

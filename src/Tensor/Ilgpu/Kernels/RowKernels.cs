@@ -132,7 +132,8 @@ static class RowKernels
     }
 
     /// <summary>dlogits[r] = scale · (softmax(logits[r]) − onehot(t)), or 0 where t = ignore.</summary>
-    internal static void CrossEntropyBackward(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> d, int rows, int cols, int ignore, float scale)
+    internal static void CrossEntropyBackward(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> d, int rows, int cols,
+        int ignore, float scale)
     {
         var scratch = SharedMemory.Allocate<float>(MaxGroup);
         for (int r = Grid.IdxX; r < rows; r += Grid.DimX)
@@ -319,7 +320,8 @@ static class RowKernels
     }
 
     /// <summary>Reductions with inner &gt; 1: one thread per (o, i) walks j in order. mode 0: scaled sum, 1: max, 2: argmax (into yi).</summary>
-    internal static void ReduceColumns(ArrayView<float> x, ArrayView<float> y, ArrayView<int> yi, int outer, int length, int inner, float scale, int mode)
+    internal static void ReduceColumns(ArrayView<float> x, ArrayView<float> y, ArrayView<int> yi, int outer, int length, int inner,
+        float scale, int mode)
     {
         int n = outer * inner;
         for (int e = Grid.GlobalIndex.X; e < n; e += Grid.DimX * Group.DimX)

@@ -4,56 +4,24 @@ using Engine.Tests.Support;
 namespace Engine.Tests;
 
 /// <summary>
-/// Central-difference gradient checks in float64. The op runs once through autograd (float32) with a
-/// random upstream gradient w; the numerical gradient of L(x) = Σ w ⊙ f(x) comes from a float64
-/// reference forward of the same op, so both the rule and the forward are checked.
+/// The suite's gradient check: random inputs, then <see cref="GradCheck.Run"/> against a float64 reference forward of
+/// the same op, so both the rule and the forward are checked, with the comparisons through <see cref="Tolerance"/>.
 /// </summary>
-static class GradCheck
+static class GradAssert
 {
     public static void Check(Func<Variable[], Variable> op, Func<double[][], double[]> reference, Shape[] shapes, int seed = 1,
         double atol = 2e-4, double rtol = 2e-3, float lo = -1f, float hi = 1f, bool[]? differentiable = null)
     {
         using var scope = TensorScope.Open();
-        var inputs = new float[shapes.Length][];
         var vars = new Variable[shapes.Length];
         for (int i = 0; i < shapes.Length; i++)
         {
-            inputs[i] = Data.Uniform(shapes[i].Numel, seed * 31 + i, lo, hi);
-            bool diff = differentiable?[i] ?? true;
-            vars[i] = new Variable(Engine.Tensor.FromArray(inputs[i], shapes[i]), requiresGrad: diff);
+            var value = Engine.Tensor.FromArray(Data.Uniform(shapes[i].Numel, seed * 31 + i, lo, hi), shapes[i]);
+            vars[i] = new Variable(value, requiresGrad: differentiable?[i] ?? true);
         }
-        var y = op(vars);
-        var w = Data.Uniform(y.Value.Numel, seed + 1000);
-        using var wt = Engine.Tensor.FromArray(w, y.Shape);
-        y.Backward(wt);
-
-        var x64 = inputs.Select(Data.ToDouble).ToArray();
-        Tolerance.AssertClose(y.Value.ToArray(), reference(x64), 1e-5, 1e-4, "forward");
-        for (int i = 0; i < shapes.Length; i++)
-        {
-            if (!(differentiable?[i] ?? true)) continue;
-            var numeric = new double[x64[i].Length];
-            for (int j = 0; j < numeric.Length; j++)
-            {
-                double keep = x64[i][j], h = 1e-6 * Math.Max(1, Math.Abs(keep));
-                x64[i][j] = keep + h;
-                double up = Dot(w, reference(x64));
-                x64[i][j] = keep - h;
-                double down = Dot(w, reference(x64));
-                x64[i][j] = keep;
-                numeric[j] = (up - down) / (2 * h);
-            }
-            var grad = vars[i].Grad ?? throw new Xunit.Sdk.XunitException($"input {i} received no gradient");
-            Tolerance.AssertClose(grad.ToArray(), numeric, atol, rtol, $"gradient of input {i}");
-            vars[i].ZeroGrad();
-        }
-    }
-
-    static double Dot(float[] w, double[] y)
-    {
-        double s = 0;
-        for (int i = 0; i < y.Length; i++) s += w[i] * y[i];
-        return s;
+        var result = GradCheck.Run(op, vars, new GradCheckOptions { Reference = reference, Seed = (ulong)seed + 1000 });
+        Tolerance.AssertClose(result.Output, result.ReferenceOutput, 1e-5, 1e-4, "forward");
+        foreach (var input in result.Inputs) Tolerance.AssertClose(input.Analytic, input.Numeric, atol, rtol, $"gradient of input {input.Input}");
     }
 }
 
