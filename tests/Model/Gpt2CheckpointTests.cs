@@ -200,7 +200,8 @@ public class Gpt2CheckpointTests
         Assert.Equal(saved.Keys.Order(), restored.Keys.Order());
         foreach (var (k, v) in saved) Assert.Equal(Bits(v), Bits(restored[k]));
 
-        using var other = new AdamW(new Gpt(Small with { Width = 4 }).Parameters.Values);
+        using var narrow = new Gpt(Small with { Width = 4 });
+        using var other = new AdamW(narrow.Parameters.Values);
         Assert.Contains("optimizer.safetensors", Assert.Throws<CheckpointException>(() => Gpt2Checkpoint.LoadOptimizer(other, dir.Path)).Message);
     }
 

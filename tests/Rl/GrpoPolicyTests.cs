@@ -1,6 +1,7 @@
 using Engine.Autograd;
 using Engine.Model;
 using Engine.Random;
+using Engine.Rl.Experiments;
 using Engine.Rl.Grpo;
 using Engine.Rl.Tasks;
 
