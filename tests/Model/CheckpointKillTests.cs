@@ -24,7 +24,8 @@ public sealed class CheckpointKillTests
         return text;
     }
 
-    static string[] LossColumns(string run) => [.. File.ReadAllLines(Path.Combine(run, "loss.csv")).Select(l => string.Join(',', l.Split(',')[..5]))];
+    static string[] LossColumns(string run) =>
+        [.. File.ReadAllLines(Path.Combine(run, "loss.csv")).Select(l => string.Join(',', l.Split(',')[..5]))];
 
     static (byte[] Model, string[] Loss) Uninterrupted(TempDirectory dir, string text)
     {

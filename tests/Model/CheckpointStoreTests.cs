@@ -197,7 +197,8 @@ public sealed class CheckpointStoreTests
         File.Delete(Path.Combine(dir, "thesis.tex"));
         File.WriteAllText(Path.Combine(dir, "loss.csv"), "step\n");
         foreach (var input in new[] { Path.Combine(dir, "loss.csv"), dir, dir + "/" })
-            Assert.Contains("is inside it", Assert.Throws<IOException>(() => RunDirectory.Create("test", dir, force: true, inputs: [input])).Message);
+            Assert.Contains("is inside it",
+                Assert.Throws<IOException>(() => RunDirectory.Create("test", dir, force: true, inputs: [input])).Message);
         Assert.True(File.Exists(Path.Combine(dir, "loss.csv")));
         Assert.False(RunDirectory.CheckCreate("test", tmp.File("elsewhere"), force: true, [Path.Combine(dir, "loss.csv")]));
     }

@@ -24,7 +24,8 @@ public class GptParityTests
         foreach (var p in f.GetProperty("init").EnumerateObject()) model[p.Name].Value.CopyFrom(Floats(p.Value));
         Assert.Equal(f.GetProperty("init").EnumerateObject().Count(), model.Parameters.Count);
 
-        int[][] Rows(string name) => f.GetProperty(name).EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetInt32()).ToArray()).ToArray();
+        int[][] Rows(string name) =>
+            f.GetProperty(name).EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetInt32()).ToArray()).ToArray();
         var ids = Rows("ids");
         var targets = Rows("targets");
         var shape = new Shape(ids.Length, ids[0].Length);

@@ -9,7 +9,8 @@ public class PrefixTrieTests
 
     /// <summary>|λ(i,t)| by brute force: the completions that share completion i's first t + 1 tokens.</summary>
     static int[][] LambdaByCounting(int[][] c) =>
-        c.Select(ci => ci.Select((_, t) => c.Count(cj => cj.Length > t && cj.AsSpan(0, t + 1).SequenceEqual(ci.AsSpan(0, t + 1)))).ToArray()).ToArray();
+        c.Select(ci => ci.Select((_, t) => c.Count(cj => cj.Length > t && cj.AsSpan(0, t + 1).SequenceEqual(ci.AsSpan(0, t + 1))))
+            .ToArray()).ToArray();
 
     [Fact]
     public void ThePapersWorkedExample()

@@ -89,7 +89,8 @@ static class TrainLmCommand
                 $"step {last.Step}: train loss {last.TrainLoss:F4}, val loss {last.ValLoss ?? float.NaN:F4}, " +
                 $"{result.History.Average(h => h.TokensPerSecond):F0} tokens/s"));
         }
-        Console.WriteLine($"wrote {result.Directory}/: model/ (config.json, model.safetensors, char-tokenizer.json), checkpoints/, loss.csv, loss.svg");
+        Console.WriteLine(
+            $"wrote {result.Directory}/: model/ (config.json, model.safetensors, char-tokenizer.json), checkpoints/, loss.csv, loss.svg");
         return 0;
     }
 }

@@ -99,7 +99,9 @@ public static partial class Gpt2Checkpoint
         Copy(model, reader, Match(model.Config, reader));
     }
 
-    /// <summary>Which tensor of <paramref name="reader"/> holds each parameter of <paramref name="config"/>; every shape and dtype checked.</summary>
+    /// <summary>
+    /// Which tensor of <paramref name="reader"/> holds each parameter of <paramref name="config"/>; every shape and dtype checked.
+    /// </summary>
     static Dictionary<string, SafeTensorInfo> Match(GptConfig config, SafeTensorsReader reader)
     {
         string path = reader.Path;

@@ -42,7 +42,8 @@ public static class SafeTensorDTypes
     };
 
     /// <summary>Whether <see cref="SafeTensorsReader.ReadFloats(string)"/> can convert this type to float32.</summary>
-    public static bool IsFloat(this SafeTensorDType dtype) => dtype is SafeTensorDType.F64 or SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16;
+    public static bool IsFloat(this SafeTensorDType dtype) =>
+        dtype is SafeTensorDType.F64 or SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16;
 
     /// <summary>Parses the header spelling (<c>"F32"</c>, <c>"BF16"</c>, …); false for anything else.</summary>
     public static bool TryParse(string text, out SafeTensorDType dtype)

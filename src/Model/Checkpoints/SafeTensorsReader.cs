@@ -136,7 +136,8 @@ public sealed class SafeTensorsReader : IDisposable
             if (!seen.Add(prop.Name)) throw new CheckpointException($"safetensors {path}: duplicate entry '{prop.Name}' in the header");
             if (prop.Name == "__metadata__")
             {
-                if (prop.Value.ValueKind != JsonValueKind.Object) throw new CheckpointException($"safetensors {path}: __metadata__ is not an object");
+                if (prop.Value.ValueKind != JsonValueKind.Object)
+                    throw new CheckpointException($"safetensors {path}: __metadata__ is not an object");
                 foreach (var m in prop.Value.EnumerateObject())
                 {
                     if (m.Value.ValueKind != JsonValueKind.String)

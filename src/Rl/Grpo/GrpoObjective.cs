@@ -101,7 +101,8 @@ public static class GrpoObjective
     /// Statistics over the terms: term j reads the log-probs and entropies at <paramref name="at"/>[j] and
     /// its advantage and KL at <paramref name="terms"/>[j].
     /// </summary>
-    static ObjectiveStats Measure(int[] terms, int[] at, float[] logp, float[]? old, float[] advantages, float[]? kl, double[] entropy, GrpoOptions o)
+    static ObjectiveStats Measure(int[] terms, int[] at, float[] logp, float[]? old, float[] advantages, float[]? kl, double[] entropy,
+        GrpoOptions o)
     {
         if (terms.Length == 0) return default;
         int clipped = 0;

@@ -28,7 +28,8 @@ public sealed class RewardSpec
         _read.Add(key);
         var node = _json[key];
         if (node is null) return null;
-        if (node.GetValueKind() != JsonValueKind.String) throw new ArgumentException($"{Where}: '{key}' must be a string, got {node.ToJsonString()}");
+        if (node.GetValueKind() != JsonValueKind.String)
+            throw new ArgumentException($"{Where}: '{key}' must be a string, got {node.ToJsonString()}");
         return node.GetValue<string>();
     }
 

@@ -187,7 +187,8 @@ public sealed record GrpoRunConfig
             DropZeroStdGroups = read.Bool("drop_zero_std_groups", false),
             PackedTree = read.Bool("packed_tree", true),
             LearningRate = read.Float("learning_rate", 1e-5f, 0f, 10f),
-            LrSchedule = read.Choice("lr_schedule", "constant", ["constant", "cosine"]) == "cosine" ? LrScheduleKind.Cosine : LrScheduleKind.Constant,
+            LrSchedule = read.Choice("lr_schedule", "constant", ["constant", "cosine"]) == "cosine"
+                ? LrScheduleKind.Cosine : LrScheduleKind.Constant,
             WarmupSteps = read.Int("warmup_steps", 0, 0, int.MaxValue),
             WeightDecay = read.Float("weight_decay", 0f, 0f, 1e6f),
             MaxGradNorm = read.Float("max_grad_norm", 1f, 0f, float.MaxValue),

@@ -23,7 +23,8 @@ public sealed class TreeTask(int sharedPrefix, float negativeReward, string targ
     public const int VocabSize = 3;
 
     /// <summary>n: how many leading tokens the trap shares with the target.</summary>
-    public int SharedPrefix { get; } = sharedPrefix is >= 1 && sharedPrefix < 4 ? sharedPrefix : throw new ArgumentException($"tree task: n must be in [1, 3], got {sharedPrefix}");
+    public int SharedPrefix { get; } = sharedPrefix is >= 1 && sharedPrefix < 4 ? sharedPrefix
+        : throw new ArgumentException($"tree task: n must be in [1, 3], got {sharedPrefix}");
 
     /// <summary>r_neg, the reward of the target's trapped siblings.</summary>
     public float NegativeReward { get; } = negativeReward;

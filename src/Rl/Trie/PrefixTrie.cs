@@ -62,7 +62,8 @@ public sealed class PrefixTrie
     public double PathDepthMean => Completions.Length == 0 ? 0 : Enumerable.Range(0, Completions.Length).Average(PathDepth);
 
     /// <summary>Mean intermediate proportion over the group's trajectories.</summary>
-    public double IntermediateProportionMean => Completions.Length == 0 ? 0 : Enumerable.Range(0, Completions.Length).Average(IntermediateProportion);
+    public double IntermediateProportionMean =>
+        Completions.Length == 0 ? 0 : Enumerable.Range(0, Completions.Length).Average(IntermediateProportion);
 
     /// <summary>
     /// The implicit process reward model (docs/science.md §3): per token, the step's Monte-Carlo reward R (the

@@ -164,7 +164,8 @@ public sealed partial class PtxasTests
             var baseline = JsonSerializer.Deserialize<Dictionary<string, Dictionary<string, int[]>>>(
                 File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "ptxas-baseline.json")))!;
             foreach (var arch in Architectures)
-                foreach (var (kernel, mma, count) in new[] { ("GemmSimt.Kernel", (string?)null, 512), ("GemmTensorCore.KernelTf32", "HMMA.1688.F32.TF32", 16),
+                foreach (var (kernel, mma, count) in new[] { ("GemmSimt.Kernel", (string?)null, 512),
+                    ("GemmTensorCore.KernelTf32", "HMMA.1688.F32.TF32", 16),
                              ("GemmTensorCore.KernelBf16", "HMMA.16816.F32.BF16", 8) })
                 {
                     int local = MainLoopLocalAccesses(ptxas, folder, kernel, arch, mma, count);
