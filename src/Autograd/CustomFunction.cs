@@ -8,7 +8,9 @@ namespace Engine.Autograd;
 /// <remarks>
 /// The engine checks what the two methods return: the forward output must be a fresh tensor that modified no
 /// input, and backward must return one gradient per input (null where there is none) with that input's shape,
-/// dtype and device. A violation is a <see cref="TensorShapeException"/> naming the function. Inputs and the
+/// dtype and device. A gradient of the wrong number, shape, dtype or device is a <see cref="TensorShapeException"/>, and
+/// a forward that returns null, an input or a view of one, or that changes or disposes an input is an
+/// <see cref="InvalidOperationException"/>, each naming the function. Inputs and the
 /// output are saved for the backward pass and checked for in-place changes, as for built-in ops.
 /// </remarks>
 public abstract class CustomFunction

@@ -46,8 +46,39 @@ static class CliOptions
         return option;
     }
 
-    /// <summary>The device a command computes on.</summary>
-    public static Option<string> Device() => Text("device", "where to compute: cpu, cuda or ilgpu-cpu", "D", "cpu");
+    /// <summary>The device a command computes on: a name <see cref="Engine.Device.Parse"/> knows, checked as the line is parsed.</summary>
+    public static Option<string> Device()
+    {
+        var option = Text("device", "where to compute: cpu, cuda or ilgpu-cpu", "D", "cpu");
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 1 && !Engine.Device.Names.Contains(r.Tokens[0].Value))
+                r.AddError($"--device must be {string.Join(", ", Engine.Device.Names.SkipLast(1))} or {Engine.Device.Names[^1]}, " +
+                    $"got '{Shown(r.Tokens[0].Value)}'");
+        });
+        return option;
+    }
+
+    /// <summary>A path option: a value that is empty is a mistake on the command line, not a missing file.</summary>
+    public static Option<string?> Path(string name, string description, string valueName, bool required = false)
+    {
+        var option = Text(name, description, valueName, required);
+        option.Validators.Add(r => RejectEmpty(r, name));
+        return option;
+    }
+
+    /// <summary>A path option with a default.</summary>
+    public static Option<string> Path(string name, string description, string valueName, string fallback)
+    {
+        var option = Text(name, description, valueName, fallback);
+        option.Validators.Add(r => RejectEmpty(r, name));
+        return option;
+    }
+
+    static void RejectEmpty(OptionResult result, string name)
+    {
+        if (result.Tokens.Count == 1 && string.IsNullOrWhiteSpace(result.Tokens[0].Value)) result.AddError($"--{name} is empty; give a path");
+    }
 
     static Option<T> Define<T>(string name, string description, string valueName, Func<ArgumentResult, T> parse)
     {

@@ -59,7 +59,8 @@ static class EngineCommandLine
             return ErrorReport.Usage;
         }
         var parsed = Root.Parse(args, Literal);
-        bool verbose = args.Contains(Verbose.Name);
+        // The parser's view, not the raw tokens: "--prompt --verbose" is a prompt.
+        bool verbose = parsed.GetValue(Verbose);
         try
         {
             return Invoke(parsed);
@@ -78,8 +79,9 @@ static class EngineCommandLine
 
     static int Invoke(ParseResult parsed)
     {
-        // Help is shown whatever else the line holds; anything else (--version too) runs only on a line without a mistake.
-        if ((parsed.Errors.Count > 0 || parsed.UnmatchedTokens.Count > 0) && parsed.Action is not HelpAction)
+        // Help is shown even when a required option is missing, but not for a command or option that does not exist; anything
+        // else (--version too) runs only on a line without a mistake.
+        if (parsed.UnmatchedTokens.Count > 0 || (parsed.Errors.Count > 0 && parsed.Action is not HelpAction))
             throw new UsageException(Messages(parsed));
         return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
     }

@@ -34,7 +34,7 @@ static class ErrorReport
                 return Failure;
             case ArgumentException or InvalidOperationException or NotSupportedException or IOException or UnauthorizedAccessException
                 or OutOfMemoryException or ObjectDisposedException:
-                error.WriteLine($"engine: {e.Message}");
+                error.WriteLine($"engine: {OneLine(e)}");
                 if (verbose) error.WriteLine(e);
                 return Failure;
             default:
@@ -43,5 +43,16 @@ static class ErrorReport
                 if (verbose) error.WriteLine(e);
                 return InternalError;
         }
+    }
+
+    /// <summary>
+    /// The message without what .NET appends for a programmer (" (Parameter 'x')", "Actual value was …", "Object name: …"), which
+    /// says nothing to the user of a command.
+    /// </summary>
+    static string OneLine(Exception e)
+    {
+        string message = e is ArgumentException or ObjectDisposedException ? e.Message.ReplaceLineEndings("\n").Split('\n')[0] : e.Message;
+        if (e is ArgumentException { ParamName: { } name }) message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
+        return message;
     }
 }

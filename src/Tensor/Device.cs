@@ -100,6 +100,9 @@ public sealed class Device
     /// <summary>Waits until every operation queued on this device has finished: call it before reading a clock.</summary>
     public void Synchronize() => Backend.Synchronize();
 
+    /// <summary>The names <see cref="Parse"/> knows.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["cpu", "cuda", "ilgpu-cpu"];
+
     /// <summary>Parses a device name as used by <c>--device</c>.</summary>
     public static Device Parse(string name) => name switch
     {

@@ -40,7 +40,12 @@ public sealed class PackageTests
 
         // docs/api.md's snippets make one program, in the order they appear; it ends with five GRPO steps.
         string tour = ConsoleApp(temp.File("tour"), version, string.Join('\n', RepositoryFiles.FencedBlocks("docs/api.md", "csharp")));
-        Assert.Contains("step 5: reward", Dotnet(tour, Path.Combine("out", "App.dll")), StringComparison.Ordinal);
+        string tourOutput = Dotnet(tour, Path.Combine("out", "App.dll"));
+        Assert.Contains("step 5: reward", tourOutput, StringComparison.Ordinal);
+        // Its last snippet: a user's CustomFunction passes GradCheck, a user's ILanguageModel trains, a leak is reported.
+        Assert.Contains("softplus: gradcheck passed", tourOutput, StringComparison.Ordinal);
+        Assert.Contains("bigram policy: reward", tourOutput, StringComparison.Ordinal);
+        Assert.Contains("leaks found: 1", tourOutput, StringComparison.Ordinal);
 
         string tools = temp.File("tools");
         Dotnet(temp.Path, "tool", "install", "--tool-path", tools, "--add-source", feed, "--version", version, "Engine.Cli");

@@ -30,7 +30,7 @@ static class BenchCommand
     static readonly Option<int?> TrainSteps = CliOptions.Integer("steps", "timed steps (default 20 for tiny, 8 for small)");
     static readonly Option<int> Warmup = CliOptions.Integer("warmup", "untimed steps first", 3);
     static readonly Option<int?> TrainBatch = CliOptions.Integer("batch", "rows per step (default 32 for tiny, 8 for small)", "B");
-    static readonly Option<string?> ModelDir = CliOptions.Text("model", "a Hugging Face GPT-2 directory", "DIR", required: true);
+    static readonly Option<string?> ModelDir = CliOptions.Path("model", "a Hugging Face GPT-2 directory", "DIR", required: true);
     static readonly Option<int> ModelBatch = CliOptions.Integer("batch", "rows per forward and step", 4, "B");
     static readonly Option<int> ModelTokens = CliOptions.Integer("tokens", "tokens per row", 256, "T");
     static readonly Option<int> ModelRuns = CliOptions.Integer("runs", "timed runs of each", 3, "R");

@@ -13,9 +13,9 @@ namespace Engine.Cli.Commands;
 /// </summary>
 static class EvalCommand
 {
-    static readonly Option<string?> ModelDir = CliOptions.Text("model", "the model directory (config.json, model.safetensors)", "DIR",
+    static readonly Option<string?> ModelDir = CliOptions.Path("model", "the model directory (config.json, model.safetensors)", "DIR",
         required: true);
-    static readonly Option<string?> Tokens = CliOptions.Text("tokens", "a JSON array of equal-length token-id rows", "FILE.json",
+    static readonly Option<string?> Tokens = CliOptions.Path("tokens", "a JSON array of equal-length token-id rows", "FILE.json",
         required: true);
     static readonly Option<bool> Json = CliOptions.Flag("json", "print one JSON object, {\"loss\":…,\"predictions\":…}");
     static readonly Option<string> DeviceName = CliOptions.Device();

@@ -13,7 +13,7 @@ namespace Engine.Cli.Commands;
 /// </summary>
 static class SampleCommand
 {
-    static readonly Option<string?> ModelDir = CliOptions.Text("model", "the model directory (config.json, model.safetensors, a tokenizer)",
+    static readonly Option<string?> ModelDir = CliOptions.Path("model", "the model directory (config.json, model.safetensors, a tokenizer)",
         "DIR", required: true);
     static readonly Option<string?> Prompt = CliOptions.Text("prompt",
         "the prompt as text, with the model's tokenizer (give --prompt or --prompt-ids)", "TEXT");
@@ -38,6 +38,9 @@ static class SampleCommand
         command.SetAction(Run);
         return command;
     }
+
+    /// <summary>Non-ASCII text as itself, not as \uXXXX escapes (control characters and quotes are still escaped).</summary>
+    static readonly JsonSerializerOptions Readable = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     static int Run(ParseResult args)
     {
@@ -78,10 +81,16 @@ static class SampleCommand
         }
         else
         {
-            prompt = idList!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            prompt = idList!.Split(',', StringSplitOptions.TrimEntries)
                 .Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v)
                     ? v : throw new UsageException($"--prompt-ids: '{s}' is not an integer"))
                 .ToArray();
+            // The ids are decoded with the text they lead to, so each must be one the tokenizer knows.
+            int limit = tokenizer?.VocabSize ?? model.Config.VocabSize;
+            int outside = Array.FindIndex(prompt, id => id < 0 || id >= limit);
+            if (outside >= 0)
+                throw new ArgumentException($"sample: --prompt-ids holds {prompt[outside]}, outside the " + (tokenizer is null
+                    ? $"model's vocabulary of {limit}" : $"tokenizer's vocabulary of {limit} (the model's has {model.Config.VocabSize})"));
         }
         var sampling = greedy ? SamplingOptions.ArgMax : new SamplingOptions(false, temperature, topK, topP);
         var stop = tokenizer?.EosId is int eos ? new HashSet<int> { eos } : null;
@@ -91,17 +100,22 @@ static class SampleCommand
         if (stoppedAtContext)
             Console.Error.WriteLine($"sample: stopped after {ids.Length} of the {maxNew} new tokens asked for: the prompt's {prompt.Length} " +
                 $"tokens and the continuation fill the model's context of {model.Config.ContextLength}");
-        string? decoded = tokenizer?.Decode(ids);
+        // Decoded together, a character whose bytes straddle the prompt and the continuation comes out whole.
+        string? whole = tokenizer?.Decode([.. prompt, .. ids]);
         if (json)
         {
             var result = new Dictionary<string, object> { ["ids"] = ids };
-            if (decoded is not null) result["text"] = decoded;
+            if (tokenizer is not null)
+            {
+                string head = tokenizer.Decode(prompt);
+                result["text"] = whole!.StartsWith(head, StringComparison.Ordinal) ? whole[head.Length..] : tokenizer.Decode(ids);
+            }
             if (stoppedAtContext) result["stopped"] = "context_limit";
-            Console.WriteLine(JsonSerializer.Serialize(result));
+            Console.WriteLine(JsonSerializer.Serialize(result, Readable));
         }
         else
         {
-            Console.WriteLine(decoded is not null ? (tokenizer!.Decode(prompt) + decoded) : string.Join(",", ids));
+            Console.WriteLine(whole ?? string.Join(",", ids));
         }
         return 0;
     }

@@ -11,10 +11,10 @@ namespace Engine.Cli.Commands;
 /// </summary>
 static class TokenizeCommand
 {
-    static readonly Option<string?> ModelDir = CliOptions.Text("model",
+    static readonly Option<string?> ModelDir = CliOptions.Path("model",
         $"a directory with a tokenizer ({Tokenizer.ExpectedFiles}), or a run holding one in model/", "DIR", required: true);
     static readonly Option<string?> Text = CliOptions.Text("text", "the text to encode (give --text or --file)", "TEXT");
-    static readonly Option<string?> TextFile = CliOptions.Text("file", "a UTF-8 file whose whole content is encoded", "FILE");
+    static readonly Option<string?> TextFile = CliOptions.Path("file", "a UTF-8 file whose whole content is encoded", "FILE");
     static readonly Option<bool> Json = CliOptions.Flag("json", "print one JSON object, {\"ids\":[…]}");
 
     public static Command Build()

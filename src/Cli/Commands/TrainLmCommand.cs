@@ -13,14 +13,14 @@ static class TrainLmCommand
 {
     const string LossPlot = "loss.svg";
 
-    static readonly Option<string?> Text = CliOptions.Text("text", "the training text (UTF-8); a tenth at its end validates", "FILE",
+    static readonly Option<string?> Text = CliOptions.Path("text", "the training text (UTF-8); a tenth at its end validates", "FILE",
         required: true);
     static readonly Option<string?> ConfigName = CliOptions.Text("config", "the model: tiny, small or gpt2 (default tiny)", "NAME");
     static readonly Option<int?> Steps = CliOptions.Integer("steps", "optimizer steps in all (default 200)");
     static readonly Option<int?> Batch = CliOptions.Integer("batch", "rows of one context each per step (default 32 for tiny, 8 otherwise)", "B");
     static readonly Option<float?> LearningRate = CliOptions.Number("lr", "the peak learning rate (default 0.001)", "LR");
     static readonly Option<int?> Seed = CliOptions.Integer("seed", "the initialisation seed (default 1)", "S");
-    static readonly Option<string> Out = CliOptions.Text("out", "the run directory", "DIR", "runs/lm");
+    static readonly Option<string> Out = CliOptions.Path("out", "the run directory", "DIR", "runs/lm");
     static readonly Option<string> DeviceName = CliOptions.Device();
     static readonly Option<int?> EvalEvery = CliOptions.Integer("eval-every", "steps between validations (default a tenth of --steps)");
     static readonly Option<int?> CheckpointEvery = CliOptions.Integer("checkpoint-every",

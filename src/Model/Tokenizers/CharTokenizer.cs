@@ -107,7 +107,7 @@ public sealed class CharTokenizer : ITokenizer
 
     /// <summary>Reads a tokenizer written by <see cref="Save"/> from the file <paramref name="path"/>.</summary>
     public static CharTokenizer Load(string path) =>
-        TryLoad(path) ?? throw new CheckpointException($"char tokenizer {path}: not a tokenizer of type \"{TypeName}\"");
+        Read(path, sniffing: false) ?? throw new CheckpointException($"char tokenizer {path}: not a tokenizer of type \"{TypeName}\"");
 
     /// <summary>
     /// Reads the char tokenizer that <paramref name="directory"/> holds: <c>char-tokenizer.json</c>, or, in a run written
@@ -125,11 +125,17 @@ public sealed class CharTokenizer : ITokenizer
     /// <summary>
     /// Reads <paramref name="path"/> if it is a char tokenizer file; null if it is JSON of another kind (e.g. a Hugging Face tokenizer.json).
     /// </summary>
-    internal static CharTokenizer? TryLoad(string path)
+    internal static CharTokenizer? TryLoad(string path) => Read(path, sniffing: true);
+
+    /// <summary>
+    /// When <paramref name="sniffing"/> (a tokenizer.json that may be Hugging Face's), a file that is not even JSON is left to the
+    /// other reader, which names it as a tokenizer, not as a char tokenizer.
+    /// </summary>
+    static CharTokenizer? Read(string path, bool sniffing)
     {
         try
         {
-            return Parse(path);
+            return Parse(path, sniffing);
         }
         catch (InvalidOperationException e)
         {
@@ -138,21 +144,34 @@ public sealed class CharTokenizer : ITokenizer
         }
     }
 
-    static CharTokenizer? Parse(string path)
+    static bool IsCharFormat(string path, string text, bool sniffing)
     {
-        string text = InputFile.ReadAllText(path, "char tokenizer");
+        try
+        {
+            using var doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
+            var top = doc.RootElement;
+            return top.ValueKind == JsonValueKind.Object && top.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+                && type.ValueEquals(TypeName);
+        }
+        catch (JsonException) when (sniffing)
+        {
+            return false;
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException($"char tokenizer {path}: not valid JSON: {e.Message}", e);
+        }
+    }
+
+    static CharTokenizer? Parse(string path, bool sniffing)
+    {
+        string text = InputFile.ReadAllText(path, sniffing ? "tokenizer" : "char tokenizer");
+        // The type is looked at first, without decoding the other strings (as the check for repeated keys would): a file of
+        // another format (a Hugging Face tokenizer.json) is then left to its own reader, errors and all.
+        if (!IsCharFormat(path, text, sniffing)) return null;
         JsonNode? root;
         try
         {
-            // The type is looked at first, without decoding the other strings (as the check for repeated keys would): a file
-            // of another format (a Hugging Face tokenizer.json) is then left to its own reader, errors and all.
-            using (var doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 }))
-            {
-                var top = doc.RootElement;
-                if (top.ValueKind != JsonValueKind.Object || !top.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String
-                    || !type.ValueEquals(TypeName))
-                    return null;
-            }
             root = JsonNode.Parse(text, documentOptions: InputFile.StrictJson());
         }
         catch (JsonException e)

@@ -41,6 +41,11 @@ public sealed partial class Gpt2BpeTokenizer
         public Gpt2BpeTokenizer Read(JsonElement root)
         {
             if (root.ValueKind != JsonValueKind.Object) throw new CheckpointException($"tokenizer {path}: not a JSON object");
+            // The model's type first: a WordPiece or Unigram file is refused for what it is, not for a missing pre-tokenizer.
+            var model = Optional(root, "model") ?? throw Error("model", "is missing");
+            if (model.ValueKind != JsonValueKind.Object) throw Error("model", "is not an object");
+            string type = TypeOf(model, "model");
+            if (type != "BPE") throw Error("model.type", $"is \"{type}\"; only byte-level \"BPE\" (GPT-2's kind) is supported");
             foreach (string unused in new[] { "truncation", "padding" })
                 if (IsSet(root, unused)) throw Error(unused, "is set; only null is supported (it would change the ids)");
             CheckNormalizer(Optional(root, "normalizer"), "normalizer");
@@ -49,10 +54,6 @@ public sealed partial class Gpt2BpeTokenizer
             if (Optional(root, "post_processor") is { } post && TypeOf(post, "post_processor") != "ByteLevel")
                 throw Error("post_processor", $"of type \"{TypeOf(post, "post_processor")}\" is not supported (it adds tokens around the text)");
 
-            var model = Optional(root, "model") ?? throw Error("model", "is missing");
-            if (model.ValueKind != JsonValueKind.Object) throw Error("model", "is not an object");
-            string type = TypeOf(model, "model");
-            if (type != "BPE") throw Error("model.type", $"is \"{type}\"; only \"BPE\" is supported");
             CheckBpeOptions(model);
             var vocab = ReadVocab(Optional(model, "vocab") ?? throw Error("model.vocab", "is missing"));
             var merges = ReadMerges(Optional(model, "merges") ?? throw Error("model.merges", "is missing"));
