@@ -90,9 +90,9 @@ static class EngineCommandLine
     static string Messages(ParseResult parsed)
     {
         var command = parsed.CommandResult.Command;
-        string Reworded(string token) => token.StartsWith('-') ? $"unknown option {token}"
+        string Unmatched(string token) => token.StartsWith('-') ? $"unknown option {token}"
             : command.Subcommands.Count > 0 ? $"unknown command '{token}'" : $"unexpected argument '{token}'";
-        var messages = parsed.UnmatchedTokens.Select(Reworded).ToList();
+        var messages = parsed.UnmatchedTokens.Select(Unmatched).ToList();
         foreach (var error in parsed.Errors.Select(e => e.Message))
         {
             if (parsed.UnmatchedTokens.Any(t => error.StartsWith("Unrecognized", StringComparison.Ordinal) && error.Contains($"'{t}'")))
@@ -103,11 +103,24 @@ static class EngineCommandLine
                     messages.Add($"{Name(command)} needs a command: {string.Join(", ", command.Subcommands.Select(c => c.Name))}");
                 continue;
             }
-            // The parser's words for an option given twice ("expects a single argument but 2 were provided").
-            var repeated = Regex.Match(error, "^Option '(--[a-z-]+)' expects a single argument");
-            messages.Add(repeated.Success ? $"option {repeated.Groups[1].Value} given twice" : error.TrimEnd('.'));
+            messages.Add(Reworded(error, command));
         }
         return string.Join("; ", messages.Distinct());
+    }
+
+    /// <summary>The parser's own sentences in this tool's words; others pass unchanged.</summary>
+    static string Reworded(string error, Command command)
+    {
+        // "expects a single argument but 2 were provided": the option was given twice.
+        if (Regex.Match(error, "^Option '(--[a-z-]+)' expects a single argument") is { Success: true } repeated)
+            return $"option {repeated.Groups[1].Value} given twice";
+        if (Regex.Match(error, "^Required argument missing for option: '(--[a-z-]+)'") is { Success: true } bare)
+            return $"{bare.Groups[1].Value} needs a value";
+        if (Regex.Match(error, "^Option '(--[a-z-]+)' is required") is { Success: true } required)
+            return $"{required.Groups[1].Value} is required";
+        if (error.StartsWith("Required argument missing for command", StringComparison.Ordinal) && command.Arguments.Count > 0)
+            return $"{Name(command)} needs {string.Join(' ', command.Arguments.Select(a => a.Name))}";
+        return error.TrimEnd('.');
     }
 
     /// <summary>

@@ -89,12 +89,12 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("train-lm --text T --steps 1 --steps 2", "option --steps given twice", "usage: engine train-lm --text FILE")]
     [InlineData("train-lm --text T --json", "unknown option --json", "[--checkpoint-every N]")]
     [InlineData("sample --model M --prompt-ids 1 --max-new-tokens 2 --greedy yes", "unexpected argument 'yes'", "usage: engine sample")]
-    [InlineData("sample --model M --prompt-ids 1", "'--max-new-tokens' is required", "usage: engine sample")]
+    [InlineData("sample --model M --prompt-ids 1", "--max-new-tokens is required", "usage: engine sample")]
     [InlineData("bench", "engine bench needs a command: gemm, train, model", "usage: engine bench gemm|train|model")]
     [InlineData("grpo run --config C --resume --force", "give one of them", "usage: engine grpo run --config FILE.json")]
     [InlineData("tokenize --model M", "exactly one of --text TEXT and --file FILE", "usage: engine tokenize --model DIR")]
     [InlineData("tokenize --model M --text a --file T", "exactly one of --text TEXT and --file FILE", "usage: engine tokenize")]
-    [InlineData("inspect", "Required argument missing", "usage: engine inspect FILE [--json]")]
+    [InlineData("inspect", "engine inspect needs FILE", "usage: engine inspect FILE [--json]")]
     public void AMistakeOnTheCommandLineIsOneLineOnStderrWithTheCommandsUsageAndExitCode2(string line, string message, string usage)
     {
         var args = line.Split(' ').Select(a => a switch { "M" => BpeDir, "T" or "C" => _dir.File("absent"), _ => a }).ToArray();
@@ -178,6 +178,82 @@ public sealed class CommandLineTests : IDisposable
             Assert.Single(stderr.TrimEnd().Split('\n'));
             Assert.Contains(message, stderr);
         }
+    }
+
+    [Theory]
+    [InlineData("bench gemm --m 2 --n 2 --k 2 --device bogus", "--device must be cpu, cuda or ilgpu-cpu, got 'bogus'")]
+    [InlineData("eval --model M --tokens T --device", "--device needs a value")]
+    [InlineData("tokenize --model M --file", "--file needs a value")]
+    [InlineData("help bogus", "unknown command 'bogus'")]
+    [InlineData("bogus --help", "unknown command 'bogus'")]
+    [InlineData("tokenize --bogus --help", "unknown option --bogus")]
+    public void MistakesOnTheCommandLineExitTwoEvenBesideHelp(string line, string message)
+    {
+        var (exit, stdout, stderr) = InProcess(line.Split(' '));
+        Assert.True(exit == 2, $"{line}: exit {exit}\n{stderr}");
+        Assert.Equal("", stdout);
+        Assert.Contains(message, stderr);
+    }
+
+    [Fact]
+    public void AnEmptyPathIsAUsageErrorNamingItsOption()
+    {
+        foreach (var (args, option) in new (string[], string)[]
+            {
+                (["tokenize", "--model", "", "--text", "a"], "--model"), (["tokenize", "--model", BpeDir, "--file", ""], "--file"),
+                (["train-lm", "--text", "", "--steps", "1"], "--text"), (["train-lm", "--text", "x", "--out", " "], "--out"),
+            })
+        {
+            var (exit, _, stderr) = InProcess(args);
+            Assert.True(exit == 2, $"{string.Join(' ', args)}: exit {exit}\n{stderr}");
+            Assert.Contains($"{option} is empty; give a path", stderr);
+        }
+    }
+
+    [Fact]
+    public void VerboseGivenAsAPromptIsAPromptNotTheSwitch()
+    {
+        // A --model that does not exist fails: with --verbose as the switch the stack trace would follow the one line.
+        var (exit, _, stderr) = InProcess("sample", "--model", _dir.File("missing"), "--prompt", "--verbose", "--max-new-tokens", "1");
+        Assert.Equal(1, exit);
+        Assert.Single(stderr.TrimEnd().Split('\n'));
+        (exit, _, stderr) = InProcess("sample", "--model", _dir.File("missing"), "--prompt", "x", "--max-new-tokens", "1", "--verbose");
+        Assert.Equal(1, exit);
+        Assert.True(stderr.TrimEnd().Split('\n').Length > 1, "--verbose as the switch adds the stack trace");
+    }
+
+    [Fact]
+    public void SampleRefusesPromptIdsItsTokenizerCannotDecodeBeforeGenerating()
+    {
+        // The fixture model has 50 ids and the tokenizer beside it 23: id 45 is the model's but not the tokenizer's.
+        string dir = _dir.File("padded");
+        Directory.CreateDirectory(dir);
+        foreach (var f in new[] { "config.json", "model.safetensors" })
+            File.Copy(Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny-gpt2", f), Path.Combine(dir, f));
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny-bpe-hf", "tokenizer.json"), Path.Combine(dir, "tokenizer.json"));
+        var (exit, stdout, stderr) = InProcess("sample", "--model", dir, "--prompt-ids", "3,45", "--max-new-tokens", "2");
+        Assert.Equal(1, exit);
+        Assert.Equal("", stdout);
+        Assert.Equal("engine: sample: --prompt-ids holds 45, outside the tokenizer's vocabulary of 23 (the model's has 50)", stderr.TrimEnd());
+        (exit, _, stderr) = InProcess("sample", "--model", dir, "--prompt-ids", "1,,2", "--max-new-tokens", "2");
+        Assert.Equal(2, exit);
+        Assert.Contains("--prompt-ids: '' is not an integer", stderr);
+    }
+
+    [Fact]
+    public void AMalformedTokenizerJsonIsNamedAsOneAndAWordPieceFileForItsType()
+    {
+        string dir = _dir.File("tok");
+        Directory.CreateDirectory(dir);
+        string file = Path.Combine(dir, "tokenizer.json");
+        File.WriteAllText(file, "{");
+        var (exit, _, stderr) = InProcess("tokenize", "--model", dir, "--text", "a");
+        Assert.Equal(1, exit);
+        Assert.StartsWith($"engine: tokenizer {file}: not valid JSON", stderr);
+        File.WriteAllText(file, """{"model": {"type": "WordPiece", "vocab": {}}}""");
+        (exit, _, stderr) = InProcess("tokenize", "--model", dir, "--text", "a");
+        Assert.Equal(1, exit);
+        Assert.Contains("'model.type' is \"WordPiece\"; only byte-level \"BPE\"", stderr);
     }
 
     [Fact]

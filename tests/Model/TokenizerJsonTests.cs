@@ -14,7 +14,7 @@ public class TokenizerJsonTests
     static string Fixture => Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny-bpe-hf", "tokenizer.json");
 
     [Theory]
-    [InlineData("model.type", "\"WordPiece\"", "'model.type' is \"WordPiece\"; only \"BPE\" is supported")]
+    [InlineData("model.type", "\"WordPiece\"", "'model.type' is \"WordPiece\"; only byte-level \"BPE\" (GPT-2's kind) is supported")]
     [InlineData("model", null, "'model' is missing")]
     [InlineData("model.vocab", null, "'model.vocab' is missing")]
     [InlineData("model.vocab.h", "\"x\"", "'model.vocab' token 'h' has a non-integer id \"x\"")]
