@@ -15,7 +15,19 @@ public sealed record TreeRun(int SharedPrefix, float NegativeReward, bool Lambda
 /// <param name="Run">Its configuration.</param>
 /// <param name="TargetFrequency">Per step, the share of the group's samples that were the target path.</param>
 /// <param name="FinalFrequency">The target's frequency among the samples of the last 50 steps (the paper's metric).</param>
-public sealed record TreeRunResult(TreeRun Run, double[] TargetFrequency, double FinalFrequency);
+/// <param name="Steps">The trainer's metrics of every step: entropy, path depth, intermediate proportion, |λ| and the rest.</param>
+public sealed record TreeRunResult(TreeRun Run, double[] TargetFrequency, double FinalFrequency, IReadOnlyList<GrpoStepMetrics> Steps)
+{
+    /// <summary>The target frequency as a curve, smoothed over <see cref="TreeExperiment.Smoothing"/> steps (one group is 16 samples).</summary>
+    public IReadOnlyList<(int Step, double Value)> SmoothedCurve =>
+        SeedStatistics.Smooth(TargetFrequency, TreeExperiment.Smoothing).Select((v, i) => (i + 1, v)).ToArray();
+
+    /// <summary>The peak of the smoothed target frequency.</summary>
+    public double Peak => SeedStatistics.Peak(SmoothedCurve);
+
+    /// <summary>Steps until the smoothed target frequency first covers 90 % of its rise to the peak.</summary>
+    public int StepsTo90 => SeedStatistics.StepsToFraction(SmoothedCurve, 0.9);
+}
 
 /// <summary>
 /// The synthetic experiment of Sullivan and Koller (arXiv 2509.21154) with Engine's transformer as the policy. The paper used
@@ -34,10 +46,16 @@ public static class TreeExperiment
     /// <summary>The last steps over which the final target frequency is measured.</summary>
     public const int Window = 50;
 
+    /// <summary>Steps of the moving average behind a run's peak and its steps to 90 % of the peak.</summary>
+    public const int Smoothing = 10;
+
+    /// <summary>The sampling temperature of the authors' code.</summary>
+    public const float PaperTemperature = 0.75f;
+
     /// <summary>The trainer settings of one run.</summary>
-    public static GrpoOptions Options(bool lambda, int seed, float learningRate = LearningRate, bool packedTree = true) => new(
-        GroupSize: 16, MaxNewTokens: 4, LambdaScaling: lambda, Aggregation: Aggregation.TokenMean,
-        LearningRate: learningRate, WeightDecay: 0f, GradClip: 1f, Temperature: 1f, Seed: (ulong)seed, PackedTree: packedTree);
+    public static GrpoOptions Options(bool lambda, int seed, float learningRate = LearningRate, bool packedTree = true, float temperature = 1f) =>
+        new(GroupSize: 16, MaxNewTokens: 4, LambdaScaling: lambda, Aggregation: Aggregation.TokenMean,
+            LearningRate: learningRate, WeightDecay: 0f, GradClip: 1f, Temperature: temperature, Seed: (ulong)seed, PackedTree: packedTree);
 
     /// <summary>The default AdamW learning rate of the demo.</summary>
     public const float LearningRate = 3e-4f;
@@ -52,21 +70,24 @@ public static class TreeExperiment
 
     /// <summary>
     /// Trains one policy for <paramref name="steps"/> steps on <paramref name="device"/> (default: the CPU) and
-    /// tracks how often it samples the target; <paramref name="packedTree"/> = false trains on k separate rows.
+    /// tracks how often it samples the target; <paramref name="packedTree"/> = false trains on k separate rows. A
+    /// <paramref name="start"/> replaces the fresh policy of the run's seed (it is cloned, not modified).
     /// </summary>
     public static TreeRunResult Run(TreeRun run, int steps = Steps, float learningRate = LearningRate, Action<int, GrpoStepMetrics>? onStep = null,
-        Device? device = null, bool packedTree = true)
+        Device? device = null, bool packedTree = true, float temperature = 1f, Gpt? start = null)
     {
         var task = new TreeTask(run.SharedPrefix, run.NegativeReward);
-        using var policy = new Gpt(Model, seed: (ulong)(1000 + run.Seed), device);
-        using var trainer = new GrpoTrainer(policy, Options(run.Lambda, run.Seed, learningRate, packedTree), [task.AsReward()],
+        using var policy = start?.Clone() ?? new Gpt(Model, seed: (ulong)(1000 + run.Seed), device);
+        using var trainer = new GrpoTrainer(policy, Options(run.Lambda, run.Seed, learningRate, packedTree, temperature), [task.AsReward()],
             allowedTokens: TreeTask.Alphabet);
+        var metrics = new List<GrpoStepMetrics>(steps);
         var freq = new double[steps];
         int hits = 0, samples = 0;
         for (int s = 0; s < steps; s++)
         {
             using var scope = TensorScope.Open();
-            var (groups, metrics) = trainer.Step([new GrpoPrompt(TreeTask.Prompt)]);
+            var (groups, step) = trainer.Step([new GrpoPrompt(TreeTask.Prompt)]);
+            metrics.Add(step);
             int found = groups[0].Completions.Count(task.IsTarget);
             freq[s] = (double)found / groups[0].Completions.Length;
             if (s >= steps - Window)
@@ -74,9 +95,9 @@ public static class TreeExperiment
                 hits += found;
                 samples += groups[0].Completions.Length;
             }
-            onStep?.Invoke(s, metrics);
+            onStep?.Invoke(s, step);
         }
-        return new TreeRunResult(run, freq, (double)hits / samples);
+        return new TreeRunResult(run, freq, (double)hits / samples, metrics);
     }
 
     /// <summary>Every configuration of the sweep: n ∈ {1, 2}, r_neg ∈ {−0.5, −1, −1.5}, both methods, the given seeds.</summary>
