@@ -24,7 +24,8 @@ public class PlotTicksTests
         var random = new System.Random(5);
         for (int trial = 0; trial < 500; trial++)
         {
-            double min = (random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-4, 5)), max = min + random.NextDouble() * Math.Pow(10, random.Next(-4, 5));
+            double min = (random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-4, 5));
+            double max = min + random.NextDouble() * Math.Pow(10, random.Next(-4, 5));
             var ticks = SvgPlot.Ticks(min, max, 6);
             double step = ticks[1] - ticks[0], mantissa = step / Math.Pow(10, Math.Floor(Math.Log10(step) + 1e-9));
             Assert.Contains(new[] { 1.0, 2.0, 5.0 }, m => Math.Abs(m - mantissa) < 1e-6);

@@ -21,6 +21,8 @@ public class SeedStatisticsTests
     {
         var i = SeedStatistics.Mean([0.25]);
         Tolerance.AssertClose([i.Low, i.High], [0.25, 0.25], 0, 0, "interval of one value");
+        Assert.Equal("0.250 (1 seed)", i.Format());
+        Assert.False(i.AboveZero, "one value has no interval to exclude 0");
     }
 
     [Fact]

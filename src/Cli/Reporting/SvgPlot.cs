@@ -100,13 +100,14 @@ static class SvgPlot
 
     /// <summary>
     /// A series and its band over seeds from per-seed curves sampled at the same x values: the mean, and the 95 % t interval of the mean
-    /// at each x.
+    /// at each x, cut to [<paramref name="floor"/>, <paramref name="ceiling"/>] (a frequency's interval stays inside [0, 1]).
     /// </summary>
-    public static PlotSeries MeanWithInterval(string name, IReadOnlyList<double> x, IReadOnlyList<IReadOnlyList<double>> seeds)
+    public static PlotSeries MeanWithInterval(string name, IReadOnlyList<double> x, IReadOnlyList<IReadOnlyList<double>> seeds,
+        double floor = double.NegativeInfinity, double ceiling = double.PositiveInfinity)
     {
         var intervals = x.Select((_, i) => Engine.Rl.Experiments.SeedStatistics.Mean(seeds.Select(s => s[i]).ToArray())).ToArray();
         return new PlotSeries(name, x.Select((v, i) => (v, intervals[i].Mean)).ToArray(),
-            x.Select((v, i) => (v, intervals[i].Low, intervals[i].High)).ToArray());
+            x.Select((v, i) => (v, Math.Max(floor, intervals[i].Low), Math.Min(ceiling, intervals[i].High))).ToArray());
     }
 
     static string Escape(string s) => s.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)

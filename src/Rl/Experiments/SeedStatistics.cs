@@ -12,14 +12,15 @@ public sealed record Interval(double Mean, double Low, double High, int Count)
     /// <summary>Half the interval's width.</summary>
     public double HalfWidth => (High - Low) / 2;
 
-    /// <summary>Whether the whole interval lies above zero.</summary>
-    public bool AboveZero => Low > 0;
+    /// <summary>Whether there is an interval and all of it lies above zero.</summary>
+    public bool AboveZero => Count > 1 && Low > 0;
 
-    /// <summary>Whether the whole interval lies below zero.</summary>
-    public bool BelowZero => High < 0;
+    /// <summary>Whether there is an interval and all of it lies below zero.</summary>
+    public bool BelowZero => Count > 1 && High < 0;
 
-    /// <summary>"0.412 ± 0.081" with <paramref name="format"/> for both numbers.</summary>
-    public string Format(string format = "F3") =>
+    /// <summary>"0.412 ± 0.081" with <paramref name="format"/> for both numbers; "0.412 (1 seed)" when there is no interval.</summary>
+    public string Format(string format = "F3", string unit = "seed") => Count == 1
+        ? $"{Mean.ToString(format, CultureInfo.InvariantCulture)} (1 {unit})" :
         $"{Mean.ToString(format, CultureInfo.InvariantCulture)} ± {HalfWidth.ToString(format, CultureInfo.InvariantCulture)}";
 }
 
@@ -41,7 +42,8 @@ public static class SeedStatistics
     /// <summary>The 97.5 % quantile of Student's t with <paramref name="degreesOfFreedom"/> degrees of freedom.</summary>
     public static double TQuantile975(int degreesOfFreedom)
     {
-        if (degreesOfFreedom < 1) throw new ArgumentOutOfRangeException(nameof(degreesOfFreedom), degreesOfFreedom, "seed statistics: df must be ≥ 1");
+        if (degreesOfFreedom < 1)
+            throw new ArgumentOutOfRangeException(nameof(degreesOfFreedom), degreesOfFreedom, "seed statistics: df must be ≥ 1");
         if (degreesOfFreedom <= TQuantiles.Length) return TQuantiles[degreesOfFreedom - 1];
         // Beyond the table, the Cornish-Fisher expansion around the normal quantile (error < 1e-4 for df > 30).
         const double z = 1.959964;
