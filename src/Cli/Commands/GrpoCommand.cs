@@ -35,19 +35,38 @@ static class GrpoCommand
     static readonly Option<float> TreeTemperature = CliOptions.Number("temperature", "the sampling temperature (the authors' code: 0.75)", 1f, "T");
     static readonly Option<bool> Sweep = CliOptions.Flag("sweep",
         "the robustness sweep: the whole --full sweep at every lr ∈ {1e-4, 3e-4, 1e-3} × temperature ∈ {0.75, 1} (sets --lr and --temperature)");
+    static readonly Option<bool> LargePolicy = CliOptions.Flag("large-policy", "a policy of 4 blocks of width 128 instead of 2 of width 32");
+    static readonly Option<int> UniformStart = CliOptions.Integer("uniform-start",
+        "first supervise the policy this many steps on uniformly random L/R paths (0: start from the random init)", 0, "STEPS");
     static readonly Option<bool> TreeQuick = CliOptions.Flag("quick", "a smoke test: 2 seeds, 100 steps (too small to compare the methods)");
 
-    static readonly Option<bool> Quick = CliOptions.Flag("quick",
-        "a smoke test: 40 steps, 2 seeds, 128 held-out problems (too small to compare the methods)");
-    static readonly Option<int?> ArithSeeds = CliOptions.Integer("seeds", $"seeds per method (default {new ArithmeticSettings().Seeds})", "S");
-    static readonly Option<int?> ArithSteps = CliOptions.Integer("steps", $"GRPO steps per run (default {new ArithmeticSettings().GrpoSteps})");
-    static readonly Option<int?> SftSteps = CliOptions.Integer("sft-steps",
-        $"supervised steps before RL (default {new ArithmeticSettings().SftSteps})");
-    static readonly Option<float?> ArithLearningRate = CliOptions.Number("lr",
-        $"AdamW's learning rate in RL (default {new ArithmeticSettings().LearningRate.ToString(CultureInfo.InvariantCulture)})", "LR");
-    static readonly Option<string> ArithOut = CliOptions.Text("out", "where the tables, curves and plots go", "DIR", "runs/grpo-arith");
-    static readonly Option<bool> ArithUnpacked = CliOptions.Flag("unpacked", "train on k separate rows instead of the packed trie");
-    static readonly Option<string> ArithDevice = CliOptions.Device();
+    /// <summary>The options of a supervised-then-GRPO experiment, one set per command.</summary>
+    sealed record ProblemOptions(Option<bool> Quick, Option<int?> Seeds, Option<int?> Steps, Option<int?> SftSteps, Option<float?> LearningRate,
+        Option<string> Out, Option<bool> Unpacked, Option<string> Device)
+    {
+        public static ProblemOptions For(string name, ArithmeticSettings defaults, ArithmeticSettings quick) => new(
+            CliOptions.Flag("quick", $"a smoke test: {quick.GrpoSteps} steps, {quick.Seeds} seeds, {quick.EvalProblems} held-out problems " +
+                "(too small to compare the methods)"),
+            CliOptions.Integer("seeds", $"seeds per method, each with its own supervised start (default {defaults.Seeds})", "S"),
+            CliOptions.Integer("steps", $"GRPO steps per run (default {defaults.GrpoSteps})"),
+            CliOptions.Integer("sft-steps", $"supervised steps before RL (default {defaults.SftSteps})"),
+            CliOptions.Number("lr", $"AdamW's learning rate in RL (default {defaults.LearningRate.ToString(CultureInfo.InvariantCulture)})", "LR"),
+            CliOptions.Text("out", "where the tables, curves and plots go", "DIR", $"runs/grpo-{name}"),
+            CliOptions.Flag("unpacked", "train on k separate rows instead of the packed trie"),
+            CliOptions.Device());
+
+        public Option[] All => [Quick, Seeds, Steps, SftSteps, LearningRate, Out, Device, Unpacked];
+    }
+
+    static Command ProblemCommand(string name, string description, string example, IProblemTask task, ArithmeticSettings defaults,
+        ArithmeticSettings quick)
+    {
+        var options = ProblemOptions.For(name, defaults, quick);
+        var command = new Command(name, description);
+        foreach (var option in options.All) command.Options.Add(option);
+        command.SetAction(args => Problems(args, name, example, task, defaults, quick, options));
+        return command;
+    }
 
     public static Command Build()
     {
@@ -62,16 +81,16 @@ static class GrpoCommand
         run.SetAction(RunConfig);
         var tree = new Command("tree", "the paper's synthetic experiment, GRPO against λ-GRPO")
         {
-            Full, Sweep, TreeQuick, SharedPrefix, NegativeReward, TreeSeeds, TreeSteps, TreeLearningRate, TreeTemperature, TreeOut, TreeDevice,
-            TreeUnpacked,
+            Full, Sweep, TreeQuick, SharedPrefix, NegativeReward, TreeSeeds, TreeSteps, TreeLearningRate, TreeTemperature, LargePolicy,
+            UniformStart, TreeOut, TreeDevice, TreeUnpacked,
         };
         tree.SetAction(Tree);
-        var arith = new Command("arith", "two-digit arithmetic: supervised start, then GRPO against λ-GRPO")
-        {
-            Quick, ArithSeeds, ArithSteps, SftSteps, ArithLearningRate, ArithOut, ArithDevice, ArithUnpacked,
-        };
-        arith.SetAction(Arith);
-        return new Command("grpo", "GRPO and λ-GRPO: a configured run, or one of the two demo experiments") { run, tree, arith };
+        var arith = ProblemCommand("arith", "two-digit arithmetic: supervised start, then GRPO against λ-GRPO",
+            "two-digit addition and subtraction, e.g. ^47-19= → +028;", ArithmeticTask.AsTask, new ArithmeticSettings(), ArithmeticSettings.Quick);
+        var sums = ProblemCommand("sums", "running sums, a deep-tree task (21-token completions): supervised start, then GRPO against λ-GRPO",
+            "the running sums of eight digits, e.g. ^3+8+5+9+2+7+1+4= → 11,16,25,27,34,35,39;", RunningSumTask.Instance,
+            ArithmeticSettings.RunningSums, ArithmeticSettings.RunningSumsQuick);
+        return new Command("grpo", "GRPO and λ-GRPO: a configured run, or one of the demo experiments") { run, tree, arith, sums };
     }
 
     /// <summary>
@@ -115,30 +134,32 @@ static class GrpoCommand
         return 0;
     }
 
-    static int Arith(ParseResult args)
+    static int Problems(ParseResult args, string name, string example, IProblemTask task, ArithmeticSettings defaults,
+        ArithmeticSettings quick, ProblemOptions options)
     {
-        var settings = args.GetValue(Quick) ? ArithmeticSettings.Quick : new ArithmeticSettings();
+        bool isQuick = args.GetValue(options.Quick);
+        var settings = isQuick ? quick : defaults;
         settings = settings with
         {
-            Seeds = args.GetValue(ArithSeeds) ?? settings.Seeds,
-            GrpoSteps = args.GetValue(ArithSteps) ?? settings.GrpoSteps,
-            SftSteps = args.GetValue(SftSteps) ?? settings.SftSteps,
-            LearningRate = args.GetValue(ArithLearningRate) ?? settings.LearningRate,
-            PackedTree = !args.GetValue(ArithUnpacked),
+            Seeds = args.GetValue(options.Seeds) ?? settings.Seeds,
+            GrpoSteps = args.GetValue(options.Steps) ?? settings.GrpoSteps,
+            SftSteps = args.GetValue(options.SftSteps) ?? settings.SftSteps,
+            LearningRate = args.GetValue(options.LearningRate) ?? settings.LearningRate,
+            PackedTree = !args.GetValue(options.Unpacked),
         };
-        string outDir = args.GetValue(ArithOut)!;
-        var device = Device.Parse(args.GetValue(ArithDevice)!);
+        string outDir = args.GetValue(options.Out)!;
+        var device = Device.Parse(args.GetValue(options.Device)!);
         if (settings.Seeds < 1 || settings.GrpoSteps < 1 || settings.SftSteps < 0)
             throw new UsageException("--seeds and --steps must be ≥ 1 and --sft-steps ≥ 0");
         if (settings.Seeds > 1000 || settings.GrpoSteps > 1_000_000 || settings.SftSteps > 1_000_000)
             throw new UsageException("--seeds must be at most 1000, and --steps and --sft-steps at most 1000000");
         if (!(settings.LearningRate > 0)) throw new UsageException($"--lr must be positive, got {settings.LearningRate}");
-        OutputDirectory.Prepare("grpo arith", outDir);
+        OutputDirectory.Prepare($"grpo {name}", outDir);
         var clock = Stopwatch.StartNew();
-        var m = ArithmeticExperiment.Model;
+        var m = ArithmeticExperiment.ModelFor(task);
         var report = new ExperimentReport();
-        if (args.GetValue(Quick)) Console.Error.WriteLine(QuickWarning);
-        report.Line("grpo arith: two-digit addition and subtraction, e.g. ^47-19= → +028;  " +
+        if (isQuick) Console.Error.WriteLine(QuickWarning);
+        report.Line($"grpo {name}: {example};  " +
             $"policy: GPT {m.Layers} layers, width {m.Width}, {m.Heads} heads, on {device}; {Environment.ProcessorCount} cores");
         report.Line(string.Create(CultureInfo.InvariantCulture,
             $"per seed: its own supervised start ({settings.SftSteps} steps), then GRPO and λ-GRPO from it: group 8, 8 prompts per step, " +
@@ -151,13 +172,13 @@ static class GrpoCommand
         {
             var sft = new ProgressBar(settings.SftSteps, $"sft    s{seed}");
             using var start = ArithmeticExperiment.Pretrain(settings.SftSteps,
-                (s, loss) => sft.Report(s, string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}")), device, seed);
+                (s, loss) => sft.Report(s, string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}")), device, seed, task);
             sft.Done();
-            starts.Add(ArithmeticExperiment.Accuracy(start, settings.EvalProblems));
+            starts.Add(ArithmeticExperiment.Accuracy(start, settings.EvalProblems, task));
             foreach (bool lambda in new[] { false, true })
             {
                 var progress = new ProgressBar(settings.GrpoSteps, lambda ? $"λ-GRPO s{seed}" : $"GRPO   s{seed}");
-                var run = ArithmeticExperiment.Run(start, lambda, seed, settings, mt => progress.Report(mt.Step, mt.Summary));
+                var run = ArithmeticExperiment.Run(start, lambda, seed, settings, mt => progress.Report(mt.Step, mt.Summary), task);
                 progress.Done();
                 runs.Add(run);
                 string logDir = Path.Combine(outDir, $"{(lambda ? "lambda-grpo" : "grpo")}-seed{seed}");
@@ -205,7 +226,7 @@ static class GrpoCommand
         AtomicFile.WriteText(Path.Combine(outDir, "accuracy.csv"), csv.ToString());
         report.Line($"{runs.Count} runs and {settings.Seeds} supervised starts in {clock.Elapsed.TotalSeconds:F0} s; curves, per-step metrics " +
             $"(<method>-seed<s>/metrics.csv) and plots in {outDir}/");
-        if (args.GetValue(Quick)) report.Line(QuickWarning);
+        if (isQuick) report.Line(QuickWarning);
         report.Save(Path.Combine(outDir, "summary.md"));
         return 0;
     }
@@ -219,8 +240,10 @@ static class GrpoCommand
         int steps = args.GetValue(TreeSteps);
         string outDir = args.GetValue(TreeOut)!;
         float lr = args.GetValue(TreeLearningRate), temperature = args.GetValue(TreeTemperature);
-        bool packedTree = !args.GetValue(TreeUnpacked);
+        bool packedTree = !args.GetValue(TreeUnpacked), large = args.GetValue(LargePolicy);
+        int uniformSteps = args.GetValue(UniformStart);
         var device = Device.Parse(args.GetValue(TreeDevice)!);
+        if (uniformSteps is < 0 or > 100_000) throw new UsageException($"--uniform-start must be in [0, 100000] steps, got {uniformSteps}");
         if (quick && sweep) throw new UsageException("--quick and --sweep exclude each other: give one of them");
         if (quick) (seeds, steps) = (2, 100);
         if (seeds < 1 || steps <= TreeExperiment.Window) throw new UsageException($"--seeds must be ≥ 1 and --steps > {TreeExperiment.Window}");
@@ -243,8 +266,10 @@ static class GrpoCommand
         report.Line($"grpo tree: target {TreeTask.Format(new TreeTask(1, -1).Target)}, group 16, {steps} steps, {runs.Length} runs " +
             $"({(full ? "n ∈ {1, 2}, r_neg ∈ {−0.5, −1, −1.5}" : $"n = {n}, r_neg = {rNeg}")}, {seeds} seeds, GRPO and λ-GRPO" +
             $"{(sweep ? ", lr ∈ {1e-4, 3e-4, 1e-3} × temperature ∈ {0.75, 1}" : "")})");
-        var m = TreeExperiment.Model;
-        report.Line(string.Create(CultureInfo.InvariantCulture, $"policy: GPT, {m.Layers} layers, width {m.Width}, {m.Heads} heads, on {device}; " +
+        var m = large ? TreeExperiment.LargeModel : TreeExperiment.Model;
+        string startText = uniformSteps > 0 ? $", supervised {uniformSteps} steps on uniform L/R paths first" : "";
+        report.Line(string.Create(CultureInfo.InvariantCulture,
+            $"policy: GPT, {m.Layers} layers, width {m.Width}, {m.Heads} heads{startText}, on {device}; " +
             $"AdamW{(sweep ? "" : $" lr {lr}")}, token-mean, μ = 1, β = 0{(sweep ? "" : $", temperature {temperature}")}; " +
             $"{Environment.ProcessorCount} cores ({System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture})"));
 
@@ -257,7 +282,8 @@ static class GrpoCommand
         Parallel.For(0, runs.Length, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
         {
             var (cellLr, cellTemperature, run) = runs[i];
-            results[i] = TreeExperiment.Run(run, steps, cellLr, device: device, packedTree: packedTree, temperature: cellTemperature);
+            using var start = large || uniformSteps > 0 ? TreeExperiment.Policy(run.Seed, large, uniformSteps, device) : null;
+            results[i] = TreeExperiment.Run(run, steps, cellLr, device: device, packedTree: packedTree, temperature: cellTemperature, start: start);
             int d = Interlocked.Increment(ref done);
             lock (progress)
                 progress.Report(d, string.Create(CultureInfo.InvariantCulture,

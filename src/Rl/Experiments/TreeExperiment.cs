@@ -1,3 +1,5 @@
+using Engine.Autograd;
+using Engine.Autograd.Optimizers;
 using Engine.Model;
 using Engine.Rl.Grpo;
 using Engine.Rl.Tasks;
@@ -39,6 +41,47 @@ public static class TreeExperiment
 {
     /// <summary>The policy: 2 blocks of width 32 over the vocabulary {BOS, L, R}.</summary>
     public static GptConfig Model => new(TreeTask.VocabSize, ContextLength: 5, Width: 32, Layers: 2, Heads: 2);
+
+    /// <summary>The larger policy of the robustness option: 4 blocks of width 128 (about 0.8 M parameters, 30 times the default).</summary>
+    public static GptConfig LargeModel => new(TreeTask.VocabSize, ContextLength: 5, Width: 128, Layers: 4, Heads: 4);
+
+    /// <summary>
+    /// The policy a run starts from: a fresh <see cref="Model"/> (or <see cref="LargeModel"/>) of the seed, then, when
+    /// <paramref name="uniformSteps"/> &gt; 0, supervised for that many steps on uniformly random L/R paths, so that it starts as a
+    /// trained model whose every next-token distribution is ½ L, ½ R (closer to the paper's pretrained GPT-2 than a random init).
+    /// </summary>
+    public static Gpt Policy(int seed, bool large = false, int uniformSteps = 0, Device? device = null)
+    {
+        var policy = new Gpt(large ? LargeModel : Model, seed: (ulong)(1000 + seed), device);
+        if (uniformSteps <= 0) return policy;
+        using var opt = new AdamW(policy.Parameters.Values, 1e-3f, weightDecay: 0f);
+        const int batch = 64, depth = 4;
+        ulong counter = 0;
+        for (int s = 0; s < uniformSteps; s++)
+        {
+            var x = new int[batch * depth];
+            var y = new int[batch * depth];
+            for (int r = 0; r < batch; r++)
+            {
+                uint bits = Engine.Random.Philox.Block(0x756e69666f726dUL + (ulong)seed, counter++).X0;
+                int[] path = [.. Enumerable.Range(0, depth).Select(i => (bits >> i & 1) == 0 ? TreeTask.L : TreeTask.R)];
+                x[r * depth] = TreeTask.Bos;
+                for (int i = 0; i < depth; i++)
+                {
+                    if (i > 0) x[r * depth + i] = path[i - 1];
+                    y[r * depth + i] = path[i];
+                }
+            }
+            using var scope = TensorScope.Open();
+            opt.ZeroGrad();
+            var loss = Gpt.Loss(policy.Forward(Tensor.FromInts(x, new Shape(batch, depth), policy.Device)),
+                Tensor.FromInts(y, new Shape(batch, depth), policy.Device));
+            loss.Backward();
+            opt.ClipGradNorm(1f);
+            opt.Step();
+        }
+        return policy;
+    }
 
     /// <summary>Steps per run (the paper's 250).</summary>
     public const int Steps = 250;
