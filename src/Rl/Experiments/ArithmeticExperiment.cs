@@ -65,11 +65,10 @@ public static class ArithmeticExperiment
     }
 
     /// <summary>GRPO settings shared by both methods.</summary>
-    public static GrpoOptions Options(bool lambda, int seed, float learningRate, bool packedTree = true, int maxNewTokens = ArithmeticTask.AnswerLength) =>
-        new(GroupSize: 8, PromptsPerStep: 8,
-        MaxNewTokens: maxNewTokens, LambdaScaling: lambda, Aggregation: Aggregation.TokenMean, LearningRate: learningRate,
-        GradClip: 1f,
-        Seed: (ulong)seed, PackedTree: packedTree);
+    public static GrpoOptions Options(bool lambda, int seed, float learningRate, bool packedTree = true,
+        int maxNewTokens = ArithmeticTask.AnswerLength) => new(GroupSize: 8, PromptsPerStep: 8, MaxNewTokens: maxNewTokens,
+        LambdaScaling: lambda, Aggregation: Aggregation.TokenMean, LearningRate: learningRate, GradClip: 1f, Seed: (ulong)seed,
+        PackedTree: packedTree);
 
     /// <summary>
     /// Supervised training on the answer tokens of training problems, on <paramref name="device"/> (default: the CPU); returns the model.
@@ -109,7 +108,7 @@ public static class ArithmeticExperiment
         return model;
     }
 
-    /// <summary>Share of the first <paramref name="count"/> held-out problems solved (<see cref="IProblemTask.Solves"/>), by greedy decoding.</summary>
+    /// <summary>Share of the first <paramref name="count"/> held-out problems solved (<see cref="IProblemTask.Solves"/>), greedily.</summary>
     public static double Accuracy(Gpt model, int count, IProblemTask? task = null)
     {
         task ??= ArithmeticTask.AsTask;
