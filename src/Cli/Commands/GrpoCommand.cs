@@ -50,7 +50,8 @@ static class GrpoCommand
             CliOptions.Integer("seeds", $"seeds per method, each with its own supervised start (default {defaults.Seeds})", "S"),
             CliOptions.Integer("steps", $"GRPO steps per run (default {defaults.GrpoSteps})"),
             CliOptions.Integer("sft-steps", $"supervised steps before RL (default {defaults.SftSteps})"),
-            CliOptions.Number("lr", $"AdamW's learning rate in RL (default {defaults.LearningRate.ToString(CultureInfo.InvariantCulture)})", "LR"),
+            CliOptions.Number("lr",
+                $"AdamW's learning rate in RL (default {defaults.LearningRate.ToString("0.######", CultureInfo.InvariantCulture)})", "LR"),
             CliOptions.Text("out", "where the tables, curves and plots go", "DIR", $"runs/grpo-{name}"),
             CliOptions.Flag("unpacked", "train on k separate rows instead of the packed trie"),
             CliOptions.Device());
@@ -159,11 +160,11 @@ static class GrpoCommand
         var m = ArithmeticExperiment.ModelFor(task);
         var report = new ExperimentReport();
         if (isQuick) Console.Error.WriteLine(QuickWarning);
-        report.Line($"grpo {name}: {example};  " +
+        report.Line($"grpo {name}: {example}  " +
             $"policy: GPT {m.Layers} layers, width {m.Width}, {m.Heads} heads, on {device}; {Environment.ProcessorCount} cores");
         report.Line(string.Create(CultureInfo.InvariantCulture,
             $"per seed: its own supervised start ({settings.SftSteps} steps), then GRPO and λ-GRPO from it: group 8, 8 prompts per step, " +
-            $"{settings.GrpoSteps} steps, lr {settings.LearningRate}, token-mean, μ = 1, β = 0; greedy held-out accuracy on " +
+            $"{settings.GrpoSteps} steps, lr {settings.LearningRate:0.######}, token-mean, μ = 1, β = 0; greedy held-out accuracy on " +
             $"{settings.EvalProblems} problems every {settings.EvalEvery} steps; {settings.Seeds} seeds"));
 
         var runs = new List<ArithmeticRun>();
@@ -327,9 +328,10 @@ static class GrpoCommand
                 report.Line(string.Create(CultureInfo.InvariantCulture,
                     $"| {config.Key.SharedPrefix} | {config.Key.NegativeReward:0.0} | " +
                     $"{ExperimentReport.PairedCells(Of(false, r => r.FinalFrequency), Of(true, r => r.FinalFrequency))} | " +
-                    $"{peak.Mean:+0.000;-0.000} [{peak.Low:F3}, {peak.High:F3}] | " +
+                    $"{Math.Round(peak.Mean, 3):+0.000;-0.000;0.000} [{peak.Low:F3}, {peak.High:F3}] | " +
                     $"{SeedStatistics.Mean(Of(false, r => r.StepsTo90)).Format("F0")} | " +
-                    $"{SeedStatistics.Mean(Of(true, r => r.StepsTo90)).Format("F0")} | {speed.Mean:+0;-0} [{speed.Low:F0}, {speed.High:F0}] | " +
+                    $"{SeedStatistics.Mean(Of(true, r => r.StepsTo90)).Format("F0")} | " +
+                    $"{Math.Round(speed.Mean):+0;-0;0} [{speed.Low:F0}, {speed.High:F0}] | " +
                     $"{paper.Item1} | {paper.Item2} |"));
                 foreach (var r in config)
                     for (int s = 0; s < r.TargetFrequency.Length; s++)
@@ -356,7 +358,7 @@ static class GrpoCommand
             var pooled = SeedStatistics.PairedDifference(Pooled(true), Pooled(false));
             cellSummary.Add(string.Create(CultureInfo.InvariantCulture,
                 $"| {cellLr:0e0} | {cellTemperature} | {lambdaAhead} | {grpoAhead} | {configCount - lambdaAhead - grpoAhead} | " +
-                $"{pooled.Mean:+0.000;-0.000} [{pooled.Low:F3}, {pooled.High:F3}] ({pooled.Count} pairs) |"));
+                $"{Math.Round(pooled.Mean, 3):+0.000;-0.000;0.000} [{pooled.Low:F3}, {pooled.High:F3}] ({pooled.Count} pairs) |"));
             report.Line();
             report.TreeStatistics(outDir, suffix, cellResults.Select(r => (r.Run.Lambda, r.Steps)).ToArray());
         }

@@ -3,7 +3,7 @@ using Engine.Rl.Rewards;
 namespace Engine.Rl.Tasks;
 
 /// <summary>
-/// The paper's synthetic task (PAPER.md §6): after a single BOS prompt the policy emits exactly
+/// The synthetic task of Sullivan and Koller (arXiv 2509.21154, §6): after a single BOS prompt the policy emits exactly
 /// <see cref="Depth"/> tokens, each L or R, so the completions form a binary tree. The target path scores
 /// 1; every other path that shares the target's first <see cref="SharedPrefix"/> tokens scores
 /// <see cref="NegativeReward"/> (a trap that poisons the shared prefix); all remaining paths score 0.7.
@@ -23,7 +23,8 @@ public sealed class TreeTask(int sharedPrefix, float negativeReward, string targ
     public const int VocabSize = 3;
 
     /// <summary>n: how many leading tokens the trap shares with the target.</summary>
-    public int SharedPrefix { get; } = sharedPrefix is >= 1 && sharedPrefix < 4 ? sharedPrefix : throw new ArgumentException($"tree task: n must be in [1, 3], got {sharedPrefix}");
+    public int SharedPrefix { get; } = sharedPrefix is >= 1 && sharedPrefix < 4
+        ? sharedPrefix : throw new ArgumentException($"tree task: n must be in [1, 3], got {sharedPrefix}");
 
     /// <summary>r_neg, the reward of the target's trapped siblings.</summary>
     public float NegativeReward { get; } = negativeReward;
