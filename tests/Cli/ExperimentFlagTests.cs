@@ -40,4 +40,13 @@ public sealed class ExperimentFlagTests
             Assert.True(File.Exists(Path.Combine(outDir, plot)), plot);
         Assert.Contains("<polygon", File.ReadAllText(Path.Combine(outDir, "target_frequency_n1_rneg-1.0.svg")), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(0.47, "F3", "+0.470")]
+    [InlineData(-0.0174, "F3", "-0.017")]
+    [InlineData(-0.0004, "F3", "0.000")]   // rounds to zero: no sign, not "-0.000"
+    [InlineData(-0.4, "F0", "0")]
+    [InlineData(44.6, "F0", "+45")]
+    public void DifferencesCarryTheirSign(double value, string format, string expected) =>
+        Assert.Equal(expected, global::Engine.Cli.Reporting.ExperimentReport.Signed(value, format));
 }

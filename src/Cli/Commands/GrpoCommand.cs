@@ -328,10 +328,10 @@ static class GrpoCommand
                 report.Line(string.Create(CultureInfo.InvariantCulture,
                     $"| {config.Key.SharedPrefix} | {config.Key.NegativeReward:0.0} | " +
                     $"{ExperimentReport.PairedCells(Of(false, r => r.FinalFrequency), Of(true, r => r.FinalFrequency))} | " +
-                    $"{Math.Round(peak.Mean, 3):+0.000;-0.000;0.000} [{peak.Low:F3}, {peak.High:F3}] | " +
+                    $"{ExperimentReport.Signed(peak.Mean)} [{peak.Low:F3}, {peak.High:F3}] | " +
                     $"{SeedStatistics.Mean(Of(false, r => r.StepsTo90)).Format("F0")} | " +
                     $"{SeedStatistics.Mean(Of(true, r => r.StepsTo90)).Format("F0")} | " +
-                    $"{Math.Round(speed.Mean):+0;-0;0} [{speed.Low:F0}, {speed.High:F0}] | " +
+                    $"{ExperimentReport.Signed(speed.Mean, "F0")} [{speed.Low:F0}, {speed.High:F0}] | " +
                     $"{paper.Item1} | {paper.Item2} |"));
                 foreach (var r in config)
                     for (int s = 0; s < r.TargetFrequency.Length; s++)
@@ -358,7 +358,7 @@ static class GrpoCommand
             var pooled = SeedStatistics.PairedDifference(Pooled(true), Pooled(false));
             cellSummary.Add(string.Create(CultureInfo.InvariantCulture,
                 $"| {cellLr:0e0} | {cellTemperature} | {lambdaAhead} | {grpoAhead} | {configCount - lambdaAhead - grpoAhead} | " +
-                $"{Math.Round(pooled.Mean, 3):+0.000;-0.000;0.000} [{pooled.Low:F3}, {pooled.High:F3}] ({pooled.Count} pairs) |"));
+                $"{ExperimentReport.Signed(pooled.Mean)} [{pooled.Low:F3}, {pooled.High:F3}] ({pooled.Count} pairs) |"));
             report.Line();
             report.TreeStatistics(outDir, suffix, cellResults.Select(r => (r.Run.Lambda, r.Steps)).ToArray());
         }

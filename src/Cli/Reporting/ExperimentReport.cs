@@ -38,11 +38,18 @@ sealed class ExperimentReport
     {
         var d = SeedStatistics.PairedDifference(lambda, grpo);
         string F(double v) => v.ToString(format, CultureInfo.InvariantCulture);
-        string sign = d.Mean >= 0 ? "+" : "";
         string interval = d.Count > 1 ? $"[{F(d.Low)}, {F(d.High)}]" : "(1 seed)";
         return $"{SeedStatistics.Mean(grpo).Format(format)} | {SeedStatistics.Mean(lambda).Format(format)} | " +
-            $"{sign}{F(d.Mean)} {interval}{Verdict(d, higherIsBetter)} | " +
+            $"{Signed(d.Mean, format)} {interval}{Verdict(d, higherIsBetter)} | " +
             $"{(higherIsBetter ? SeedStatistics.Wins(lambda, grpo) : SeedStatistics.Wins(grpo, lambda))}/{grpo.Count}";
+    }
+
+    /// <summary>A difference with its sign: "+0.470", "-0.017", and "0.000" when it rounds to zero either way.</summary>
+    public static string Signed(double value, string format = "F3")
+    {
+        string text = value.ToString(format, CultureInfo.InvariantCulture);
+        bool zero = text.TrimStart('-').All(c => c is '0' or '.');
+        return zero ? text.TrimStart('-') : value > 0 ? "+" + text : text;
     }
 
     /// <summary>" (λ-GRPO)" or " (GRPO)", the better method, when the paired interval of λ-GRPO − GRPO excludes 0; "" when it does not.</summary>
