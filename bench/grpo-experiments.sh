@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GRPO-against-λ-GRPO comparisons behind bench/RESULTS.md, each into runs/<name>/ (summary.md, CSVs, plots).
-# Not part of CI. Wall times on this 2-core AMD EPYC (Zen 5), shared with other builds: about 2 min for the sweep,
-# 1 min per tree option, 2 min for arith, 6 min for sums and 3 min for its unpacked timing run.
+# Not part of CI. Wall times on this 2-core AMD EPYC (Zen 5), shared with other builds (load average 3–75):
+# 1.5–2.5 min for the sweep, 1–2 min per tree option, 2 min for arith, 2–3 min for sums, 1 min for its unpacked run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build src/Cli -c Release -v quiet -nologo >/dev/null
