@@ -12,7 +12,8 @@ namespace Engine.Cli.Commands;
 
 /// <summary>
 /// <c>engine grpo run</c>: <see cref="GrpoRun"/> from the command line, with its lines, a progress bar and the plots drawn from its
-/// metrics.csv; <c>engine grpo tree</c> and <c>engine grpo arith</c>: the two demo experiments, GRPO against λ-GRPO.
+/// metrics.csv; <c>engine grpo tree</c>, <c>engine grpo arith</c> and <c>engine grpo sums</c>: the demo experiments, GRPO against
+/// λ-GRPO over seeds, with intervals, paired differences and the tree statistics (<see cref="ExperimentReport"/>).
 /// </summary>
 static class GrpoCommand
 {
