@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 dotnet build src/Cli -c Release -v quiet -nologo >/dev/null
 engine() { dotnet src/Cli/bin/Release/net10.0/engine.dll "$@"; }
 engine grpo tree --sweep --out runs/grpo-tree-sweep                            # 6 × 2 × 6 × 10 seeds = 720 runs
+engine grpo tree --full --steps 500 --out runs/grpo-tree-500                    # long enough to converge
 engine grpo tree --full --uniform-start 200 --out runs/grpo-tree-uniform       # the uniform-L/R supervised start
 engine grpo tree --full --large-policy --lr 1e-4 --out runs/grpo-tree-large    # 4 blocks of width 128
 engine grpo arith --out runs/grpo-arith                                        # 5 seeds, a supervised start each
