@@ -78,4 +78,20 @@ public static class ArithmeticTask
     public static WeightedReward Reward() => new(new DelegateReward("exact_answer",
         input => input.Completion.Count > 0 && input.Completion[^1] == End
             && input.Text == ((ArithmeticProblem)input.TaskData!).Answer[..^1] ? 1f : 0f));
+
+    /// <summary>The task behind the generic experiment code (<see cref="IProblemTask"/>).</summary>
+    public static IProblemTask AsTask { get; } = new Definition();
+
+    sealed class Definition : IProblemTask
+    {
+        public string Name => "two-digit arithmetic";
+        public CharTokenizer Tokenizer => ArithmeticTask.Tokenizer;
+        public int PromptLength => ArithmeticTask.PromptLength;
+        public int AnswerLength => ArithmeticTask.AnswerLength;
+        public int End => ArithmeticTask.End;
+        public ArithmeticProblem Train(ulong index) => ArithmeticTask.Train(index);
+        public ArithmeticProblem HeldOut(ulong index) => ArithmeticTask.HeldOut(index);
+        public bool Solves(ArithmeticProblem problem, string completion) => completion == problem.Answer;
+        public WeightedReward Reward() => ArithmeticTask.Reward();
+    }
 }
