@@ -17,9 +17,9 @@ namespace Engine.Cli.Commands;
 /// </summary>
 static class GrpoCommand
 {
-    static readonly Option<string?> Config = CliOptions.Text("config", "the run's JSON config (docs: the grpo run config reference)",
+    static readonly Option<string?> Config = CliOptions.Path("config", "the run's JSON config (docs: the grpo run config reference)",
         "FILE.json", required: true);
-    static readonly Option<string?> RunOut = CliOptions.Text("out", "the run directory (default runs/grpo-<config name>)", "DIR");
+    static readonly Option<string?> RunOut = CliOptions.Path("out", "the run directory (default runs/grpo-<config name>)", "DIR");
     static readonly Option<int?> RunSteps = CliOptions.Integer("steps", "overrides the config's steps (a resumed run may be extended)");
     static readonly Option<bool> Resume = CliOptions.Flag("resume", "continue from the newest complete checkpoint set");
     static readonly Option<bool> Force = CliOptions.Flag("force", "replace the run already in --out");
@@ -30,7 +30,7 @@ static class GrpoCommand
     static readonly Option<int> TreeSeeds = CliOptions.Integer("seeds", "seeds per method", 10, "S");
     static readonly Option<int> TreeSteps = CliOptions.Integer("steps", "steps per run", TreeExperiment.Steps);
     static readonly Option<float> TreeLearningRate = CliOptions.Number("lr", "AdamW's learning rate", TreeExperiment.LearningRate, "LR");
-    static readonly Option<string> TreeOut = CliOptions.Text("out", "where the tables, curves and plots go", "DIR", "runs/grpo-tree");
+    static readonly Option<string> TreeOut = CliOptions.Path("out", "where the tables, curves and plots go", "DIR", "runs/grpo-tree");
     static readonly Option<bool> TreeUnpacked = CliOptions.Flag("unpacked", "train on k separate rows instead of the packed trie");
     static readonly Option<string> TreeDevice = CliOptions.Device();
     static readonly Option<float> TreeTemperature = CliOptions.Number("temperature", "the sampling temperature (the authors' code: 0.75)", 1f, "T");
@@ -53,7 +53,7 @@ static class GrpoCommand
             CliOptions.Integer("sft-steps", $"supervised steps before RL (default {defaults.SftSteps})"),
             CliOptions.Number("lr",
                 $"AdamW's learning rate in RL (default {defaults.LearningRate.ToString("0.######", CultureInfo.InvariantCulture)})", "LR"),
-            CliOptions.Text("out", "where the tables, curves and plots go", "DIR", $"runs/grpo-{name}"),
+            CliOptions.Path("out", "where the tables, curves and plots go", "DIR", $"runs/grpo-{name}"),
             CliOptions.Flag("unpacked", "train on k separate rows instead of the packed trie"),
             CliOptions.Device());
 
