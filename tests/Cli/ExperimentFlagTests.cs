@@ -10,6 +10,10 @@ public sealed class ExperimentFlagTests
 
     [Theory]
     [InlineData("grpo tree --quick --sweep", "--quick and --sweep exclude each other")]
+    [InlineData("grpo tree --quick --seeds 5", "--quick runs 2 seeds of 100 steps")]
+    [InlineData("grpo tree --sweep --lr 0.001", "--sweep runs every lr and temperature")]
+    [InlineData("grpo tree --full --n 2", "--full runs every n and r_neg")]
+    [InlineData("grpo tree --sweep --r-neg -0.5", "--sweep runs every n and r_neg")]
     [InlineData("grpo tree --temperature 0", "--temperature must be at least 0.05")]
     [InlineData("grpo tree --uniform-start -1", "--uniform-start must be in [0, 100000]")]
     [InlineData("grpo sums --lr 0", "--lr must be positive")]

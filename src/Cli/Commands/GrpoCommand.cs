@@ -247,6 +247,14 @@ static class GrpoCommand
         var device = Device.Parse(args.GetValue(TreeDevice)!);
         if (uniformSteps is < 0 or > 100_000) throw new UsageException($"--uniform-start must be in [0, 100000] steps, got {uniformSteps}");
         if (quick && sweep) throw new UsageException("--quick and --sweep exclude each other: give one of them");
+        // An option that the chosen mode would override is refused rather than silently ignored.
+        bool Given(Option option) => args.GetResult(option) is { Implicit: false };
+        if (quick && (Given(TreeSeeds) || Given(TreeSteps)))
+            throw new UsageException("--quick runs 2 seeds of 100 steps: leave out --seeds and --steps, or --quick");
+        if (sweep && (Given(TreeLearningRate) || Given(TreeTemperature)))
+            throw new UsageException("--sweep runs every lr and temperature of its grid: leave out --lr and --temperature, or --sweep");
+        if (full && (Given(SharedPrefix) || Given(NegativeReward)))
+            throw new UsageException($"{(sweep ? "--sweep" : "--full")} runs every n and r_neg of the paper: leave out --n and --r-neg");
         if (quick) (seeds, steps) = (2, 100);
         if (seeds < 1 || steps <= TreeExperiment.Window) throw new UsageException($"--seeds must be ≥ 1 and --steps > {TreeExperiment.Window}");
         if (seeds > 1000 || steps > 1_000_000)
