@@ -206,4 +206,35 @@ public class TokenizerTests
         var e = Assert.Throws<CheckpointException>(() => Gpt2BpeTokenizer.Load(dir.Path));
         Assert.Contains(expected, e.Message);
     }
+
+    // The lone surrogate is put in by the test: xunit would pass it through its serializer as U+FFFD.
+    [Theory]
+    [InlineData("a", 0xD800, "b", 1)]
+    [InlineData("ok ", 0xDC00, "", 3)]
+    [InlineData("𝐨'm", 0xD835, "", 4)]          // a pair, then a high surrogate with nothing after it
+    public void EveryTokenizerRefusesALoneSurrogateInsteadOfEncodingU_FFFD(string before, int surrogate, string after, int position)
+    {
+        string text = before + (char)surrogate + after, code = surrogate.ToString("X4", System.Globalization.CultureInfo.InvariantCulture);
+        var tokenizers = new (ITokenizer Tokenizer, string Name)[]
+        {
+            (new ByteTokenizer(), "byte tokenizer"), (CharTokenizer.FromText("abok 𝐨'm"), "char tokenizer"), (Gpt2BpeTokenizer.Load(BpeDir), "bpe"),
+        };
+        foreach (var (tokenizer, name) in tokenizers)
+        {
+            var e = Assert.Throws<ArgumentException>(() => tokenizer.Encode(text));
+            Assert.Equal($"{name}: the text has a lone surrogate U+{code} at position {position}, which is not Unicode", e.Message);
+        }
+        Assert.Throws<ArgumentException>(() => CharTokenizer.FromText(text));
+        Assert.Equal([0xF0, 0x9D, 0x90, 0xA8], new ByteTokenizer().Encode("𝐨"));
+    }
+
+    [Fact]
+    public void AMergesFileThatIsNotUtf8IsRefused()
+    {
+        using var dir = new TempDirectory();
+        File.Copy(Path.Combine(BpeDir, "vocab.json"), dir.File("vocab.json"));
+        File.WriteAllBytes(dir.File("merges.txt"), [0x23, 0x76, 0x0A, 0x68, 0x20, 0xFF, 0x0A]);
+        var e = Assert.Throws<IOException>(() => Gpt2BpeTokenizer.Load(dir.Path));
+        Assert.Contains("is not valid UTF-8 text (an invalid sequence at byte 5)", e.Message);
+    }
 }

@@ -2,7 +2,10 @@ using System.Text;
 
 namespace Engine.Model.Tokenizers;
 
-/// <summary>One token per UTF-8 byte: 256 ids, any text. Decoding replaces invalid UTF-8 with U+FFFD.</summary>
+/// <summary>
+/// One token per UTF-8 byte: 256 ids, any well-formed text (a lone surrogate is refused). Decoding replaces invalid UTF-8
+/// with U+FFFD.
+/// </summary>
 public sealed class ByteTokenizer : ITokenizer
 {
     /// <inheritdoc/>
@@ -15,6 +18,7 @@ public sealed class ByteTokenizer : ITokenizer
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        Tokenizer.RequireWellFormed(text, "byte tokenizer");
         var bytes = Encoding.UTF8.GetBytes(text);
         var ids = new int[bytes.Length];
         for (int i = 0; i < bytes.Length; i++) ids[i] = bytes[i];

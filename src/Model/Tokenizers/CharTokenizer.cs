@@ -48,6 +48,7 @@ public sealed class CharTokenizer : ITokenizer
     public static CharTokenizer FromText(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        Tokenizer.RequireWellFormed(text, "char tokenizer");
         var distinct = new SortedSet<Rune>();
         foreach (var r in text.EnumerateRunes()) distinct.Add(r);
         return new CharTokenizer(distinct.Select(r => r.ToString()));
@@ -66,6 +67,7 @@ public sealed class CharTokenizer : ITokenizer
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        Tokenizer.RequireWellFormed(text, "char tokenizer");
         var ids = new List<int>(text.Length);
         int position = 0;
         foreach (var r in text.EnumerateRunes())

@@ -126,8 +126,7 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
 
         var merges = new List<(string, string)>();
         int lineNumber = 0;
-        InputFile.Check(mergesPath, "gpt2 merges");
-        foreach (string line in File.ReadLines(mergesPath))
+        foreach (string line in InputFile.ReadAllText(mergesPath, "gpt2 merges").ReplaceLineEndings("\n").Split('\n'))
         {
             lineNumber++;
             if (line.Length == 0 || (lineNumber == 1 && line.StartsWith("#version", StringComparison.Ordinal))) continue;
@@ -173,6 +172,7 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        Tokenizer.RequireWellFormed(text, "bpe");
         var ids = new List<int>(text.Length / 3 + 4);
         if (_addedTokens.Length == 0)
         {

@@ -5,6 +5,21 @@ namespace Engine.Model.Tokenizers;
 /// <summary>Finds the tokenizer that a model directory holds.</summary>
 public static class Tokenizer
 {
+    /// <summary>
+    /// Refuses text with a lone surrogate: it is not Unicode, has no UTF-8 bytes, and would otherwise become U+FFFD without
+    /// a word (tiktoken refuses it too).
+    /// </summary>
+    internal static void RequireWellFormed(string text, string tokenizer)
+    {
+        var span = text.AsSpan();
+        for (int i = span.IndexOfAnyInRange('\uD800', '\uDFFF'); i >= 0 && i < span.Length; i++)
+        {
+            if (!char.IsSurrogate(span[i])) continue;
+            if (char.IsHighSurrogate(span[i]) && i + 1 < span.Length && char.IsLowSurrogate(span[i + 1])) { i++; continue; }
+            throw new ArgumentException($"{tokenizer}: the text has a lone surrogate U+{(int)span[i]:X4} at position {i}, which is not Unicode");
+        }
+    }
+
     /// <summary>The files <see cref="Load"/> looks for, as a phrase for messages.</summary>
     public const string ExpectedFiles = "tokenizer.json, char-tokenizer.json, or vocab.json and merges.txt";
 
