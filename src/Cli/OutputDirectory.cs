@@ -7,7 +7,8 @@ static class OutputDirectory
     public static void Prepare(string command, string dir)
     {
         if (string.IsNullOrWhiteSpace(dir)) throw new IOException($"{command}: --out is empty; give a directory");
-        if (File.Exists(dir)) throw new IOException($"{command}: --out '{dir}' is a file, not a directory");
+        if (!Directory.Exists(dir) && InputFile.DescribeNonDirectory(dir) is { } what)
+            throw new IOException($"{command}: --out '{dir}' {what}, not a directory");
         if (Engine.Model.Checkpoints.RunDirectory.HoldsRun(dir))
             throw new IOException($"{command}: --out '{dir}' holds a training run; write the experiment's results somewhere else");
         string probe = Path.Combine(dir, $".engine-write-test.{Guid.NewGuid():N}.tmp");

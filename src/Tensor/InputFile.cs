@@ -12,6 +12,29 @@ public static partial class InputFile
     public static System.Text.Json.JsonDocumentOptions StrictJson(int maxDepth = 64) =>
         new() { AllowDuplicateProperties = false, MaxDepth = maxDepth };
 
+    /// <summary>
+    /// What <paramref name="path"/> is, for a message about a path that should have been a directory and is not one: "is a
+    /// symbolic link that loops", "is a symbolic link to 'X', which does not exist", "is a file", or null when nothing is there.
+    /// </summary>
+    public static string? DescribeNonDirectory(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var info = new FileInfo(path);
+        if (info.LinkTarget is { } target)
+        {
+            try
+            {
+                var final = info.ResolveLinkTarget(returnFinalTarget: true);
+                if (final is null || !final.Exists) return $"is a symbolic link to '{target}', which does not exist";
+            }
+            catch (IOException)
+            {
+                return "is a symbolic link that loops";
+            }
+        }
+        return File.Exists(path) ? (IsRegular(path) ? "is a file" : "is a FIFO, device or socket") : null;
+    }
+
     /// <summary>Throws unless <paramref name="path"/> is an existing regular file; <paramref name="what"/> names it in the message.</summary>
     public static void Check(string path, string what)
     {

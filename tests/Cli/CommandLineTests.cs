@@ -162,11 +162,15 @@ public sealed class CommandLineTests : IDisposable
         Directory.CreateDirectory(empty);
         string latin1 = _dir.File("latin1.txt");
         File.WriteAllBytes(latin1, [0x68, 0xE9, 0x21]);
+        string loop = _dir.File("loop");
+        File.CreateSymbolicLink(loop, _dir.File("loop-back"));
+        File.CreateSymbolicLink(_dir.File("loop-back"), loop);
         foreach (var (args, message) in new (string[], string)[]
             {
                 (["--model", _dir.File("missing"), "--text", "a"], "--model '" + _dir.File("missing") + "' not found"),
                 (["--model", Path.Combine(BpeDir, "vocab.json"), "--text", "a"], "is a file"),
                 (["--model", empty, "--text", "a"], "has no tokenizer"),
+                (["--model", loop, "--text", "a"], "--model '" + loop + "' is a symbolic link that loops"),
                 (["--model", BpeDir, "--file", latin1], "is not valid UTF-8"),
                 (["--model", BpeDir, "--file", _dir.File("absent.txt")], "not found"),
                 (["--model", BpeDir, "--file", empty], "is a directory"),

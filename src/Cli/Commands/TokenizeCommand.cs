@@ -33,8 +33,8 @@ static class TokenizeCommand
     {
         string given = args.GetValue(ModelDir)!;
         if (!Directory.Exists(given))
-            throw new DirectoryNotFoundException(File.Exists(given)
-                ? $"tokenize: --model '{given}' is a file; give the directory that holds the tokenizer" : $"tokenize: --model '{given}' not found");
+            throw new DirectoryNotFoundException(InputFile.DescribeNonDirectory(given) is { } what
+                ? $"tokenize: --model '{given}' {what}; give the directory that holds the tokenizer" : $"tokenize: --model '{given}' not found");
         string dir = Gpt2Checkpoint.ResolveDirectory(given);
         var tokenizer = Tokenizer.Load(dir) ?? throw new ArgumentException($"tokenize: {dir} has no tokenizer (expected {Tokenizer.ExpectedFiles})");
         string text = args.GetValue(Text) ?? InputFile.ReadAllText(args.GetValue(TextFile)!, "tokenize: --file");

@@ -58,8 +58,8 @@ public static partial class Gpt2Checkpoint
     {
         ArgumentNullException.ThrowIfNull(directory);
         if (!Directory.Exists(directory))
-            throw new DirectoryNotFoundException(File.Exists(directory)
-                ? $"model '{directory}' is a file; expected a model directory" : $"model directory '{directory}' not found");
+            throw new DirectoryNotFoundException(InputFile.DescribeNonDirectory(directory) is { } what
+                ? $"model '{directory}' {what}; expected a model directory" : $"model directory '{directory}' not found");
         string final = Path.Combine(directory, RunDirectory.ModelDirectoryName);
         return !File.Exists(Path.Combine(directory, ConfigFileName)) && File.Exists(Path.Combine(final, ConfigFileName)) ? final : directory;
     }

@@ -184,7 +184,8 @@ public sealed partial class RunDirectory : IDisposable
         var info = new FileInfo(full);
         if (info.LinkTarget is not null && !Directory.Exists(full) && !System.IO.File.Exists(full))
             throw new IOException($"{command}: --out '{path}' is a symbolic link to '{info.LinkTarget}', which does not exist or loops");
-        if (System.IO.File.Exists(full)) throw new IOException($"{command}: --out '{path}' is a file, not a directory");
+        if (!System.IO.Directory.Exists(full) && InputFile.DescribeNonDirectory(full) is { } what)
+            throw new IOException($"{command}: --out '{path}' {what}, not a directory");
         return full;
     }
 
