@@ -66,6 +66,20 @@ public sealed class CliContractTests : IDisposable
     }
 
     [Fact]
+    public void EvalReadsIdsAsInspectAndGrpoRunDo()
+    {
+        using (var model = new Gpt(Micro, seed: 2)) Gpt2Checkpoint.Save(model, _dir);
+        string tokens = Path.Combine(_dir, "tokens.json");
+        File.WriteAllText(tokens, "[[1,2,3,4]]");
+        string plain = Capture(() => EngineCommandLine.Execute(Line("eval", ["--model", _dir, "--tokens", tokens, "--json"])));
+        File.WriteAllText(tokens, "[[1,2.0,3,4e0]]");
+        Assert.Equal(plain, Capture(() => EngineCommandLine.Execute(Line("eval", ["--model", _dir, "--tokens", tokens, "--json"]))));
+        File.WriteAllText(tokens, "[[1,2.5,3,4]]");
+        var e = Assert.Throws<ArgumentException>(() => EngineCommandLine.Execute(Line("eval", ["--model", _dir, "--tokens", tokens, "--json"])));
+        Assert.Contains("not an integer token id: 2.5", e.Message);
+    }
+
+    [Fact]
     public void SampleJsonHasIdsAndTextWhenATokenizerIsPresent()
     {
         using (var model = new Gpt(Micro, seed: 3)) Gpt2Checkpoint.Save(model, _dir);

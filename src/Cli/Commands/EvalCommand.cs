@@ -92,8 +92,11 @@ static class EvalCommand
             var ids = new List<int>();
             foreach (var v in row.EnumerateArray())
             {
-                if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int id))
+                // As inspect and grpo run read ids: 3 and 3.0 are the same id.
+                if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double value) || value != Math.Floor(value)
+                    || value is < int.MinValue or > int.MaxValue)
                     throw new ArgumentException($"eval: row {rows.Count} of {file} holds a value that is not an integer token id: {v.GetRawText()}");
+                int id = (int)value;
                 ids.Add(id);
             }
             rows.Add([.. ids]);
