@@ -23,13 +23,13 @@ public sealed partial class Variable
     public static Variable LayerNorm(Variable x, Variable weight, Variable bias, float eps = 1e-5f)
     {
         var y = x.Value.LayerNorm(weight.Value, bias.Value, eps, out var mean, out var rstd);
-        return Record("layer_norm", y, [x, weight, bias], g =>
+        return RecordOwning("layer_norm", y, [x, weight, bias], g =>
         {
             var dw = Tensor.Zeros(weight.Shape, g.Device);
             var db = Tensor.Zeros(bias.Shape, g.Device);
             var dx = Tensor.LayerNormBackward(x.Value, weight.Value, mean, rstd, g, dw, db);
             return [dx, dw, db];
-        }, x.Value, weight.Value, mean, rstd);
+        }, [mean, rstd], x.Value, weight.Value, mean, rstd);
     }
 
     /// <summary>
@@ -121,11 +121,11 @@ public sealed partial class Variable
         var tree = mask.TreeMask!;
         if (Tensor.TryTreeAttention(q.Value, k.Value, v.Value, tree, out var o, out var lse))
         {
-            return Record("tree_attention", o, [q, k, v], g =>
+            return RecordOwning("tree_attention", o, [q, k, v], g =>
             {
                 var (dq, dk, dv) = Tensor.TreeAttentionBackward(q.Value, k.Value, v.Value, tree, o, lse, g);
                 return [Keep(dq, q), Keep(dk, k), Keep(dv, v)];
-            }, q.Value, k.Value, v.Value, o, lse);
+            }, [lse], q.Value, k.Value, v.Value, o, lse);
         }
         return DenseAttention(q, k, v, mask.DenseTree(q.Value.Device), causal: false);
     }
@@ -137,11 +137,11 @@ public sealed partial class Variable
         int t = q.Shape[-2], d = q.Shape[-1], s = k.Shape[-2];
         if (Tensor.TryFusedAttention(q.Value, k.Value, v.Value, mask, causal, out var fusedO, out var lse))
         {
-            return Record(op, fusedO, [q, k, v], g =>
+            return RecordOwning(op, fusedO, [q, k, v], g =>
             {
                 var (dq, dk, dv) = Tensor.FusedAttentionBackward(q.Value, k.Value, v.Value, mask, causal, fusedO, lse, g);
                 return [Keep(dq, q), Keep(dk, k), Keep(dv, v)];
-            }, q.Value, k.Value, v.Value, fusedO, lse);
+            }, [lse], q.Value, k.Value, v.Value, fusedO, lse);
         }
         float scale = 1f / MathF.Sqrt(d);
 
@@ -156,7 +156,7 @@ public sealed partial class Variable
         var p = scores.Softmax();
         scores.Dispose();
         var o = Tensor.Matmul(p, v.Value);
-        return Record(op, o, [q, k, v], g =>
+        return RecordOwning(op, o, [q, k, v], g =>
         {
             // dV = Pᵀ·dO;  dP = dO·Vᵀ;  dS = P ⊙ (dP − rowsum(dP ⊙ P));  dQ = dS·K/√d;  dK = dSᵀ·Q/√d
             Tensor? dq = null, dk = null, dv = null;
@@ -170,7 +170,7 @@ public sealed partial class Variable
                 if (k.RequiresGrad) dk = Tensor.Matmul(ds, q.Value, transA: true);
             }
             return [dq, dk, dv];
-        }, q.Value, k.Value, v.Value, p);
+        }, [p], q.Value, k.Value, v.Value, p);
     }
 
     static void RequireAttentionShapes(Shape q, Shape k, Shape v, bool causal)

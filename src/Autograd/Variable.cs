@@ -78,6 +78,20 @@ public sealed partial class Variable : IDisposable
     }
 
     /// <summary>
+    /// As <see cref="Record"/>, for an op whose backward pass needs tensors that only it holds (<paramref name="owned"/>: layer
+    /// norm's statistics, attention's probabilities or log-sum-exps). They are freed with the graph after
+    /// <see cref="Backward"/>, or at once when nothing is recorded, so they do not need a <see cref="TensorScope"/>.
+    /// </summary>
+    internal static Variable RecordOwning(string op, Tensor value, Variable[] inputs, Func<Tensor, Tensor?[]> backward, Tensor[] owned,
+        params Tensor[] saved)
+    {
+        var result = Record(op, value, inputs, backward, saved);
+        if (result.Creator is { } node) node.Own(owned);
+        else foreach (var t in owned) t.Dispose();
+        return result;
+    }
+
+    /// <summary>
     /// Back-propagates from this variable. Without <paramref name="gradient"/> the variable must hold one
     /// element (a loss). Leaf gradients accumulate across calls until <see cref="ZeroGrad"/>. The graph is
     /// freed afterwards unless <paramref name="retainGraph"/> is set.
@@ -223,6 +237,16 @@ public sealed partial class Variable : IDisposable
             return backward(gradOutput);
         }
 
-        public void Release() => _backward = null;
+        Tensor[] _owned = [];
+
+        /// <summary>Tensors that this node alone holds, freed by <see cref="Release"/>.</summary>
+        public void Own(Tensor[] owned) => _owned = owned;
+
+        public void Release()
+        {
+            _backward = null;
+            foreach (var t in _owned) t.Dispose();
+            _owned = [];
+        }
     }
 }

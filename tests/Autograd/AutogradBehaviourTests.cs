@@ -302,4 +302,28 @@ public class MemoryTests
         Assert.Equal(after10, Engine.Tensor.LiveStorageCount);
         Assert.True(last < first * 0.5f, $"the loop should learn: loss {first} → {last}");
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void WhatAnOpKeepsForItsBackwardIsFreedWithoutAScope(bool backward)
+    {
+        // Layer norm keeps its statistics and composed attention its probabilities: no scope is open here, so only the
+        // graph (after Backward) or the op itself (when nothing is recorded) can free them.
+        using var x = Param(Data.Uniform(2 * 3 * 4, 5), 2, 3, 4);
+        using var w = Param(Data.Uniform(4, 6, 0.5f, 1.5f), 4);
+        using var b = Param(new float[4], 4);
+        long before = Engine.Tensor.LiveStorageCount;
+        using (backward ? null : (IDisposable)GradMode.NoGrad())
+        {
+            using var normed = Variable.LayerNorm(x, w, b);
+            using var attended = Variable.Attention(normed, normed, normed, AttentionMask.Causal);
+            using var loss = attended.Sum();
+            if (backward) loss.Backward();
+        }
+        x.ZeroGrad();
+        w.ZeroGrad();
+        b.ZeroGrad();
+        Assert.Equal(before, Engine.Tensor.LiveStorageCount);
+    }
 }
