@@ -50,15 +50,21 @@ public static class TensorLeaks
 
         ~Watch() => s_found.Enqueue(new TensorLeak(shape, dtype, FromCaller(createdAt.ToString())));
 
-        /// <summary>The stack without the frames of the leak watch and the tensor's constructor, however the JIT inlined them.</summary>
+        /// <summary>
+        /// The stack from the <see cref="Tensor"/> method the caller called (say <c>Tensor.Ones</c>) outwards: without the leak
+        /// watch, the constructor and the factories that method went through, however the JIT inlined them.
+        /// </summary>
         static string FromCaller(string stack)
         {
             var frames = stack.Split(Environment.NewLine);
             int first = 0;
             while (first < frames.Length - 1 && (frames[first].Contains("Engine.TensorLeaks", StringComparison.Ordinal)
                 || frames[first].Contains("Engine.Tensor..ctor", StringComparison.Ordinal))) first++;
+            while (first < frames.Length - 1 && IsTensorFrame(frames[first]) && IsTensorFrame(frames[first + 1])) first++;
             return string.Join(Environment.NewLine, frames[first..]);
         }
+
+        static bool IsTensorFrame(string frame) => frame.TrimStart().StartsWith("at Engine.Tensor.", StringComparison.Ordinal);
     }
 }
 

@@ -106,6 +106,10 @@ public sealed class TensorLeakTests
             var mine = leaks.Where(l => l.CreatedAt.Contains(nameof(LeakOne), StringComparison.Ordinal)).ToArray();
             var leak = Assert.Single(mine);
             Assert.Equal(new Shape(3, 5), leak.Shape);
+            // The stack starts at the method the caller called, then the caller: not at the factories inside Tensor.
+            var frames = leak.CreatedAt.Split(Environment.NewLine);
+            Assert.StartsWith("at Engine.Tensor.Randn(", frames[0].TrimStart(), StringComparison.Ordinal);
+            Assert.Contains(nameof(LeakOne), frames[1], StringComparison.Ordinal);
             Assert.DoesNotContain(leaks, l => l.CreatedAt.Contains(nameof(DisposeAll), StringComparison.Ordinal));
         }
         finally
