@@ -215,9 +215,8 @@ public sealed partial class Variable
         scores.MulInPlace(1f / MathF.Sqrt(d));
         if (t > 1)
         {
-            using var causal = CausalMask(t, own, q.Device);
-            using var open = Tensor.Zeros(new Shape(t, p), q.Device);
-            using var blocked = Tensor.Concat(-1, open, causal);
+            // Aligned to the last key, the causal mask over prefix and own keys never blocks the prefix.
+            using var blocked = CausalMask(t, p + own, q.Device);
             scores.AddInPlace(blocked);
         }
         using var probs = scores.Softmax();

@@ -94,10 +94,11 @@ public static class Generation
         using var scope = TensorScope.Open();
         int b = rows.Count, t = rows[0].Length;
         using var ids = Tensor.FromInts(rows.SelectMany(r => r).ToArray(), new Shape(b, t), device);
-        var all = forward(ids).Value.ToArray();
-        int v = all.Length / (b * t);
+        // Only the last position leaves the device: [B, 1, V].
+        var all = forward(ids).Value.Slice(1, t - 1, 1).ToArray();
+        int v = all.Length / b;
         var last = new float[b][];
-        for (int r = 0; r < b; r++) last[r] = all.AsSpan(((r * t) + t - 1) * v, v).ToArray();
+        for (int r = 0; r < b; r++) last[r] = all.AsSpan(r * v, v).ToArray();
         return last;
     }
 

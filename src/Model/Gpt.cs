@@ -100,6 +100,13 @@ public sealed class Gpt : ILanguageModel
         return floats * sizeof(float) * (training ? 2 : 1);
     }
 
+    /// <summary>
+    /// A lower bound on the bytes one training step over [<paramref name="batch"/>, <paramref name="time"/>] tokens needs: the
+    /// weights, their gradients and AdamW's two moments, and the activations with their gradients.
+    /// </summary>
+    public static double TrainingStepBytes(GptConfig config, long batch, long time) =>
+        CountParameters(config) * 4.0 * sizeof(float) + ActivationBytes(config, batch, time, training: true);
+
     void Add(string name, Tensor value) => _parameters.Add(name, Variable.Parameter(value, name));
 
     /// <summary>The configuration.</summary>

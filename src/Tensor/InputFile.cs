@@ -19,20 +19,27 @@ public static partial class InputFile
     public static string? DescribeNonDirectory(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var info = new FileInfo(path);
-        if (info.LinkTarget is { } target)
-        {
-            try
-            {
-                var final = info.ResolveLinkTarget(returnFinalTarget: true);
-                if (final is null || !final.Exists) return $"is a symbolic link to '{target}', which does not exist";
-            }
-            catch (IOException)
-            {
-                return "is a symbolic link that loops";
-            }
-        }
+        if (BrokenLink(path, out bool loops) is { } broken) return broken;
+        _ = loops;
         return File.Exists(path) ? (IsRegular(path) ? "is a file" : "is a FIFO, device or socket") : null;
+    }
+
+    /// <summary>"is a symbolic link that loops" or "… to 'X', which does not exist" when <paramref name="path"/> is such a link.</summary>
+    static string? BrokenLink(string path, out bool loops)
+    {
+        loops = false;
+        var info = new FileInfo(path);
+        if (info.LinkTarget is not { } target) return null;
+        try
+        {
+            var final = info.ResolveLinkTarget(returnFinalTarget: true);
+            return final is null || !final.Exists ? $"is a symbolic link to '{target}', which does not exist" : null;
+        }
+        catch (IOException)
+        {
+            loops = true;
+            return "is a symbolic link that loops";
+        }
     }
 
     /// <summary>Throws unless <paramref name="path"/> is an existing regular file; <paramref name="what"/> names it in the message.</summary>
@@ -40,21 +47,8 @@ public static partial class InputFile
     {
         ArgumentNullException.ThrowIfNull(path);
         if (Directory.Exists(path)) throw new IOException($"{what} '{path}' is a directory, not a file");
-        var info = new FileInfo(path);
-        if (info.LinkTarget is { } target)
-        {
-            FileSystemInfo? final;
-            try
-            {
-                final = info.ResolveLinkTarget(returnFinalTarget: true);
-            }
-            catch (IOException)
-            {
-                throw new IOException($"{what} '{path}' is a symbolic link that loops");
-            }
-            if (final is null || !final.Exists)
-                throw new FileNotFoundException($"{what} '{path}' is a symbolic link to '{target}', which does not exist", path);
-        }
+        if (BrokenLink(path, out bool loops) is { } broken)
+            throw loops ? new IOException($"{what} '{path}' {broken}") : new FileNotFoundException($"{what} '{path}' {broken}", path);
         if (!File.Exists(path)) throw new FileNotFoundException($"{what} '{path}' not found", path);
         if (!IsRegular(path)) throw new IOException($"{what} '{path}' is not a regular file (a FIFO, device or socket); refusing to read it");
     }

@@ -118,9 +118,7 @@ static class BenchCommand
         if (batch <= 0 || steps <= 0 || warmup < 0) throw new UsageException("--batch and --steps must be positive and --warmup not negative");
         if (steps > MaxRuns || warmup > MaxRuns) throw new UsageException($"--steps and --warmup must be at most {MaxRuns}");
 
-        HostMemory.Require(
-            Gpt.CountParameters(config) * 4.0 * sizeof(float) + Gpt.ActivationBytes(config, batch, config.ContextLength, training: true),
-            $"bench train: {name} with batch {batch}");
+        HostMemory.Require(Gpt.TrainingStepBytes(config, batch, config.ContextLength), $"bench train: {name} with batch {batch}");
         int t = config.ContextLength, tokens = batch * t;
         Console.WriteLine($"train {name}: vocab {config.VocabSize}, width {config.Width}, {config.Layers} layers, {config.Heads} heads, " +
             $"context {t}, batch {batch} on {Describe(device)}");
@@ -156,8 +154,7 @@ static class BenchCommand
         dir = Gpt2Checkpoint.ResolveDirectory(dir);
         var config = Gpt2Checkpoint.ReadConfig(dir);
         if (length > config.ContextLength) throw new UsageException($"--tokens {length} exceeds the model's context of {config.ContextLength}");
-        HostMemory.Require(Gpt.CountParameters(config) * 4.0 * sizeof(float) + Gpt.ActivationBytes(config, batch, length, training: true),
-            $"bench model: a training step of {batch}×{length} tokens");
+        HostMemory.Require(Gpt.TrainingStepBytes(config, batch, length), $"bench model: a training step of {batch}×{length} tokens");
         var sw = Stopwatch.StartNew();
         using var model = Gpt2Checkpoint.Load(dir, device);
         double load = sw.Elapsed.TotalSeconds;

@@ -35,10 +35,7 @@ static class TrainLmCommand
         {
             Text, ConfigName, Steps, Batch, LearningRate, Seed, Out, DeviceName, EvalEvery, CheckpointEvery, Keep, Resume, Force,
         };
-        command.Validators.Add(r =>
-        {
-            if (r.GetValue(Resume) && r.GetValue(Force)) r.AddError("--resume continues a run and --force replaces it: give one of them");
-        });
+        // --resume with --force, like every other setting, is checked by LmRun before it touches a file.
         command.SetAction(Run);
         return command;
     }

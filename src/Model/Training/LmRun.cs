@@ -187,8 +187,7 @@ public static class LmRun
             int[] tokens = tokenizer.Encode(corpus);
             int split = (int)(tokens.Length * 0.9);
             var config = GptConfig.Named(state.Config) with { VocabSize = tokenizer.VocabSize };
-            double parameterBytes = Gpt.CountParameters(config) * 4.0 * sizeof(float); // weights, gradients, AdamW's two moments
-            HostMemory.Require(parameterBytes + Gpt.ActivationBytes(config, state.Batch, config.ContextLength, training: true),
+            HostMemory.Require(Gpt.TrainingStepBytes(config, state.Batch, config.ContextLength),
                 $"{Command}: {state.Config} with batch {state.Batch} × context {config.ContextLength}");
             if (split < config.ContextLength + 1 || tokens.Length - split < config.ContextLength + 1)
                 throw new ArgumentException($"{Command}: {text} has {tokens.Length} characters, too few for context {config.ContextLength} " +

@@ -58,9 +58,6 @@ public sealed record ArithmeticRun(bool Lambda, int Seed, IReadOnlyList<(int Ste
 /// </summary>
 public static class ArithmeticExperiment
 {
-    /// <summary>The policy for two-digit arithmetic: 2 blocks of width 64, 4 heads.</summary>
-    public static GptConfig Model => ModelFor(ArithmeticTask.AsTask);
-
     /// <summary>The policy for <paramref name="task"/>: 2 blocks of width 64, 4 heads, a context of one prompt and its answer.</summary>
     public static GptConfig ModelFor(IProblemTask task)
     {

@@ -120,7 +120,7 @@ public static class TreeExperiment
         Device? device = null, bool packedTree = true, float temperature = 1f, Gpt? start = null)
     {
         var task = new TreeTask(run.SharedPrefix, run.NegativeReward);
-        using var policy = start?.Clone() ?? new Gpt(Model, seed: (ulong)(1000 + run.Seed), device);
+        using var policy = start?.Clone() ?? Policy(run.Seed, device: device);
         using var trainer = new GrpoTrainer(policy, Options(run.Lambda, run.Seed, learningRate, packedTree, temperature), [task.AsReward()],
             allowedTokens: TreeTask.Alphabet);
         var metrics = new List<GrpoStepMetrics>(steps);

@@ -18,6 +18,9 @@ public sealed class GrpoLog
     /// <summary>The timing file.</summary>
     public const string TimingFileName = "timing.csv";
 
+    /// <summary>Every file the log writes, which a checkpoint set keeps and a resume restores.</summary>
+    public static IReadOnlyList<string> FileNames { get; } = [JsonFileName, CsvFileName, TimingFileName];
+
     const string TimingHeader = "step,seconds,generate_s,score_s,trie_s,train_s";
 
     readonly string _dir;

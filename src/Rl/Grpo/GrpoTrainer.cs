@@ -237,8 +237,8 @@ public sealed class GrpoTrainer : IDisposable
             throw new ArgumentException($"grpo: a step takes {Options.PromptsPerStep} prompts (prompts per step), got {prompts.Count}");
         var groups = Sample(prompts, out double generateSeconds, out double scoreSeconds, out double trieSeconds);
         var clock = Stopwatch.StartNew();
-        float lr = Options.LearningRates.At(StepCount);
         var stats = Update(groups);
+        float lr = Optimizer.LearningRate;       // the step's rate, which Update set
         double trainSeconds = clock.Elapsed.TotalSeconds;
         StepCount++;
         return (groups, GrpoStepMetrics.From(StepCount, groups, stats, generateSeconds, scoreSeconds, trainSeconds) with

@@ -133,7 +133,7 @@ public static class GrpoRun
             if (latest is not null)
             {
                 GrpoCheckpoint.Restore(trainer, latest.Directory);
-                foreach (var name in new[] { GrpoLog.JsonFileName, GrpoLog.CsvFileName, GrpoLog.TimingFileName })
+                foreach (var name in GrpoLog.FileNames)
                     AtomicFile.Write(run.File(name), s =>
                     {
                         using var f = InputFile.OpenRead(latest.File(name), "grpo run: metrics");
@@ -151,7 +151,7 @@ public static class GrpoRun
             {
                 GrpoCheckpoint.Save(trainer, dir);
                 foreach (var (name, bytes) in tokenizerFiles) File.WriteAllBytes(Path.Combine(dir, name), bytes);
-                foreach (var name in new[] { GrpoLog.JsonFileName, GrpoLog.CsvFileName, GrpoLog.TimingFileName })
+                foreach (var name in GrpoLog.FileNames)
                     File.Copy(run.File(name), Path.Combine(dir, name));
                 File.WriteAllText(Path.Combine(dir, ConfigFileName),
                     fingerprintText);

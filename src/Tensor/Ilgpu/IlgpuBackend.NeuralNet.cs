@@ -138,9 +138,8 @@ internal sealed partial class IlgpuBackend
         Bind();
         if (rows == 0 || cols == 0) return;
         // The rows grouped by id on the host (ids are one int per row): sorting (id, row) keys keeps each id's rows in order.
-        var hostIds = new int[rows];
-        Ints(ids, rows, op).SubView(0, rows).CopyToCPU(_accelerator.DefaultStream, hostIds);
-        _accelerator.DefaultStream.Synchronize();
+        // The host copy of the ids is the one Tensor.EmbeddingScatterAdd range-checked them with (read only).
+        var hostIds = ids.HostInts();
         var keys = new long[rows];
         for (int r = 0; r < rows; r++) keys[r] = ((long)hostIds[r] << 32) | (uint)r;
         Array.Sort(keys);
@@ -162,16 +161,9 @@ internal sealed partial class IlgpuBackend
         var index = Pool.Rent(rows + 2 * segments + 1);
         try
         {
-            ArrayView<float> raw = index.View;
-            var view = raw.Cast<int>();
-            var orderView = view.SubView(0, rows);
-            var startsView = view.SubView(rows, segments + 1);
-            var uniqueView = view.SubView(rows + segments + 1, segments);
-            orderView.CopyFromCPU(_accelerator.DefaultStream, order);
-            startsView.CopyFromCPU(_accelerator.DefaultStream, starts.ToArray());
-            uniqueView.CopyFromCPU(_accelerator.DefaultStream, unique.ToArray());
-            _scatterAdd(Elements((long)segments * cols), View(src, (long)rows * cols, op), orderView, startsView, uniqueView,
-                View(table, table.Numel, op), segments, cols);
+            var v = Upload(index, order, starts.ToArray(), unique.ToArray());
+            _scatterAdd(Elements((long)segments * cols), View(src, (long)rows * cols, op), v[0], v[1], v[2], View(table, table.Numel, op),
+                segments, cols);
         }
         finally
         {

@@ -94,7 +94,6 @@ static class ElementwiseKernels
         }
     }
 
-    /// <summary>table[ids[r], c] += src[r, c]: one thread owns each column and adds the rows in order, so no atomics are needed.</summary>
     /// <summary>
     /// table[id] += Σ src[r] over the rows r whose id it is, one thread per (id, column): the rows come grouped by id
     /// (<paramref name="order"/>, with <paramref name="starts"/> the first of each of the <paramref name="segments"/> ids
