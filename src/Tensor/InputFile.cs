@@ -19,8 +19,7 @@ public static partial class InputFile
     public static string? DescribeNonDirectory(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (BrokenLink(path, out bool loops) is { } broken) return broken;
-        _ = loops;
+        if (BrokenLink(path, out _) is { } broken) return broken;
         return File.Exists(path) ? (IsRegular(path) ? "is a file" : "is a FIFO, device or socket") : null;
     }
 

@@ -68,9 +68,7 @@ public sealed partial class RunDirectory : IDisposable
         "reward.svg", "kl.svg", "tree.svg", "eval.svg"];
 
     /// <summary>What an exported model directory holds: the model and its tokenizer's files.</summary>
-    static readonly string[] ModelFiles = [Gpt2Checkpoint.ConfigFileName, Gpt2Checkpoint.WeightsFileName, "tokenizer.json", "char-tokenizer.json",
-        "vocab.json", "merges.txt",
-        "tokenizer_config.json", "special_tokens_map.json"];
+    static readonly string[] ModelFiles = [Gpt2Checkpoint.ConfigFileName, Gpt2Checkpoint.WeightsFileName, .. Tokenizers.Tokenizer.FileNames];
 
     /// <summary>
     /// Entries of a run directory that no Engine trainer wrote, as paths relative to it: replacing the run would delete

@@ -20,6 +20,13 @@ public static class Tokenizer
         }
     }
 
+    /// <summary>Every tokenizer file a model directory may hold: those <see cref="Load"/> reads and Hugging Face's two beside them.</summary>
+    public static IReadOnlyList<string> FileNames { get; } =
+    [
+        Gpt2BpeTokenizer.VocabFileName, Gpt2BpeTokenizer.MergesFileName, CharTokenizer.FileName, Gpt2BpeTokenizer.TokenizerJsonFileName,
+        "tokenizer_config.json", "special_tokens_map.json",
+    ];
+
     /// <summary>The files <see cref="Load"/> looks for, as a phrase for messages.</summary>
     public const string ExpectedFiles = "tokenizer.json, char-tokenizer.json, or vocab.json and merges.txt";
 
@@ -73,8 +80,7 @@ public static class Tokenizer
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);
         var files = new List<(string Name, byte[] Bytes)>();
-        foreach (string name in new[] { Gpt2BpeTokenizer.VocabFileName, Gpt2BpeTokenizer.MergesFileName, CharTokenizer.FileName,
-            Gpt2BpeTokenizer.TokenizerJsonFileName, "tokenizer_config.json", "special_tokens_map.json" })
+        foreach (string name in FileNames)
         {
             string path = Path.Combine(modelDirectory, name);
             if (!File.Exists(path)) continue;

@@ -134,12 +134,11 @@ public sealed class GrpoTrainer : IDisposable
             var completions = Generation.Generate(_policy, batch.Select(p => p.Ids).ToArray(), gen);
             for (int i = 0; i < batch.Length; i++)
             {
-                var (text, stopped) = RewardText(completions[i]);
                 var scores = new float[_rewards.Count];
-                total += RewardScoring.Score(_rewards, new RewardInput(batch[i].Ids, completions[i], text, batch[i].TaskData), scores);
+                var (reward, wasTruncated) = Score(batch[i], completions[i], scores);
+                total += reward;
                 for (int r = 0; r < scores.Length; r++) parts[r] += scores[r];
-                int room = _policy.ContextLength - batch[i].Ids.Length;
-                if (!stopped && (completions[i].Length >= Options.MaxNewTokens || completions[i].Length >= room)) truncated++;
+                if (wasTruncated) truncated++;
             }
         }
         return (total / prompts.Count, [.. parts.Select(p => p / prompts.Count)], (double)truncated / prompts.Count);
@@ -170,17 +169,13 @@ public sealed class GrpoTrainer : IDisposable
         var truncated = new bool[prompts.Count][];
         for (int g = 0; g < prompts.Count; g++)
         {
-            int room = _policy.ContextLength - prompts[g].Ids.Length;
             rewards[g] = new float[completions[g].Length];
             parts[g] = new float[completions[g].Length][];
             truncated[g] = new bool[completions[g].Length];
             for (int i = 0; i < completions[g].Length; i++)
             {
-                var c = completions[g][i];
-                var (text, stopped) = RewardText(c);
                 parts[g][i] = new float[_rewards.Count];
-                rewards[g][i] = RewardScoring.Score(_rewards, new RewardInput(prompts[g].Ids, c, text, prompts[g].TaskData), parts[g][i]);
-                truncated[g][i] = !stopped && (c.Length >= Options.MaxNewTokens || c.Length >= room);
+                (rewards[g][i], truncated[g][i]) = Score(prompts[g], completions[g][i], parts[g][i]);
             }
         }
         double batchStd = Options.Scaling == RewardScaling.Batch ? GroupAdvantages.SampleStd(rewards.SelectMany(r => r).ToArray()) : 0;
@@ -212,6 +207,18 @@ public sealed class GrpoTrainer : IDisposable
             if (at >= 0 && (first < 0 || at < first)) first = at;
         }
         return first;
+    }
+
+    /// <summary>
+    /// The weighted reward of <paramref name="completion"/> (each reward's score in <paramref name="parts"/>), and whether it
+    /// was cut short: neither a stop token nor a stop string ended it before the token limit or the model's context.
+    /// </summary>
+    (float Reward, bool Truncated) Score(GrpoPrompt prompt, int[] completion, float[] parts)
+    {
+        var (text, stopped) = RewardText(completion);
+        float reward = RewardScoring.Score(_rewards, new RewardInput(prompt.Ids, completion, text, prompt.TaskData), parts);
+        int room = _policy.ContextLength - prompt.Ids.Length;
+        return (reward, !stopped && (completion.Length >= Options.MaxNewTokens || completion.Length >= room));
     }
 
     /// <summary>

@@ -44,32 +44,13 @@ public static class ArithmeticTask
     /// Whether <paramref name="problem"/> belongs to the held-out tenth of the 20,000 problems, by a fixed hash of its
     /// text: evaluation draws only these, and training never does.
     /// </summary>
-    public static bool IsHeldOut(ArithmeticProblem problem)
-    {
-        ArgumentNullException.ThrowIfNull(problem);
-        uint h = 2166136261;
-        foreach (char c in problem.Prompt) h = (h ^ c) * 16777619;
-        return h % 10 == 0;
-    }
+    public static bool IsHeldOut(ArithmeticProblem problem) => HeldOutSplit.Contains(problem);
 
     /// <summary>Training problem <paramref name="index"/>: drawn from stream 1, never a held-out one.</summary>
-    public static ArithmeticProblem Train(ulong index) => Draw(1, index, heldOut: false);
+    public static ArithmeticProblem Train(ulong index) => HeldOutSplit.Draw(Problem, 1, index, heldOut: false);
 
     /// <summary>Held-out problem <paramref name="index"/>: drawn from stream 2 among the held-out tenth only.</summary>
-    public static ArithmeticProblem HeldOut(ulong index) => Draw(2, index, heldOut: true);
-
-    /// <summary>
-    /// The first draw for <paramref name="index"/> on the wanted side of the split; retries use far-away counters, so each
-    /// index stays a pure function.
-    /// </summary>
-    static ArithmeticProblem Draw(ulong seed, ulong index, bool heldOut)
-    {
-        for (ulong attempt = 0; ; attempt++)
-        {
-            var p = Problem(seed, index + (attempt << 40));
-            if (IsHeldOut(p) == heldOut) return p;
-        }
-    }
+    public static ArithmeticProblem HeldOut(ulong index) => HeldOutSplit.Draw(Problem, 2, index, heldOut: true);
 
     /// <summary>
     /// The exact-answer reward: 1 if the completion is the answer and then the end mark, else 0. The trainer stops at

@@ -55,28 +55,13 @@ public sealed class RunningSumTask : IProblemTask
     }
 
     /// <summary>Whether the problem is in the held-out tenth (a fixed hash of its prompt).</summary>
-    public static bool IsHeldOut(ArithmeticProblem problem)
-    {
-        ArgumentNullException.ThrowIfNull(problem);
-        uint h = 2166136261;
-        foreach (char c in problem.Prompt) h = (h ^ c) * 16777619;
-        return h % 10 == 0;
-    }
+    public static bool IsHeldOut(ArithmeticProblem problem) => HeldOutSplit.Contains(problem);
 
     /// <inheritdoc/>
-    public ArithmeticProblem Train(ulong index) => Draw(1, index, heldOut: false);
+    public ArithmeticProblem Train(ulong index) => HeldOutSplit.Draw(Problem, 1, index, heldOut: false);
 
     /// <inheritdoc/>
-    public ArithmeticProblem HeldOut(ulong index) => Draw(2, index, heldOut: true);
-
-    static ArithmeticProblem Draw(ulong seed, ulong index, bool heldOut)
-    {
-        for (ulong attempt = 0; ; attempt++)
-        {
-            var p = Problem(seed, index + (attempt << 40));
-            if (IsHeldOut(p) == heldOut) return p;
-        }
-    }
+    public ArithmeticProblem HeldOut(ulong index) => HeldOutSplit.Draw(Problem, 2, index, heldOut: true);
 
     /// <summary>The last running sum of a completion's text before its end mark ("" when there is none).</summary>
     public static string FinalSum(string text)
