@@ -98,6 +98,10 @@ public sealed class AttentionKernelTests
     public void CausalSelfAttentionWithRaggedTiles() => Check(KernelHost.Cpu, 1, 3, 37, 37, 16, 16, causal: true, maskShape: null);
 
     [Fact]
+    public void CausalAcrossTwoForwardGroupsAndThreeBackwardGroups() =>
+        Check(KernelHost.Cpu, 1, 1, 70, 70, 12, 8, causal: true, maskShape: null);
+
+    [Fact]
     public void CausalWithMoreKeysThanQueriesAndWiderValues() => Check(KernelHost.Cpu, 2, 1, 5, 40, 8, 12, causal: true, maskShape: null);
 
     [Fact]

@@ -91,5 +91,9 @@ public sealed class PtxTests
         Assert.DoesNotContain(".local", ptx);
         Assert.Contains("ex2.approx", ptx);
         Assert.Contains("bar.sync", ptx);
+        // A row's four lanes add their partial dot products with two butterfly shuffles: 1 per product in the
+        // forward pass (q·k), 2 in each backward pass (q·k and dO·v, or k·q and v·dO).
+        int products = kernel == nameof(AttentionFlash.Forward) ? 1 : 2;
+        Assert.Equal(2 * products, Count(ptx, @"shfl\.sync\.bfly\.b32\s+%f\d+, %f\d+, [12], 31, 4294967295;"));
     }
 }

@@ -30,9 +30,9 @@ public sealed partial class PtxasTests
         ["GemmSimt.Kernel"] = GemmSimt.Threads,
         ["GemmTensorCore.KernelTf32"] = GemmTensorCore.Threads,
         ["GemmTensorCore.KernelBf16"] = GemmTensorCore.Threads,
-        ["AttentionFlash.Forward"] = AttentionFlash.ForwardRows,
-        ["AttentionFlash.QueryGradient"] = AttentionFlash.BackwardRows,
-        ["AttentionFlash.KeyValueGradient"] = AttentionFlash.BackwardRows,
+        ["AttentionFlash.Forward"] = AttentionFlash.ForwardThreads,
+        ["AttentionFlash.QueryGradient"] = AttentionFlash.BackwardThreads,
+        ["AttentionFlash.KeyValueGradient"] = AttentionFlash.BackwardThreads,
     };
 
     /// <summary>What ptxas reported for one kernel and architecture.</summary>

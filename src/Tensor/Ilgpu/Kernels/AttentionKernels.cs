@@ -25,10 +25,10 @@ internal sealed class AttentionKernels
     readonly Accelerator _accelerator;
 
     /// <summary>
-    /// True when the kernels can run on <paramref name="accelerator"/>: groups of 64 threads (every GPU;
+    /// True when the kernels can run on <paramref name="accelerator"/>: groups of 256 threads (every GPU;
     /// ILGPU's CPU accelerator only as <c>CPUDevice.Nvidia</c>, not in its default 16-thread shape).
     /// </summary>
-    public static bool CanRunOn(Accelerator accelerator) => accelerator.MaxNumThreadsPerGroup >= AttentionFlash.ForwardRows;
+    public static bool CanRunOn(Accelerator accelerator) => accelerator.MaxNumThreadsPerGroup >= AttentionFlash.ForwardThreads;
 
     /// <summary>The number of mask elements a plan reads: up to the end of the last batch-head's [T, S] block.</summary>
     public static long MaskExtent(AttentionPlan plan)
@@ -45,7 +45,7 @@ internal sealed class AttentionKernels
         _accelerator = accelerator;
         if (!CanRunOn(accelerator))
             throw new NotSupportedException($"attention: the accelerator allows {accelerator.MaxNumThreadsPerGroup} threads per group; " +
-                $"the kernels need {AttentionFlash.ForwardRows}");
+                $"the kernels need {AttentionFlash.ForwardThreads}");
         _forward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
             ArrayView<float>, AttentionArgs>(AttentionFlash.Forward);
         _rowDot = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(AttentionFlash.RowDot);
@@ -73,7 +73,7 @@ internal sealed class AttentionKernels
         Require("o", o, (long)plan.BatchHeads * plan.T * plan.Dv);
         Require("lse", lse, (long)plan.BatchHeads * plan.T);
         if (plan.BatchHeads == 0 || plan.T == 0) return;
-        _forward(Config(plan.T, plan.BatchHeads, AttentionFlash.ForwardRows), q, k, v, MaskView(mask), o, lse, args);
+        _forward(Config(plan.T, plan.BatchHeads, AttentionFlash.ForwardRows, AttentionFlash.ForwardThreads), q, k, v, MaskView(mask), o, lse, args);
     }
 
     /// <summary>
@@ -109,17 +109,20 @@ internal sealed class AttentionKernels
         }
         var maskView = MaskView(mask);
         _rowDot((int)rows, dO, o, delta, plan.Dv);
-        var rowsConfig = Config(plan.T, plan.BatchHeads, AttentionFlash.BackwardRows);
+        var rowsConfig = Config(plan.T, plan.BatchHeads, AttentionFlash.BackwardRows, AttentionFlash.BackwardThreads);
         _queryGradient(rowsConfig, q, k, v, maskView, lse, delta, dO, dq, args);
         if (plan.S == 0) return;
-        var keysConfig = Config(plan.S, plan.BatchHeads, AttentionFlash.BackwardRows);
+        var keysConfig = Config(plan.S, plan.BatchHeads, AttentionFlash.BackwardRows, AttentionFlash.BackwardThreads);
         _keyValueGradient(keysConfig, q, k, v, maskView, lse, delta, dO, dk, dv, args);
     }
 
-    /// <summary>Grid (⌈rows/threads⌉, batch-heads) of groups of <paramref name="threads"/>, checked against the device's grid limits.</summary>
-    KernelConfig Config(int rows, int batchHeads, int threads)
+    /// <summary>
+    /// Grid (⌈rows/rowsPerGroup⌉, batch-heads) of groups of <paramref name="threads"/>, checked against the device's grid
+    /// limits.
+    /// </summary>
+    KernelConfig Config(int rows, int batchHeads, int rowsPerGroup, int threads)
     {
-        var grid = new Index2D((rows + threads - 1) / threads, batchHeads);
+        var grid = new Index2D((rows + rowsPerGroup - 1) / rowsPerGroup, batchHeads);
         var max = _accelerator.MaxGridSize;
         if (grid.X > max.X || grid.Y > max.Y)
             throw new NotSupportedException($"attention: {rows} rows × {batchHeads} batch-heads need a grid of {grid} groups; " +
