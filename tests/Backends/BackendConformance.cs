@@ -590,16 +590,22 @@ public abstract class BackendConformance
 
     /// <summary>Attention over a packed tree, walked along the ancestors on every backend (the CPU's trunk as matrix products).</summary>
     [Theory]
-    [InlineData(8, 8, false)]
-    [InlineData(16, 12, true)]
-    public void TreeAttentionAndItsGradientsMatchTheCpuBackend(int d, int dv, bool branchy)
+    [InlineData(8, 8, "chains", 2)]
+    [InlineData(16, 12, "branchy", 2)]
+    [InlineData(12, 20, "random", 3)]
+    public void TreeAttentionAndItsGradientsMatchTheCpuBackend(int d, int dv, string layout, int heads)
     {
-        // A trunk of 3, then branches that fork again; or a tree with branches from the root and long chains.
-        var tree = branchy
-            ? new TreeMask([-1, 0, 0, 2, 1, 4, 4, 6, 6, 8, 3, 10, 11, 12, 1, -1, 15, 16])
-            : new TreeMask([-1, 0, 1, 2, 1, 4, 5, 2, 7]);
+        // A tree with branches from the root and long chains; a trunk of 3, then branches that fork again; or 90 positions
+        // whose parents are one of the three before them (rows of a warp then walk very different numbers of ancestors).
+        var random = new System.Random(5);
+        var tree = layout switch
+        {
+            "chains" => new TreeMask([-1, 0, 1, 2, 1, 4, 5, 2, 7]),
+            "branchy" => new TreeMask([-1, 0, 0, 2, 1, 4, 4, 6, 6, 8, 3, 10, 11, 12, 1, -1, 15, 16]),
+            _ => new TreeMask([.. Enumerable.Range(0, 90).Select(i => i == 0 ? -1 : Math.Max(0, i - 1 - random.Next(3)))]),
+        };
         Assert.True(Device.HasTreeAttention, $"{Device} should walk trees");
-        int n = tree.Length, heads = 2;
+        int n = tree.Length;
         var q = Data.Uniform(heads * n * d, 71);
         var k = Data.Uniform(heads * n * d, 72);
         var v = Data.Uniform(heads * n * dv, 73);

@@ -51,6 +51,17 @@ internal sealed partial class IlgpuBackend : ITreeAttention
         return views;
     }
 
+    /// <summary>
+    /// A grid-stride launch of <see cref="AttentionFlash.LanesPerRow"/> lanes per row in groups of one warp: the kernels
+    /// shuffle across the warp, and at their 136–189 registers one-warp groups fill an SM best.
+    /// </summary>
+    KernelConfig TreeRows(long rows)
+    {
+        int group = Math.Max(_accelerator.WarpSize, AttentionFlash.LanesPerRow);
+        long threads = rows * AttentionFlash.LanesPerRow;
+        return new((int)Math.Clamp((threads + group - 1) / group, 1, GroupsToFill(group)), group);
+    }
+
     /// <summary>The launch's sizes, with the device bound; false when there is nothing to compute.</summary>
     bool Start(TreeMask tree, Tensor q, Tensor v, int batchHeads, float scale, out TreeArgs a, out long rows)
     {
@@ -72,7 +83,7 @@ internal sealed partial class IlgpuBackend : ITreeAttention
         try
         {
             var runs = Upload(index, tree.RunOffsetsAll, tree.RunStartsAll, tree.RunEndsAll);
-            kernels.Forward(Elements(rows), View(q, rows * a.Dim, op), View(k, rows * a.Dim, op), View(v, rows * a.ValueDim, op),
+            kernels.Forward(TreeRows(rows), View(q, rows * a.Dim, op), View(k, rows * a.Dim, op), View(v, rows * a.ValueDim, op),
                 runs[0], runs[1], runs[2], View(o, rows * a.ValueDim, op), View(lse, rows, op), a);
         }
         finally
@@ -102,8 +113,8 @@ internal sealed partial class IlgpuBackend : ITreeAttention
             var gv = View(dO, rows * a.ValueDim, op);
             ArrayView<float> dl = delta.View;
             kernels.Delta(Elements(rows), gv, View(o, rows * a.ValueDim, op), dl, rows, a.ValueDim);
-            kernels.QueryGradient(Elements(rows), qv, kv, vv, lv, gv, dl, lists[0], lists[1], lists[2], View(dq, rows * a.Dim, op), a);
-            kernels.KeyValueGradient(Elements(rows), qv, kv, vv, lv, gv, dl, lists[3], lists[4], View(dk, rows * a.Dim, op),
+            kernels.QueryGradient(TreeRows(rows), qv, kv, vv, lv, gv, dl, lists[0], lists[1], lists[2], View(dq, rows * a.Dim, op), a);
+            kernels.KeyValueGradient(TreeRows(rows), qv, kv, vv, lv, gv, dl, lists[3], lists[4], View(dk, rows * a.Dim, op),
                 View(dv, rows * a.ValueDim, op), a);
         }
         finally

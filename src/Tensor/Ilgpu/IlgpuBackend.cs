@@ -99,7 +99,10 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
     }
 
     /// <summary>The most groups a grid-stride launch uses: enough to fill the device a few times over.</summary>
-    int MaxGroups => Math.Max(1, _accelerator.NumMultiprocessors * Math.Max(1, _accelerator.MaxNumThreadsPerMultiprocessor / _group) * 4);
+    int MaxGroups => GroupsToFill(_group);
+
+    /// <summary>Groups of <paramref name="group"/> threads that fill the device a few times over.</summary>
+    int GroupsToFill(int group) => Math.Max(1, _accelerator.NumMultiprocessors * Math.Max(1, _accelerator.MaxNumThreadsPerMultiprocessor / group) * 4);
 
     /// <summary>Frees the pooled buffers that no tensor uses.</summary>
     public void TrimPool() => Pool.Trim();

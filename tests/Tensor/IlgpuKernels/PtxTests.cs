@@ -96,4 +96,18 @@ public sealed class PtxTests
         int products = kernel == nameof(AttentionFlash.Forward) ? 1 : 2;
         Assert.Equal(2 * products, Count(ptx, @"shfl\.sync\.bfly\.b32\s+%f\d+, %f\d+, [12], 31, 4294967295;"));
     }
+
+    [Theory]
+    [InlineData(nameof(TreeAttentionKernels.Forward), 1)]
+    [InlineData(nameof(TreeAttentionKernels.QueryGradient), 2)]
+    [InlineData(nameof(TreeAttentionKernels.KeyValueGradient), 2)]
+    public void TreeAttentionKernelsKeepTheirRowsInRegistersAndShuffle(string kernel, int products)
+    {
+        var ptx = Compile(typeof(TreeAttentionKernels), kernel);
+        Assert.DoesNotContain(".extern", ptx);
+        Assert.DoesNotContain("call", ptx);
+        Assert.DoesNotContain(".local", ptx);
+        // Two shuffles per dot product, and one in the loop that finds the warp's longest walk.
+        Assert.Equal(2 * products + 1, Count(ptx, @"shfl\.sync\.bfly\.b32"));
+    }
 }

@@ -24,7 +24,7 @@ public sealed partial class PtxasTests
 
     const BindingFlags All = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance;
 
-    /// <summary>Threads per block where the launch fixes them, for the occupancy of the hot kernels.</summary>
+    /// <summary>Threads per block where the launch fixes them (a warp for the tree kernels), for the occupancy of the hot kernels.</summary>
     static readonly Dictionary<string, int> BlockThreads = new(StringComparer.Ordinal)
     {
         ["GemmSimt.Kernel"] = GemmSimt.Threads,
@@ -33,6 +33,9 @@ public sealed partial class PtxasTests
         ["AttentionFlash.Forward"] = AttentionFlash.ForwardThreads,
         ["AttentionFlash.QueryGradient"] = AttentionFlash.BackwardThreads,
         ["AttentionFlash.KeyValueGradient"] = AttentionFlash.BackwardThreads,
+        ["TreeAttentionKernels.Forward"] = 32,
+        ["TreeAttentionKernels.QueryGradient"] = 32,
+        ["TreeAttentionKernels.KeyValueGradient"] = 32,
     };
 
     /// <summary>What ptxas reported for one kernel and architecture.</summary>

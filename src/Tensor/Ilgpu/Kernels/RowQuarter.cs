@@ -26,7 +26,18 @@ internal struct RowQuarter
     public static float Dot(ref RowQuarter r, ArrayView<Float4> s, int at, int lane)
     {
         at += lane;
-        float partial = (Dot4(r.W0, s[at]) + Dot4(r.W1, s[at + 4])) + (Dot4(r.W2, s[at + 8]) + Dot4(r.W3, s[at + 12]));
+        return SumOverRow((Dot4(r.W0, s[at]) + Dot4(r.W1, s[at + 4])) + (Dot4(r.W2, s[at + 8]) + Dot4(r.W3, s[at + 12])));
+    }
+
+    /// <summary>Σ_c a[c] · b[c] over the whole row, from two quarters in registers (every lane of the warp calls it together).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot(ref RowQuarter a, ref RowQuarter b) =>
+        SumOverRow((Dot4(a.W0, b.W0) + Dot4(a.W1, b.W1)) + (Dot4(a.W2, b.W2) + Dot4(a.W3, b.W3)));
+
+    /// <summary>The sum of the four lanes' partial sums, in the same order in each lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float SumOverRow(float partial)
+    {
         float pair = partial + Warp.ShuffleXor(partial, 1);
         return pair + Warp.ShuffleXor(pair, 2);
     }
@@ -51,6 +62,26 @@ internal struct RowQuarter
         r.W1 = Float4.Fma(p, s[at + 4], r.W1);
         r.W2 = Float4.Fma(p, s[at + 8], r.W2);
         r.W3 = Float4.Fma(p, s[at + 12], r.W3);
+    }
+
+    /// <summary>row = row · alpha + p · x, with x a quarter in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ScaleAdd(ref RowQuarter r, float alpha, float p, ref RowQuarter x)
+    {
+        r.W0 = Mix(r.W0, alpha, p, x.W0);
+        r.W1 = Mix(r.W1, alpha, p, x.W1);
+        r.W2 = Mix(r.W2, alpha, p, x.W2);
+        r.W3 = Mix(r.W3, alpha, p, x.W3);
+    }
+
+    /// <summary>row += p · x, with x a quarter in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Axpy(ref RowQuarter r, float p, ref RowQuarter x)
+    {
+        r.W0 = Float4.Fma(p, x.W0, r.W0);
+        r.W1 = Float4.Fma(p, x.W1, r.W1);
+        r.W2 = Float4.Fma(p, x.W2, r.W2);
+        r.W3 = Float4.Fma(p, x.W3, r.W3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -12,73 +12,142 @@ internal struct TreeArgs
 /// <summary>
 /// Attention along a <see cref="TreeMask"/>: each query reads only its ancestors, given as runs of consecutive keys
 /// (<c>offsets</c>, <c>starts</c>, <c>ends</c>, the mask's own layout), so the work is the tree's pairs, not N².
-/// One thread per (batch-head, query) in the forward pass and for dQ; one per (batch-head, key) for dK and dV, over the
-/// key's descendants (the queries that attend to it, as a CSR list). Every output row has one writer: no atomics, and
-/// the same bits on every run.
+/// As in <see cref="AttentionFlash"/>, <see cref="AttentionFlash.LanesPerRow"/> lanes own one row (batch-head, query)
+/// in the forward pass and for dQ, or one (batch-head, key) for dK and dV, over the key's descendants (the queries that
+/// attend to it, as a CSR list). Each lane keeps a quarter of the row's vectors and accumulators in registers
+/// (<see cref="RowQuarter"/>) and reads a quarter of each visited key's (or query's) vectors from global memory; the
+/// forward pass is one online-softmax sweep. Every output row has one writer: no atomics, and the same bits on every
+/// run.
+/// <para>
+/// Rows have different numbers of ancestors, and every step shuffles across the warp, so a warp walks as many steps as
+/// its longest row and the other rows idle through the rest. The grid-stride loop advances whole warps: the launch's
+/// groups must hold whole warps.
+/// </para>
 /// </summary>
 internal static class TreeAttentionKernels
 {
-    static int Step => Grid.DimX * Group.DimX;
+    const int Lanes = AttentionFlash.LanesPerRow;
 
-    static float Dot(ArrayView<float> a, long at, ArrayView<float> b, long bt, int n)
+    /// <summary>Rows the whole grid covers per step.</summary>
+    static long RowStep => (long)Grid.DimX * Group.DimX / Lanes;
+
+    /// <summary>The row of this lane's first step.</summary>
+    static long FirstRow => Grid.GlobalIndex.X / Lanes;
+
+    /// <summary>The first row of the calling lane's warp, given the lane's row.</summary>
+    static long WarpFirstRow(long row) => row - Warp.LaneIdx / Lanes;
+
+    /// <summary>The largest <paramref name="steps"/> over the warp (the same in every lane of a row).</summary>
+    static int WarpMax(int steps)
     {
-        float s = 0f;
-        for (int c = 0; c < n; c++) s += a[at + c] * b[bt + c];
-        return s;
+        for (int mask = Lanes; mask < Warp.WarpSize; mask *= 2) steps = Math.Max(steps, Warp.ShuffleXor(steps, mask));
+        return steps;
     }
 
-    /// <summary>o_i = Σ_j softmax_j(scale·q_i·k_j) v_j over the ancestors j of i (two passes: the maximum, then the sums); lse_i.</summary>
+    /// <summary>The number of keys in runs [first, last) of a query.</summary>
+    static int Count(ArrayView<int> starts, ArrayView<int> ends, int first, int last)
+    {
+        int n = 0;
+        for (int r = first; r < last; r++) n += ends[r] - starts[r];
+        return n;
+    }
+
+    /// <summary>The walk along a query's runs: the current key, and the step to the next one.</summary>
+    struct RunCursor
+    {
+        public int Key, End, Run, LastRun;
+
+        public static RunCursor Start(ArrayView<int> starts, ArrayView<int> ends, int first, int last) =>
+            first < last ? new RunCursor { Key = starts[first], End = ends[first], Run = first, LastRun = last } : default;
+
+        public void Next(ArrayView<int> starts, ArrayView<int> ends)
+        {
+            if (++Key < End || ++Run >= LastRun) return;
+            Key = starts[Run];
+            End = ends[Run];
+        }
+    }
+
+    /// <summary>o_i = Σ_j softmax_j(scale·q_i·k_j) v_j over the ancestors j of i, in one online-softmax sweep; lse_i.</summary>
     public static void Forward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> offsets, ArrayView<int> starts,
         ArrayView<int> ends, ArrayView<float> o, ArrayView<float> lse, TreeArgs a)
     {
-        int d = a.Dim, dv = a.ValueDim;
-        for (long t = Grid.GlobalIndex.X; t < (long)a.BatchHeads * a.Length; t += Step)
+        int d = a.Dim, dv = a.ValueDim, lane = Warp.LaneIdx % Lanes;
+        long rows = (long)a.BatchHeads * a.Length;
+        for (long t = FirstRow; WarpFirstRow(t) < rows; t += RowStep)
         {
-            int i = (int)(t % a.Length);
-            long head = t - i, qi = t * d, oi = t * dv;
-            float max = float.NegativeInfinity;
-            for (int r = offsets[i]; r < offsets[i + 1]; r++)
-                for (int j = starts[r]; j < ends[r]; j++) max = MathF.Max(max, a.Scale * Dot(q, qi, k, (head + j) * d, d));
-            for (int c = 0; c < dv; c++) o[oi + c] = 0f;
-            float sum = 0f;
-            for (int r = offsets[i]; r < offsets[i + 1]; r++)
-                for (int j = starts[r]; j < ends[r]; j++)
+            bool active = t < rows;
+            int i = active ? (int)(t % a.Length) : 0;
+            long head = t - i;
+            int steps = active ? Count(starts, ends, offsets[i], offsets[i + 1]) : 0;
+            var at = active ? RunCursor.Start(starts, ends, offsets[i], offsets[i + 1]) : default;
+            var qr = active ? RowQuarter.Load(q, t * d, d, a.Scale, lane) : default;
+            var acc = default(RowQuarter);
+            float m = float.NegativeInfinity, l = 0f;
+            for (int n = 0, all = WarpMax(steps); n < all; n++)
+            {
+                bool visits = n < steps;
+                var kr = visits ? RowQuarter.Load(k, (head + at.Key) * d, d, 1f, lane) : default;
+                float s = RowQuarter.Dot(ref qr, ref kr);
+                if (!visits) continue;
+                var vr = RowQuarter.Load(v, (head + at.Key) * dv, dv, 1f, lane);
+                float alpha = 1f, e;
+                if (s > m)
                 {
-                    float p = MathF.Exp(a.Scale * Dot(q, qi, k, (head + j) * d, d) - max);
-                    sum += p;
-                    long vj = (head + j) * dv;
-                    for (int c = 0; c < dv; c++) o[oi + c] += p * v[vj + c];
+                    alpha = m == float.NegativeInfinity ? 0f : MathF.Exp(m - s);
+                    m = s;
+                    e = 1f;
                 }
-            float inv = 1f / sum;
-            for (int c = 0; c < dv; c++) o[oi + c] *= inv;
-            lse[t] = max + MathF.Log(sum);
+                else e = MathF.Exp(s - m);
+                l = l * alpha + e;
+                RowQuarter.ScaleAdd(ref acc, alpha, e, ref vr);
+                at.Next(starts, ends);
+            }
+            if (!active) continue;
+            RowQuarter.Store(ref acc, o, t * dv, dv, 1f / l, lane);
+            if (lane == 0) lse[t] = m + MathF.Log(l);
         }
     }
 
     /// <summary>delta_i = dO_i · O_i, for every row.</summary>
     public static void Delta(ArrayView<float> dO, ArrayView<float> o, ArrayView<float> delta, long rows, int dv)
     {
-        for (long t = Grid.GlobalIndex.X; t < rows; t += Step) delta[t] = Dot(dO, t * dv, o, t * dv, dv);
+        for (long t = Grid.GlobalIndex.X; t < rows; t += Grid.DimX * Group.DimX)
+        {
+            float s = 0f;
+            for (int c = 0; c < dv; c++) s += dO[t * dv + c] * o[t * dv + c];
+            delta[t] = s;
+        }
     }
 
     /// <summary>dQ_i = scale Σ_j P_ij (dO_i·v_j − delta_i) k_j over the ancestors j of i, with P recomputed from lse.</summary>
     public static void QueryGradient(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> lse, ArrayView<float> dO,
         ArrayView<float> delta, ArrayView<int> offsets, ArrayView<int> starts, ArrayView<int> ends, ArrayView<float> dq, TreeArgs a)
     {
-        int d = a.Dim, dv = a.ValueDim;
-        for (long t = Grid.GlobalIndex.X; t < (long)a.BatchHeads * a.Length; t += Step)
+        int d = a.Dim, dv = a.ValueDim, lane = Warp.LaneIdx % Lanes;
+        long rows = (long)a.BatchHeads * a.Length;
+        for (long t = FirstRow; WarpFirstRow(t) < rows; t += RowStep)
         {
-            int i = (int)(t % a.Length);
-            long head = t - i, qi = t * d;
-            for (int c = 0; c < d; c++) dq[qi + c] = 0f;
-            for (int r = offsets[i]; r < offsets[i + 1]; r++)
-                for (int j = starts[r]; j < ends[r]; j++)
-                {
-                    long kj = (head + j) * d;
-                    float p = MathF.Exp(a.Scale * Dot(q, qi, k, kj, d) - lse[t]);
-                    float ds = p * (Dot(dO, t * dv, v, (head + j) * dv, dv) - delta[t]) * a.Scale;
-                    for (int c = 0; c < d; c++) dq[qi + c] += ds * k[kj + c];
-                }
+            bool active = t < rows;
+            int i = active ? (int)(t % a.Length) : 0;
+            long head = t - i;
+            int steps = active ? Count(starts, ends, offsets[i], offsets[i + 1]) : 0;
+            var at = active ? RunCursor.Start(starts, ends, offsets[i], offsets[i + 1]) : default;
+            var qr = active ? RowQuarter.Load(q, t * d, d, a.Scale, lane) : default;
+            var gr = active ? RowQuarter.Load(dO, t * dv, dv, 1f, lane) : default;
+            float rowLse = active ? lse[t] : 0f, rowDelta = active ? delta[t] : 0f;
+            var acc = default(RowQuarter);
+            for (int n = 0, all = WarpMax(steps); n < all; n++)
+            {
+                bool visits = n < steps;
+                var kr = visits ? RowQuarter.Load(k, (head + at.Key) * d, d, 1f, lane) : default;
+                var vr = visits ? RowQuarter.Load(v, (head + at.Key) * dv, dv, 1f, lane) : default;
+                float s = RowQuarter.Dot(ref qr, ref kr), dp = RowQuarter.Dot(ref gr, ref vr);
+                if (!visits) continue;
+                RowQuarter.Axpy(ref acc, MathF.Exp(s - rowLse) * (dp - rowDelta), ref kr);
+                at.Next(starts, ends);
+            }
+            if (active) RowQuarter.Store(ref acc, dq, t * d, d, a.Scale, lane);
         }
     }
 
@@ -86,21 +155,33 @@ internal static class TreeAttentionKernels
     public static void KeyValueGradient(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> lse, ArrayView<float> dO,
         ArrayView<float> delta, ArrayView<int> queryOffsets, ArrayView<int> queries, ArrayView<float> dk, ArrayView<float> dvOut, TreeArgs a)
     {
-        int d = a.Dim, dv = a.ValueDim;
-        for (long t = Grid.GlobalIndex.X; t < (long)a.BatchHeads * a.Length; t += Step)
+        int d = a.Dim, dv = a.ValueDim, lane = Warp.LaneIdx % Lanes;
+        long rows = (long)a.BatchHeads * a.Length;
+        for (long t = FirstRow; WarpFirstRow(t) < rows; t += RowStep)
         {
-            int j = (int)(t % a.Length);
-            long head = t - j, kj = t * d, vj = t * dv;
-            for (int c = 0; c < d; c++) dk[kj + c] = 0f;
-            for (int c = 0; c < dv; c++) dvOut[vj + c] = 0f;
-            for (int e = queryOffsets[j]; e < queryOffsets[j + 1]; e++)
+            bool active = t < rows;
+            int j = active ? (int)(t % a.Length) : 0;
+            long head = t - j;
+            int first = active ? queryOffsets[j] : 0, steps = active ? queryOffsets[j + 1] - first : 0;
+            var kr = active ? RowQuarter.Load(k, t * d, d, a.Scale, lane) : default;
+            var vr = active ? RowQuarter.Load(v, t * dv, dv, 1f, lane) : default;
+            var dka = default(RowQuarter);
+            var dva = default(RowQuarter);
+            for (int n = 0, all = WarpMax(steps); n < all; n++)
             {
-                long row = head + queries[e], qi = row * d;
-                float p = MathF.Exp(a.Scale * Dot(q, qi, k, kj, d) - lse[row]);
-                float ds = p * (Dot(dO, row * dv, v, vj, dv) - delta[row]) * a.Scale;
-                for (int c = 0; c < dv; c++) dvOut[vj + c] += p * dO[row * dv + c];
-                for (int c = 0; c < d; c++) dk[kj + c] += ds * q[qi + c];
+                bool visits = n < steps;
+                long row = visits ? head + queries[first + n] : 0;
+                var qr = visits ? RowQuarter.Load(q, row * d, d, 1f, lane) : default;
+                var gr = visits ? RowQuarter.Load(dO, row * dv, dv, 1f, lane) : default;
+                float s = RowQuarter.Dot(ref kr, ref qr), dp = RowQuarter.Dot(ref vr, ref gr);
+                if (!visits) continue;
+                float p = MathF.Exp(s - lse[row]);
+                RowQuarter.Axpy(ref dva, p, ref gr);
+                RowQuarter.Axpy(ref dka, p * (dp - delta[row]) * a.Scale, ref qr);
             }
+            if (!active) continue;
+            RowQuarter.Store(ref dka, dk, t * d, d, 1f, lane);
+            RowQuarter.Store(ref dva, dvOut, t * dv, dv, 1f, lane);
         }
     }
 }
