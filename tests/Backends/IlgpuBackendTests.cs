@@ -1,4 +1,5 @@
 using System.Reflection;
+using Engine.Autograd;
 using Engine.Ilgpu;
 using Engine.Ilgpu.Kernels;
 using Engine.Ops;
@@ -65,6 +66,30 @@ public sealed class IlgpuBackendTests
         Assert.Equal(BufferPool.MinElements, BufferPool.SizeClass(0));
         Backend.TrimPool();
         Assert.Equal(0, pool.PooledBytes);
+    }
+
+    [Fact]
+    public void ATreeIsUploadedOnceForEveryAttentionOverIt()
+    {
+        var tree = new TreeMask([-1, 0, 1, 1, 3, 2]);
+        using var scope = TensorScope.Open();
+        Variable Attend(TreeMask mask)
+        {
+            int n = mask.Length;
+            var x = Variable.Parameter(Tensor.FromArray(Data.Uniform(2 * n * 4, 3), new Shape(1, 2, n, 4), Device.IlgpuCpu));
+            return Variable.Attention(x, x, x, AttentionMask.Tree(mask));
+        }
+        int before = Backend.TreeUploads;
+        // Two layers and the backward pass through both: one upload.
+        var twice = Attend(tree) + Attend(tree);
+        twice.Sum().Backward();
+        Assert.Equal(before + 1, Backend.TreeUploads);
+        // Another tree replaces it; trimming the pool frees the copy, and the next use uploads again.
+        Attend(new TreeMask([-1, 0, 0])).Sum();
+        Assert.Equal(before + 2, Backend.TreeUploads);
+        Backend.TrimPool();
+        Attend(tree).Sum();
+        Assert.Equal(before + 3, Backend.TreeUploads);
     }
 
     [Fact]

@@ -34,6 +34,39 @@ internal sealed partial class IlgpuBackend : ITreeAttention
 
     TreeKernels Tree => _tree ??= new TreeKernels(_accelerator);
 
+    TreeMask? _uploadedTree;
+    MemoryBuffer1D<float, Stride1D.Dense>? _treeIndex;
+    ArrayView<int>[] _treeLists = [];
+
+    /// <summary>How many times a tree's index arrays were copied to the device.</summary>
+    internal int TreeUploads { get; private set; }
+
+    /// <summary>
+    /// The device copy of a tree's runs (offsets, starts, ends) and attenders (offsets, queries). Every layer of a packed
+    /// group, forward and backward, walks the same tree: it is uploaded once, on first use, and kept until another tree
+    /// comes, the pool is trimmed, or the backend is disposed.
+    /// </summary>
+    ArrayView<int>[] TreeLists(TreeMask tree)
+    {
+        if (ReferenceEquals(tree, _uploadedTree)) return _treeLists;
+        ReleaseTree();
+        var (attenderOffsets, attenders) = tree.Attenders;
+        int words = tree.RunOffsetsAll.Length + tree.RunStartsAll.Length + tree.RunEndsAll.Length + attenderOffsets.Length + attenders.Length;
+        _treeIndex = Pool.Rent(words + 5);
+        _treeLists = Upload(_treeIndex, tree.RunOffsetsAll, tree.RunStartsAll, tree.RunEndsAll, attenderOffsets, attenders);
+        _uploadedTree = tree;
+        TreeUploads++;
+        return _treeLists;
+    }
+
+    void ReleaseTree()
+    {
+        if (_treeIndex is { } index) Pool.Return(index);
+        _treeIndex = null;
+        _uploadedTree = null;
+        _treeLists = [];
+    }
+
     /// <summary>Copies <paramref name="parts"/> into one pooled buffer, back to back, and returns a view of each.</summary>
     ArrayView<int>[] Upload(MemoryBuffer1D<float, Stride1D.Dense> buffer, params int[][] parts)
     {
@@ -78,18 +111,9 @@ internal sealed partial class IlgpuBackend : ITreeAttention
     {
         const string op = "tree_attention";
         if (!Start(tree, q, v, batchHeads, scale, out var a, out long rows)) return;
-        var kernels = Tree;
-        var index = Pool.Rent(tree.RunOffsetsAll.Length + tree.RunStartsAll.Length + tree.RunEndsAll.Length + 3);
-        try
-        {
-            var runs = Upload(index, tree.RunOffsetsAll, tree.RunStartsAll, tree.RunEndsAll);
-            kernels.Forward(TreeRows(rows), View(q, rows * a.Dim, op), View(k, rows * a.Dim, op), View(v, rows * a.ValueDim, op),
-                runs[0], runs[1], runs[2], View(o, rows * a.ValueDim, op), View(lse, rows, op), a);
-        }
-        finally
-        {
-            Pool.Return(index);
-        }
+        var runs = TreeLists(tree);
+        Tree.Forward(TreeRows(rows), View(q, rows * a.Dim, op), View(k, rows * a.Dim, op), View(v, rows * a.ValueDim, op),
+            runs[0], runs[1], runs[2], View(o, rows * a.ValueDim, op), View(lse, rows, op), a);
     }
 
     /// <inheritdoc/>
@@ -99,13 +123,10 @@ internal sealed partial class IlgpuBackend : ITreeAttention
         const string op = "tree_attention_backward";
         if (!Start(tree, q, v, batchHeads, scale, out var a, out long rows)) return;
         var kernels = Tree;
-        var (attenderOffsets, attenders) = tree.Attenders;
-        int words = tree.RunOffsetsAll.Length + tree.RunStartsAll.Length + tree.RunEndsAll.Length + attenderOffsets.Length + attenders.Length;
-        var index = Pool.Rent(words + 5);
+        var lists = TreeLists(tree);
         var delta = Pool.Rent((int)Math.Max(rows, 1));
         try
         {
-            var lists = Upload(index, tree.RunOffsetsAll, tree.RunStartsAll, tree.RunEndsAll, attenderOffsets, attenders);
             var qv = View(q, rows * a.Dim, op);
             var kv = View(k, rows * a.Dim, op);
             var vv = View(v, rows * a.ValueDim, op);
@@ -119,7 +140,6 @@ internal sealed partial class IlgpuBackend : ITreeAttention
         }
         finally
         {
-            Pool.Return(index);
             Pool.Return(delta);
         }
     }

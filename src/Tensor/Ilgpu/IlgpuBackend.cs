@@ -105,7 +105,11 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
     int GroupsToFill(int group) => Math.Max(1, _accelerator.NumMultiprocessors * Math.Max(1, _accelerator.MaxNumThreadsPerMultiprocessor / group) * 4);
 
     /// <summary>Frees the pooled buffers that no tensor uses.</summary>
-    public void TrimPool() => Pool.Trim();
+    public void TrimPool()
+    {
+        ReleaseTree();
+        Pool.Trim();
+    }
 
     /// <summary>Waits for every queued kernel (for timing).</summary>
     public void Synchronize()
@@ -117,6 +121,7 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
     /// <summary>Frees the pool, the accelerator and the ILGPU context.</summary>
     public void Dispose()
     {
+        ReleaseTree();
         Pool.Dispose();
         _accelerator.Dispose();
         _context.Dispose();
