@@ -10,8 +10,8 @@ namespace Engine.Bench;
 
 /// <summary>
 /// `bench -- gpu [--device cuda|ilgpu-cpu] [--small]`: times the ILGPU kernels (GEMM in float32 / tf32 / bf16,
-/// fused causal attention forward and forward + backward) and the accelerator's copy and element-wise
-/// bandwidth, printing the key=value lines of bench/gpu/peers.py for bench/compare-gpu.sh. Each kernel is
+/// fused causal attention forward and forward + backward, tree attention against the same tree as a dense mask) and
+/// the accelerator's copy and element-wise bandwidth, printing the key=value lines of bench/gpu/peers.py for bench/compare-gpu.sh. Each kernel is
 /// checked against a float64 reference on sampled outputs before it is timed (exit code 3 if wrong). It makes its
 /// own ILGPU context. On ilgpu-cpu (ILGPU's CPU accelerator) it runs tiny shapes once: a smoke test of the
 /// harness, not a measurement.
@@ -121,7 +121,7 @@ static class GpuTiming
                 Print($"attention_fwdbwd_bh{bh}_t{t}_d{d}_ms", both * 1e3, "G6");
             }
         }
-        return 0;
+        return TreeAttentionTiming.Run(cpu ? Device.GpuShapedCpu : Device.Cuda, cpu || small, cpu ? 1 : 5) ? 0 : 3;
     }
 
     static float[] Download(Accelerator accelerator, MemoryBuffer1D<float, Stride1D.Dense> buffer)

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Engine.Bench;
+
+/// <summary>
+/// Part of `bench -- gpu`: attention over a packed GRPO group's trie on an ILGPU device, walked along the tree
+/// (<c>TreeAttentionKernels</c>) against the fused flash kernels under the same tree as a dense additive [N, N] mask,
+/// forward and forward + backward. The group: a 128-token prompt and 16 completions of 64 tokens, each sharing a random
+/// prefix (0–48 tokens) with the one before, 16 batch-heads of size 64. The two outputs are compared before timing.
+/// </summary>
+static class TreeAttentionTiming
+{
+    /// <summary>Parents of the packed trie: the prompt chain, then each completion's tokens after its shared prefix.</summary>
+    public static TreeMask GroupTree(int prompt, int completions, int length, int seed)
+    {
+        var random = new System.Random(seed);
+        var parents = new List<int>();
+        for (int i = 0; i < prompt; i++) parents.Add(i - 1);
+        var previous = new int[length];
+        for (int c = 0; c < completions; c++)
+        {
+            int shared = c == 0 ? 0 : random.Next(0, length * 3 / 4 + 1);
+            var path = new int[length];
+            for (int t = 0; t < length; t++)
+            {
+                if (t < shared) path[t] = previous[t];
+                else
+                {
+                    parents.Add(t == 0 ? prompt - 1 : path[t - 1]);
+                    path[t] = parents.Count - 1;
+                }
+            }
+            previous = path;
+        }
+        return new TreeMask(parents);
+    }
+
+    public static bool Run(Device device, bool small, int reps)
+    {
+        var tree = small ? GroupTree(8, 4, 8, 3) : GroupTree(128, 16, 64, 3);
+        int n = tree.Length, bh = small ? 2 : 16, d = small ? 16 : 64, iters = small ? 1 : 20;
+        Console.WriteLine($"# tree attention: {n} positions, {tree.Pairs} query-key pairs ({100.0 * tree.Pairs / ((double)n * n):F1} % of N²), " +
+            $"bh={bh}, d={d}");
+        var shape = new Shape(bh, n, d);
+        using var q = Tensor.FromArray(Uniform(bh * n * d, 1), shape, device);
+        using var k = Tensor.FromArray(Uniform(bh * n * d, 2), shape, device);
+        using var v = Tensor.FromArray(Uniform(bh * n * d, 3), shape, device);
+        using var dO = Tensor.FromArray(Uniform(bh * n * d, 4), shape, device);
+        using var mask = Tensor.FromArray(tree.Dense(), new Shape(n, n), device);
+
+        if (!Tensor.TryTreeAttention(q, k, v, tree, out var treeO, out var treeLse)) throw new InvalidOperationException($"{device} has no tree attention");
+        if (!Tensor.TryFusedAttention(q, k, v, mask, causal: false, out var denseO, out var denseLse))
+            throw new InvalidOperationException($"{device} has no fused attention for this shape");
+        double worst = treeO.ToArray().Zip(denseO.ToArray(), (a, b) => Math.Abs((double)a - b)).Max();
+        Console.WriteLine($"# check tree_attention_n{n}: worst |tree − dense| = {worst.ToString("G3", CultureInfo.InvariantCulture)}");
+        treeO.Dispose();
+        treeLse.Dispose();
+        denseO.Dispose();
+        denseLse.Dispose();
+        if (!(worst <= 1e-4))
+        {
+            Console.Error.WriteLine($"gpu: tree attention differs from the dense-mask flash kernels by {worst:G3}; not timing it");
+            return false;
+        }
+
+        void Tree(bool backward)
+        {
+            Tensor.TryTreeAttention(q, k, v, tree, out var o, out var lse);
+            if (backward)
+            {
+                var (dq, dk, dv) = Tensor.TreeAttentionBackward(q, k, v, tree, o!, lse!, dO);
+                dq.Dispose(); dk.Dispose(); dv.Dispose();
+            }
+            o!.Dispose(); lse!.Dispose();
+        }
+        void Dense(bool backward)
+        {
+            Tensor.TryFusedAttention(q, k, v, mask, causal: false, out var o, out var lse);
+            if (backward)
+            {
+                var (dq, dk, dv) = Tensor.FusedAttentionBackward(q, k, v, mask, false, o!, lse!, dO);
+                dq.Dispose(); dk.Dispose(); dv.Dispose();
+            }
+            o!.Dispose(); lse!.Dispose();
+        }
+        Print($"tree_attention_fwd_n{n}_ms", Time(device, () => Tree(false), iters, reps));
+        Print($"tree_attention_fwdbwd_n{n}_ms", Time(device, () => Tree(true), iters, reps));
+        Print($"tree_as_dense_mask_fwd_n{n}_ms", Time(device, () => Dense(false), iters, reps));
+        Print($"tree_as_dense_mask_fwdbwd_n{n}_ms", Time(device, () => Dense(true), iters, reps));
+        return true;
+    }
+
+    static float[] Uniform(int n, int seed)
+    {
+        var r = new System.Random(seed);
+        return [.. Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 2 - 1))];
+    }
+
+    static double Time(Device device, Action run, int iters, int reps)
+    {
+        run();
+        device.Synchronize();
+        var samples = new double[reps];
+        for (int r = 0; r < reps; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < iters; i++) run();
+            device.Synchronize();
+            samples[r] = sw.Elapsed.TotalSeconds / iters;
+        }
+        Array.Sort(samples);
+        return samples[reps / 2];
+    }
+
+    static void Print(string key, double seconds) =>
+        Console.WriteLine($"{key}={(seconds * 1e3).ToString("G6", CultureInfo.InvariantCulture)}");
+}
