@@ -208,16 +208,19 @@ static class GpuTiming
 
     /// <summary>Median seconds per call over <paramref name="reps"/> timed loops of <paramref name="iters"/> calls, each closed by a
     /// synchronise.</summary>
-    static double Time(Accelerator accelerator, Action run, int iters, int reps)
+    static double Time(Accelerator accelerator, Action run, int iters, int reps) => Time(accelerator.Synchronize, run, iters, reps);
+
+    /// <summary>Seconds per run: the median over <paramref name="reps"/> timings of <paramref name="iters"/> runs, after one warm-up.</summary>
+    internal static double Time(Action synchronize, Action run, int iters, int reps)
     {
         run();
-        accelerator.Synchronize();
+        synchronize();
         var samples = new double[reps];
         for (int r = 0; r < reps; r++)
         {
             var sw = Stopwatch.StartNew();
             for (int i = 0; i < iters; i++) run();
-            accelerator.Synchronize();
+            synchronize();
             samples[r] = sw.Elapsed.TotalSeconds / iters;
         }
         Array.Sort(samples);

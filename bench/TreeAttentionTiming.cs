@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace Engine.Bench;
@@ -84,10 +83,10 @@ static class TreeAttentionTiming
             }
             o!.Dispose(); lse!.Dispose();
         }
-        Print($"tree_attention_fwd_n{n}_ms", Time(device, () => Tree(false), iters, reps));
-        Print($"tree_attention_fwdbwd_n{n}_ms", Time(device, () => Tree(true), iters, reps));
-        Print($"tree_as_dense_mask_fwd_n{n}_ms", Time(device, () => Dense(false), iters, reps));
-        Print($"tree_as_dense_mask_fwdbwd_n{n}_ms", Time(device, () => Dense(true), iters, reps));
+        Print($"tree_attention_fwd_n{n}_ms", GpuTiming.Time(device.Synchronize, () => Tree(false), iters, reps));
+        Print($"tree_attention_fwdbwd_n{n}_ms", GpuTiming.Time(device.Synchronize, () => Tree(true), iters, reps));
+        Print($"tree_as_dense_mask_fwd_n{n}_ms", GpuTiming.Time(device.Synchronize, () => Dense(false), iters, reps));
+        Print($"tree_as_dense_mask_fwdbwd_n{n}_ms", GpuTiming.Time(device.Synchronize, () => Dense(true), iters, reps));
         return true;
     }
 
@@ -95,22 +94,6 @@ static class TreeAttentionTiming
     {
         var r = new System.Random(seed);
         return [.. Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 2 - 1))];
-    }
-
-    static double Time(Device device, Action run, int iters, int reps)
-    {
-        run();
-        device.Synchronize();
-        var samples = new double[reps];
-        for (int r = 0; r < reps; r++)
-        {
-            var sw = Stopwatch.StartNew();
-            for (int i = 0; i < iters; i++) run();
-            device.Synchronize();
-            samples[r] = sw.Elapsed.TotalSeconds / iters;
-        }
-        Array.Sort(samples);
-        return samples[reps / 2];
     }
 
     static void Print(string key, double seconds) =>

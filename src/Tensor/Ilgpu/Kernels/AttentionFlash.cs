@@ -83,16 +83,7 @@ internal static class AttentionFlash
                 if (!active || j > lastKey) continue;
                 if (p.HasMask != 0) s += mask[maskRow + j];
                 if (s == float.NegativeInfinity) continue;
-                // Online softmax, one key at a time: rescale only when the running max grows.
-                float alpha = 1f, e;
-                if (s > m)
-                {
-                    alpha = m == float.NegativeInfinity ? 0f : MathF.Exp(m - s);
-                    m = s;
-                    e = 1f;
-                }
-                else e = MathF.Exp(s - m);
-                l = l * alpha + e;
+                float alpha = OnlineSoftmaxStep(s, ref m, ref l, out float e);
                 RowQuarter.ScaleAdd(ref acc, alpha, e, vs, jj * words, lane);
             }
             Group.Barrier();
@@ -100,6 +91,26 @@ internal static class AttentionFlash
         if (!active) return;
         RowQuarter.Store(ref acc, o, oBase, p.Dv, l > 0f ? 1f / l : 0f, lane);
         if (lane == 0) lse[(long)bh * p.T + i] = l > 0f ? m + MathF.Log(l) : float.NegativeInfinity;
+    }
+
+    /// <summary>
+    /// One key of the online softmax, with score s: raises the running max m to s when s is larger, adds e = e^(s − m) to
+    /// the running sum l, and returns alpha = e^(m_old − m_new), the factor that the accumulator must be scaled by before
+    /// e · v is added (1 when m did not grow: the accumulator is rescaled only then).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float OnlineSoftmaxStep(float s, ref float m, ref float l, out float e)
+    {
+        float alpha = 1f;
+        if (s > m)
+        {
+            alpha = m == float.NegativeInfinity ? 0f : MathF.Exp(m - s);
+            m = s;
+            e = 1f;
+        }
+        else e = MathF.Exp(s - m);
+        l = l * alpha + e;
+        return alpha;
     }
 
     /// <summary>delta[r] = Σ_c dO[r, c] · O[r, c]; one thread per row (launched over exactly the rows).</summary>

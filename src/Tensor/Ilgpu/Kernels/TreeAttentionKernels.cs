@@ -44,21 +44,17 @@ internal static class TreeAttentionKernels
         return steps;
     }
 
-    /// <summary>The number of keys in runs [first, last) of a query.</summary>
-    static int Count(ArrayView<int> starts, ArrayView<int> ends, int first, int last)
-    {
-        int n = 0;
-        for (int r = first; r < last; r++) n += ends[r] - starts[r];
-        return n;
-    }
-
-    /// <summary>The walk along a query's runs: the current key, and the step to the next one.</summary>
+    /// <summary>The walk along a query's runs: how many keys it visits, the current key, and the step to the next one.</summary>
     struct RunCursor
     {
-        public int Key, End, Run, LastRun;
+        public int Steps, Key, End, Run, LastRun;
 
-        public static RunCursor Start(ArrayView<int> starts, ArrayView<int> ends, int first, int last) =>
-            first < last ? new RunCursor { Key = starts[first], End = ends[first], Run = first, LastRun = last } : default;
+        public static RunCursor Start(ArrayView<int> offsets, ArrayView<int> starts, ArrayView<int> ends, int query)
+        {
+            int first = offsets[query], last = offsets[query + 1], steps = 0;
+            for (int r = first; r < last; r++) steps += ends[r] - starts[r];
+            return first < last ? new RunCursor { Steps = steps, Key = starts[first], End = ends[first], Run = first, LastRun = last } : default;
+        }
 
         public void Next(ArrayView<int> starts, ArrayView<int> ends)
         {
@@ -79,27 +75,18 @@ internal static class TreeAttentionKernels
             bool active = t < rows;
             int i = active ? (int)(t % a.Length) : 0;
             long head = t - i;
-            int steps = active ? Count(starts, ends, offsets[i], offsets[i + 1]) : 0;
-            var at = active ? RunCursor.Start(starts, ends, offsets[i], offsets[i + 1]) : default;
+            var at = active ? RunCursor.Start(offsets, starts, ends, i) : default;
             var qr = active ? RowQuarter.Load(q, t * d, d, a.Scale, lane) : default;
             var acc = default(RowQuarter);
             float m = float.NegativeInfinity, l = 0f;
-            for (int n = 0, all = WarpMax(steps); n < all; n++)
+            for (int n = 0, all = WarpMax(at.Steps); n < all; n++)
             {
-                bool visits = n < steps;
+                bool visits = n < at.Steps;
                 var kr = visits ? RowQuarter.Load(k, (head + at.Key) * d, d, 1f, lane) : default;
                 float s = RowQuarter.Dot(ref qr, ref kr);
                 if (!visits) continue;
                 var vr = RowQuarter.Load(v, (head + at.Key) * dv, dv, 1f, lane);
-                float alpha = 1f, e;
-                if (s > m)
-                {
-                    alpha = m == float.NegativeInfinity ? 0f : MathF.Exp(m - s);
-                    m = s;
-                    e = 1f;
-                }
-                else e = MathF.Exp(s - m);
-                l = l * alpha + e;
+                float alpha = AttentionFlash.OnlineSoftmaxStep(s, ref m, ref l, out float e);
                 RowQuarter.ScaleAdd(ref acc, alpha, e, ref vr);
                 at.Next(starts, ends);
             }
@@ -131,15 +118,14 @@ internal static class TreeAttentionKernels
             bool active = t < rows;
             int i = active ? (int)(t % a.Length) : 0;
             long head = t - i;
-            int steps = active ? Count(starts, ends, offsets[i], offsets[i + 1]) : 0;
-            var at = active ? RunCursor.Start(starts, ends, offsets[i], offsets[i + 1]) : default;
+            var at = active ? RunCursor.Start(offsets, starts, ends, i) : default;
             var qr = active ? RowQuarter.Load(q, t * d, d, a.Scale, lane) : default;
             var gr = active ? RowQuarter.Load(dO, t * dv, dv, 1f, lane) : default;
             float rowLse = active ? lse[t] : 0f, rowDelta = active ? delta[t] : 0f;
             var acc = default(RowQuarter);
-            for (int n = 0, all = WarpMax(steps); n < all; n++)
+            for (int n = 0, all = WarpMax(at.Steps); n < all; n++)
             {
-                bool visits = n < steps;
+                bool visits = n < at.Steps;
                 var kr = visits ? RowQuarter.Load(k, (head + at.Key) * d, d, 1f, lane) : default;
                 var vr = visits ? RowQuarter.Load(v, (head + at.Key) * dv, dv, 1f, lane) : default;
                 float s = RowQuarter.Dot(ref qr, ref kr), dp = RowQuarter.Dot(ref gr, ref vr);
