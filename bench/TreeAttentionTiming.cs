@@ -48,7 +48,8 @@ static class TreeAttentionTiming
         using var dO = Tensor.FromArray(Uniform(bh * n * d, 4), shape, device);
         using var mask = Tensor.FromArray(tree.Dense(), new Shape(n, n), device);
 
-        if (!Tensor.TryTreeAttention(q, k, v, tree, out var treeO, out var treeLse)) throw new InvalidOperationException($"{device} has no tree attention");
+        if (!Tensor.TryTreeAttention(q, k, v, tree, out var treeO, out var treeLse))
+            throw new InvalidOperationException($"{device} has no tree attention");
         if (!Tensor.TryFusedAttention(q, k, v, mask, causal: false, out var denseO, out var denseLse))
             throw new InvalidOperationException($"{device} has no fused attention for this shape");
         double worst = treeO.ToArray().Zip(denseO.ToArray(), (a, b) => Math.Abs((double)a - b)).Max();

@@ -102,7 +102,8 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
     int MaxGroups => GroupsToFill(_group);
 
     /// <summary>Groups of <paramref name="group"/> threads that fill the device a few times over.</summary>
-    int GroupsToFill(int group) => Math.Max(1, _accelerator.NumMultiprocessors * Math.Max(1, _accelerator.MaxNumThreadsPerMultiprocessor / group) * 4);
+    int GroupsToFill(int group) =>
+        Math.Max(1, _accelerator.NumMultiprocessors * Math.Max(1, _accelerator.MaxNumThreadsPerMultiprocessor / group) * 4);
 
     /// <summary>Frees the pooled buffers that no tensor uses.</summary>
     public void TrimPool()
