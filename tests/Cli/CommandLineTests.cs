@@ -305,6 +305,22 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public void AGrpoPromptsFileThatIsNotUtf8IsOneLineNamingTheFileAndTheByte()
+    {
+        string config = GrpoRunTests.Setup(_dir), prompts = _dir.File("prompts.jsonl"), run = _dir.File("grpo-run");
+        byte[] good = File.ReadAllBytes(prompts);
+        // In the second record's answer, which a lenient read would turn into U+FFFD and let through.
+        int offset = good.AsSpan().IndexOf("\"answer\":\""u8) + 10;
+        offset += good.AsSpan(offset).IndexOf("\"answer\":\""u8) + 10;
+        File.WriteAllBytes(prompts, [.. good[..offset], 0xFF, .. good[offset..]]);
+        var (exit, stdout, stderr) = InProcess("grpo", "run", "--config", config, "--out", run);
+        Assert.True(exit == 1, $"exit {exit}: {stdout}{stderr}");
+        Assert.Equal("", stdout);
+        Assert.Equal($"engine: prompts file '{prompts}' is not valid UTF-8 text (an invalid sequence at byte {offset})", stderr.TrimEnd());
+        Assert.False(Directory.Exists(run));
+    }
+
+    [Fact]
     public void TrainLmPrintsItsLinesAndDrawsTheLossFromTheLibrarysCsv()
     {
         string text = _dir.File("text.txt"), run = _dir.File("lm-run");

@@ -104,8 +104,8 @@ public static class GrpoRun
             var dataset = PromptDataset.Load(config.Prompts, tokenizer, modelConfig.ContextLength, (ulong)config.Seed, "prompts file");
             var evalSet = config.Eval is null ? null
                 : PromptDataset.Load(config.Eval.Prompts, tokenizer, modelConfig.ContextLength, what: "eval prompts file");
-            // Hashes the prompt files once: every checkpoint set stores it, and a resume compares against it.
-            var fingerprint = config.Fingerprint();
+            // Every checkpoint set stores it, and a resume compares against it.
+            var fingerprint = config.Fingerprint(dataset, evalSet);
             string fingerprintText = fingerprint.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
             if (latest is not null) CheckSameRun(config, fingerprint, latest);
             // Every record must carry the fields the rewards read, or a run could fail hours in, at the prompt that lacks one.
