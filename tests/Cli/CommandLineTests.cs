@@ -92,6 +92,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("sample --model M --prompt-ids 1", "--max-new-tokens is required", "usage: engine sample")]
     [InlineData("bench", "engine bench needs a command: gemm, train, model", "usage: engine bench gemm|train|model")]
     [InlineData("grpo run --config C --resume --force", "give one of them", "usage: engine grpo run --config FILE.json")]
+    [InlineData("grpo run --config C --steps 0", "--steps must be positive, got 0", "usage: engine grpo run --config FILE.json")]
     [InlineData("tokenize --model M", "exactly one of --text TEXT and --file FILE", "usage: engine tokenize --model DIR")]
     [InlineData("tokenize --model M --text a --file T", "exactly one of --text TEXT and --file FILE", "usage: engine tokenize")]
     [InlineData("inspect", "engine inspect needs FILE", "usage: engine inspect FILE [--json]")]

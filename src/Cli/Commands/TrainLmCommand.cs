@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Engine.Cli.Reporting;
+using Engine.Model.Checkpoints;
 using Engine.Model.Training;
 
 namespace Engine.Cli.Commands;
@@ -70,7 +71,7 @@ static class TrainLmCommand
                         $"loss {s.TrainLoss:F4}{(lastValidation is { } v ? $" val {v:F4}" : "")} {s.TokensPerSecond:F0} tok/s"));
                 }));
         }
-        catch (LmRunSettingsException e)
+        catch (RunSettingsException e)
         {
             throw new UsageException(e.Message);
         }

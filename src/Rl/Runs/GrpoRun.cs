@@ -14,7 +14,18 @@ namespace Engine.Rl.Runs;
 /// <param name="Steps">Overrides the config's step count (a resumed run can be extended).</param>
 /// <param name="Resume">Continue from the newest complete checkpoint set.</param>
 /// <param name="Force">Replace a run that is already in the directory.</param>
-public sealed record GrpoRunOptions(string? OutDir = null, int? Steps = null, bool Resume = false, bool Force = false);
+public sealed record GrpoRunOptions(string? OutDir = null, int? Steps = null, bool Resume = false, bool Force = false)
+{
+    /// <summary>
+    /// Throws <see cref="RunSettingsException"/> for options that cannot run (<see cref="GrpoRun.Execute"/> checks them before it
+    /// reads anything): steps that are not positive, or both <see cref="Resume"/> and <see cref="Force"/>.
+    /// </summary>
+    public void Validate()
+    {
+        RunSettingsException.CheckResumeOrForce(Resume, Force);
+        if (Steps is <= 0) throw new RunSettingsException($"--steps must be positive, got {Steps}");
+    }
+}
 
 /// <summary>What a run did.</summary>
 /// <param name="Directory">The run directory.</param>
@@ -63,9 +74,7 @@ public static class GrpoRun
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Resume && options.Force)
-            throw new ArgumentException($"{Command}: --resume continues a run and --force replaces it: give one of them");
-        if (options.Steps is <= 0) throw new ArgumentException($"{Command}: --steps must be positive, got {options.Steps}");
+        options.Validate();
         config = config with { Steps = options.Steps ?? config.Steps };
         string outDir = options.OutDir ?? Path.Combine("runs", $"grpo-{config.Name}");
         var device = Device.Parse(config.Device);
