@@ -303,6 +303,13 @@ public sealed class CommandLineTests : IDisposable
         (exit, stdout, stderr) = InProcess("grpo", "run", "--config", config, "--out", run, "--steps", "5", "--resume");
         Assert.True(exit == 0, stderr);
         Assert.StartsWith($"resuming {run} at step 4 of 5", stdout);
+
+        // No step is left to draw them with: the plots are drawn at the end.
+        foreach (var svg in new[] { "reward.svg", "kl.svg", "tree.svg", "eval.svg" }) File.Delete(Path.Combine(run, svg));
+        (exit, _, stderr) = InProcess("grpo", "run", "--config", config, "--out", run, "--steps", "5", "--resume");
+        Assert.True(exit == 0, stderr);
+        foreach (var svg in new[] { "reward.svg", "kl.svg", "tree.svg", "eval.svg" })
+            Assert.Contains("<polyline", File.ReadAllText(Path.Combine(run, svg)));
     }
 
     [Fact]
@@ -335,6 +342,12 @@ public sealed class CommandLineTests : IDisposable
         Assert.StartsWith("step 2: train loss ", lines[2]);
         Assert.Equal($"wrote {run}/: model/ (config.json, model.safetensors, char-tokenizer.json), checkpoints/, loss.csv, loss.svg", lines[3]);
         Assert.Contains("train      2/2 [########################] loss ", stderr);
+        Assert.Contains("<polyline", File.ReadAllText(Path.Combine(run, "loss.svg")));
+
+        // No step is left to draw it with: the plot is drawn at the end.
+        File.Delete(Path.Combine(run, "loss.svg"));
+        (exit, _, stderr) = InProcess("train-lm", "--text", text, "--out", run, "--resume");
+        Assert.True(exit == 0, stderr);
         Assert.Contains("<polyline", File.ReadAllText(Path.Combine(run, "loss.svg")));
     }
 }

@@ -108,6 +108,7 @@ static class GrpoCommand
         }
         var runConfig = GrpoRunConfig.Load(args.GetValue(Config)!);
         ProgressBar? progress = null;
+        bool plotsCurrent = false;
         var result = GrpoRun.Execute(runConfig, options, new GrpoRunCallbacks(
             Started: start =>
             {
@@ -122,12 +123,14 @@ static class GrpoCommand
             Stepped: step =>
             {
                 var m = step.Metrics;
+                plotsCurrent = step.Checkpointed;
                 if (step.Checkpointed) RunPlots.Grpo(step.Directory);
                 progress!.Report(m.Step, string.Create(CultureInfo.InvariantCulture,
                     $"reward {m.RewardMean:F3}{(m.Eval is { } e ? $" eval {e["eval/reward_mean"]:F3}" : "")} |λ| {m.LambdaMean:F2} kl {m.Kl:F4}"));
             }));
         progress?.Done();
-        RunPlots.Grpo(result.Directory);
+        // The last step saves a checkpoint set, and its plots were drawn with it; a resumed run that had no step left draws them here.
+        if (!plotsCurrent) RunPlots.Grpo(result.Directory);
         if (result.Last is { } last)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"step {last.Step}: reward {last.RewardMean:F4}{(last.Eval is { } e ? $", eval reward {e["eval/reward_mean"]:F4}" : "")}, " +

@@ -48,6 +48,7 @@ static class TrainLmCommand
             args.GetValue(Keep), args.GetValue(Resume), args.GetValue(Force), Device.Parse(args.GetValue(DeviceName)!));
         ProgressBar? progress = null;
         float? lastValidation = null;
+        bool plotCurrent = false;
         LmRunResult result;
         try
         {
@@ -65,6 +66,7 @@ static class TrainLmCommand
                 Stepped: step =>
                 {
                     var s = step.Step;
+                    plotCurrent = step.Checkpointed;
                     if (step.Checkpointed) RunPlots.LmLoss(Path.Combine(step.Directory, LmRun.LossFileName), Path.Combine(step.Directory, LossPlot));
                     lastValidation = s.ValLoss ?? lastValidation;
                     progress!.Report(s.Step, string.Create(CultureInfo.InvariantCulture,
@@ -79,7 +81,8 @@ static class TrainLmCommand
         {
             progress?.Done();
         }
-        RunPlots.LmLoss(Path.Combine(result.Directory, LmRun.LossFileName), Path.Combine(result.Directory, LossPlot));
+        // The last step saves a checkpoint set, and the plot was drawn with it; a resumed run that had no step left draws it here.
+        if (!plotCurrent) RunPlots.LmLoss(Path.Combine(result.Directory, LmRun.LossFileName), Path.Combine(result.Directory, LossPlot));
         if (result.History.Count > 0)
         {
             var last = result.History[^1];
