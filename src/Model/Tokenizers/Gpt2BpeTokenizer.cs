@@ -100,12 +100,16 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
         Load(Path.Combine(directory, VocabFileName), Path.Combine(directory, MergesFileName));
 
     /// <summary>Reads a vocabulary file and a merges file.</summary>
-    public static Gpt2BpeTokenizer Load(string vocabPath, string mergesPath)
+    public static Gpt2BpeTokenizer Load(string vocabPath, string mergesPath) =>
+        Parse(vocabPath, InputFile.ReadAllText(vocabPath, "gpt2 vocabulary"), mergesPath, InputFile.ReadAllText(mergesPath, "gpt2 merges"));
+
+    /// <summary>The tokenizer of a vocabulary file's text and a merges file's; errors name the files.</summary>
+    internal static Gpt2BpeTokenizer Parse(string vocabPath, string vocabText, string mergesPath, string mergesText)
     {
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         try
         {
-            using var doc = JsonDocument.Parse(InputFile.ReadAllText(vocabPath, "gpt2 vocabulary"), InputFile.StrictJson());
+            using var doc = JsonDocument.Parse(vocabText, InputFile.StrictJson());
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new CheckpointException($"bpe vocab {vocabPath}: not a JSON object");
             foreach (var p in doc.RootElement.EnumerateObject())
             {
@@ -126,7 +130,7 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
 
         var merges = new List<(string, string)>();
         int lineNumber = 0;
-        foreach (string line in InputFile.ReadAllText(mergesPath, "gpt2 merges").ReplaceLineEndings("\n").Split('\n'))
+        foreach (string line in mergesText.ReplaceLineEndings("\n").Split('\n'))
         {
             lineNumber++;
             if (line.Length == 0 || (lineNumber == 1 && line.StartsWith("#version", StringComparison.Ordinal))) continue;

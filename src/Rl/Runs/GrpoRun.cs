@@ -101,11 +101,10 @@ public static class GrpoRun
             {
                 throw new ArgumentException($"{config.Path}: 'model': {e.Message}", e);
             }
-            var tokenizer = Tokenizer.Load(modelDir)
+            // Read once, with the bytes that every checkpoint set copies: the set they come from may be pruned while the run goes on.
+            var (tokenizer, tokenizerFiles) = Tokenizer.LoadWithFiles(modelDir)
                 ?? throw new ArgumentException(
                     $"{config.Path}: the model '{modelDir}' has no tokenizer: expected {Tokenizer.ExpectedFiles}");
-            // Read once: the set they come from may be pruned while the run goes on.
-            var tokenizerFiles = Tokenizer.ReadFiles(modelDir);
             var modelConfig = Gpt2Checkpoint.ReadConfig(modelDir);
             if (tokenizer.VocabSize > modelConfig.VocabSize)
                 throw new ArgumentException($"{Command}: the tokenizer in {modelDir} has {tokenizer.VocabSize} tokens, " +
