@@ -14,7 +14,7 @@ namespace Engine.Model.Tokenizers;
 /// Runs written before that name was chosen hold the same format as <c>tokenizer.json</c>, which is still read
 /// (<see cref="LegacyFileName"/>); it is never written, since that name belongs to Hugging Face's format.
 /// </summary>
-public sealed class CharTokenizer : ITokenizer
+public sealed class CharTokenizer : IUtf8Tokenizer
 {
     /// <summary>The file name in a model directory.</summary>
     public const string FileName = "char-tokenizer.json";
@@ -26,6 +26,7 @@ public sealed class CharTokenizer : ITokenizer
     public const string TypeName = "char";
 
     readonly Rune[] _symbols;
+    readonly byte[][] _utf8;
     readonly Dictionary<Rune, int> _ids = [];
 
     /// <summary>A tokenizer over <paramref name="chars"/> in the given order (each exactly one code point, none repeated).</summary>
@@ -42,6 +43,7 @@ public sealed class CharTokenizer : ITokenizer
             symbols.Add(rune);
         }
         _symbols = [.. symbols];
+        _utf8 = [.. symbols.Select(r => Encoding.UTF8.GetBytes(r.ToString()))];
     }
 
     /// <summary>The alphabet of <paramref name="text"/>: its distinct characters in ordinal order.</summary>
@@ -93,6 +95,9 @@ public sealed class CharTokenizer : ITokenizer
         }
         return sb.ToString();
     }
+
+    ReadOnlySpan<byte> IUtf8Tokenizer.TokenBytes(int id) => (uint)id < (uint)_utf8.Length ? _utf8[id]
+        : throw new ArgumentOutOfRangeException(nameof(id), id, $"char tokenizer: the id is outside [0, {_symbols.Length})");
 
     /// <summary>Writes <c>char-tokenizer.json</c> into <paramref name="directory"/> (atomically).</summary>
     public void Save(string directory)

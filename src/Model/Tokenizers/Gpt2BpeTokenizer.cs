@@ -14,7 +14,7 @@ namespace Engine.Model.Tokenizers;
 /// UTF-8 bytes to printable characters (GPT-2's bytes→unicode table, so a space is <c>Ġ</c>), and merges adjacent
 /// symbols by rank until no ranked pair is left. Results are cached per pre-token.
 /// </summary>
-public sealed partial class Gpt2BpeTokenizer : ITokenizer
+public sealed partial class Gpt2BpeTokenizer : IUtf8Tokenizer
 {
     /// <summary>The vocabulary file name in a model directory.</summary>
     public const string VocabFileName = "vocab.json";
@@ -317,6 +317,10 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
 
     (int Rank, int Merged) Merge(int left, int right) =>
         _merges.TryGetValue(Pair(left, right), out var m) ? m : (int.MaxValue, -1);
+
+    /// <inheritdoc/>
+    ReadOnlySpan<byte> IUtf8Tokenizer.TokenBytes(int id) => (uint)id < (uint)_tokenBytes.Length && _tokenBytes[id] is { } b ? b
+        : throw new ArgumentOutOfRangeException(nameof(id), id, "bpe: the id is not in the vocabulary");
 
     /// <inheritdoc/>
     public string Decode(ReadOnlySpan<int> ids)
