@@ -56,22 +56,45 @@ public static partial class InputFile
     /// The text of <paramref name="path"/>, after <see cref="Check"/>; a file too large for the memory available (its bytes and
     /// its UTF-16 copy) is refused before it is read.
     /// </summary>
-    public static string ReadAllText(string path, string what)
+    public static string ReadAllText(string path, string what) => ReadAllText(path, what, out _);
+
+    /// <summary>As <see cref="ReadAllText(string, string)"/>, with the bytes the text was decoded from (to hash or copy them).</summary>
+    public static string ReadAllText(string path, string what, out byte[] bytes)
+    {
+        bytes = Read(path, what, copies: 3);
+        return DecodeUtf8(bytes, path, what);
+    }
+
+    /// <summary>
+    /// The bytes of <paramref name="path"/>, after <see cref="Check"/>; a file too large for the memory available is refused before
+    /// it is read.
+    /// </summary>
+    public static byte[] ReadAllBytes(string path, string what) => Read(path, what, copies: 1);
+
+    /// <summary>The bytes of <paramref name="path"/>, once the memory for <paramref name="copies"/> times their size is there.</summary>
+    static byte[] Read(string path, string what, double copies)
     {
         Check(path, what);
-        HostMemory.Require(new FileInfo(path).Length * 3.0, $"{what} '{path}'");
-        byte[] bytes;
+        HostMemory.Require(new FileInfo(path).Length * copies, $"{what} '{path}'");
         try
         {
-            bytes = File.ReadAllBytes(path);
+            return File.ReadAllBytes(path);
         }
         catch (UnauthorizedAccessException e)
         {
             throw new IOException($"{what} '{path}' cannot be read: {e.Message}", e);
         }
-        int start = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
+    }
+
+    /// <summary>
+    /// <paramref name="bytes"/>, read from <paramref name="path"/>, as strict UTF-8 without its byte-order mark: an invalid sequence is
+    /// an error that names the file and the sequence's byte offset.
+    /// </summary>
+    static string DecodeUtf8(ReadOnlySpan<byte> bytes, string path, string what)
+    {
+        int start = bytes.StartsWith("\uFEFF"u8) ? 3 : 0;
         var chars = new char[bytes.Length - start];
-        var status = System.Text.Unicode.Utf8.ToUtf16(bytes.AsSpan(start), chars, out int read, out int written, replaceInvalidSequences: false);
+        var status = System.Text.Unicode.Utf8.ToUtf16(bytes[start..], chars, out int read, out int written, replaceInvalidSequences: false);
         if (status != System.Buffers.OperationStatus.Done)
             throw new IOException($"{what} '{path}' is not valid UTF-8 text (an invalid sequence at byte {start + read})");
         return new string(chars, 0, written);

@@ -92,6 +92,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("sample --model M --prompt-ids 1", "--max-new-tokens is required", "usage: engine sample")]
     [InlineData("bench", "engine bench needs a command: gemm, train, model", "usage: engine bench gemm|train|model")]
     [InlineData("grpo run --config C --resume --force", "give one of them", "usage: engine grpo run --config FILE.json")]
+    [InlineData("grpo run --config C --steps 0", "--steps must be positive, got 0", "usage: engine grpo run --config FILE.json")]
     [InlineData("tokenize --model M", "exactly one of --text TEXT and --file FILE", "usage: engine tokenize --model DIR")]
     [InlineData("tokenize --model M --text a --file T", "exactly one of --text TEXT and --file FILE", "usage: engine tokenize")]
     [InlineData("inspect", "engine inspect needs FILE", "usage: engine inspect FILE [--json]")]
@@ -302,6 +303,29 @@ public sealed class CommandLineTests : IDisposable
         (exit, stdout, stderr) = InProcess("grpo", "run", "--config", config, "--out", run, "--steps", "5", "--resume");
         Assert.True(exit == 0, stderr);
         Assert.StartsWith($"resuming {run} at step 4 of 5", stdout);
+
+        // No step is left to draw them with: the plots are drawn at the end.
+        foreach (var svg in new[] { "reward.svg", "kl.svg", "tree.svg", "eval.svg" }) File.Delete(Path.Combine(run, svg));
+        (exit, _, stderr) = InProcess("grpo", "run", "--config", config, "--out", run, "--steps", "5", "--resume");
+        Assert.True(exit == 0, stderr);
+        foreach (var svg in new[] { "reward.svg", "kl.svg", "tree.svg", "eval.svg" })
+            Assert.Contains("<polyline", File.ReadAllText(Path.Combine(run, svg)));
+    }
+
+    [Fact]
+    public void AGrpoPromptsFileThatIsNotUtf8IsOneLineNamingTheFileAndTheByte()
+    {
+        string config = GrpoRunTests.Setup(_dir), prompts = _dir.File("prompts.jsonl"), run = _dir.File("grpo-run");
+        byte[] good = File.ReadAllBytes(prompts);
+        // In the second record's answer, which a lenient read would turn into U+FFFD and let through.
+        int offset = good.AsSpan().IndexOf("\"answer\":\""u8) + 10;
+        offset += good.AsSpan(offset).IndexOf("\"answer\":\""u8) + 10;
+        File.WriteAllBytes(prompts, [.. good[..offset], 0xFF, .. good[offset..]]);
+        var (exit, stdout, stderr) = InProcess("grpo", "run", "--config", config, "--out", run);
+        Assert.True(exit == 1, $"exit {exit}: {stdout}{stderr}");
+        Assert.Equal("", stdout);
+        Assert.Equal($"engine: prompts file '{prompts}' is not valid UTF-8 text (an invalid sequence at byte {offset})", stderr.TrimEnd());
+        Assert.False(Directory.Exists(run));
     }
 
     [Fact]
@@ -318,6 +342,12 @@ public sealed class CommandLineTests : IDisposable
         Assert.StartsWith("step 2: train loss ", lines[2]);
         Assert.Equal($"wrote {run}/: model/ (config.json, model.safetensors, char-tokenizer.json), checkpoints/, loss.csv, loss.svg", lines[3]);
         Assert.Contains("train      2/2 [########################] loss ", stderr);
+        Assert.Contains("<polyline", File.ReadAllText(Path.Combine(run, "loss.svg")));
+
+        // No step is left to draw it with: the plot is drawn at the end.
+        File.Delete(Path.Combine(run, "loss.svg"));
+        (exit, _, stderr) = InProcess("train-lm", "--text", text, "--out", run, "--resume");
+        Assert.True(exit == 0, stderr);
         Assert.Contains("<polyline", File.ReadAllText(Path.Combine(run, "loss.svg")));
     }
 }

@@ -66,8 +66,23 @@ public sealed class LibraryRunTests
     {
         using var dir = new TempDirectory();
         string run = dir.File("run");
-        var e = Assert.Throws<LmRunSettingsException>(() => LmRun.Execute(new LmRunOptions(Text(dir), run, config, steps)));
+        var e = Assert.Throws<RunSettingsException>(() => LmRun.Execute(new LmRunOptions(Text(dir), run, config, steps)));
         Assert.Contains(message, e.Message);
+        Assert.False(Directory.Exists(run));
+    }
+
+    [Theory]
+    [InlineData(0, false, "--steps must be positive, got 0")]
+    [InlineData(null, true, "--resume continues a run and --force replaces it: give one of them")]
+    public void GrpoOptionsThatCannotRunAreRefusedBeforeAnyFileIsRead(int? steps, bool resumeAndForce, string message)
+    {
+        using var dir = new TempDirectory();
+        string config = GrpoRunTests.Setup(dir), run = dir.File("run");
+        var loaded = GrpoRunConfig.Load(config);
+        File.Delete(dir.File("prompts.jsonl"));
+        var e = Assert.Throws<RunSettingsException>(() =>
+            GrpoRun.Execute(loaded, new GrpoRunOptions(run, steps, Resume: resumeAndForce, Force: resumeAndForce)));
+        Assert.Equal(message, e.Message);
         Assert.False(Directory.Exists(run));
     }
 

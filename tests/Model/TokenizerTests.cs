@@ -83,9 +83,41 @@ public class TokenizerTests
         Assert.Equal(["a", "b", "c"], Assert.IsType<CharTokenizer>(Tokenizer.Load(dir.Path)).Chars);
         Assert.Equal(["a", "b", "c"], CharTokenizer.LoadFromDirectory(dir.Path).Chars);
         // Copied with the model (grpo run does), it takes the new name.
-        var (name, bytes) = Assert.Single(Tokenizer.ReadFiles(dir.Path));
+        var (name, bytes) = Assert.Single(Tokenizer.LoadWithFiles(dir.Path)!.Files);
         Assert.Equal("char-tokenizer.json", name);
         Assert.Equal(File.ReadAllBytes(dir.File("tokenizer.json")), bytes);
+    }
+
+    [Fact]
+    public void TheFilesCopiedWithAModelAreTheOnesItsTokenizerWasReadFromUnderTheirCurrentNames()
+    {
+        using var dir = new TempDirectory();
+        CharTokenizer.FromText("abc").Save(dir.Path);
+        File.WriteAllText(dir.File("special_tokens_map.json"), "{}");
+        // A stale char file under the old name beside the current one: the current one is the tokenizer, and the only copy.
+        File.WriteAllText(dir.File("tokenizer.json"), """{"type": "char", "chars": ["x"]}""");
+        var loaded = Tokenizer.LoadWithFiles(dir.Path)!;
+        Assert.Equal(["a", "b", "c"], Assert.IsType<CharTokenizer>(loaded.Tokenizer).Chars);
+        Assert.Equal(["char-tokenizer.json", "special_tokens_map.json"], loaded.Files.Select(f => f.Name).ToArray());
+        Assert.Equal(File.ReadAllBytes(dir.File("char-tokenizer.json")), loaded.Files[0].Bytes);
+
+        // A Hugging Face file beside it is not the tokenizer, but is copied as it is.
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny-bpe-hf", "tokenizer.json"), dir.File("tokenizer.json"), true);
+        loaded = Tokenizer.LoadWithFiles(dir.Path)!;
+        Assert.IsType<CharTokenizer>(loaded.Tokenizer);
+        Assert.Equal(["char-tokenizer.json", "tokenizer.json", "special_tokens_map.json"], loaded.Files.Select(f => f.Name).ToArray());
+        Assert.Equal(File.ReadAllBytes(dir.File("tokenizer.json")), loaded.Files[1].Bytes);
+    }
+
+    [Fact]
+    public void ATokenizerFileThatIsNotARegularFileIsRefusedInsteadOfHanging()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        using var dir = new TempDirectory();
+        CharTokenizer.FromText("abc").Save(dir.Path);
+        using (var make = System.Diagnostics.Process.Start("mkfifo", [dir.File("tokenizer_config.json")])) make.WaitForExit();
+        var e = Assert.Throws<IOException>(() => Tokenizer.LoadWithFiles(dir.Path));
+        Assert.Contains($"'{dir.File("tokenizer_config.json")}' is not a regular file", e.Message);
     }
 
     [Theory]
@@ -112,7 +144,7 @@ public class TokenizerTests
     {
         using var dir = new TempDirectory();
         Assert.Null(Tokenizer.Load(dir.Path));
-        Assert.Empty(Tokenizer.ReadFiles(dir.Path));
+        Assert.Null(Tokenizer.LoadWithFiles(dir.Path));
         var e = Assert.Throws<CheckpointException>(() => Tokenizer.LoadRequired(dir.Path));
         Assert.Equal($"{dir.Path} has no tokenizer: expected tokenizer.json, char-tokenizer.json, or vocab.json and merges.txt", e.Message);
         Assert.Throws<DirectoryNotFoundException>(() => Tokenizer.LoadRequired(dir.File("missing")));

@@ -76,10 +76,7 @@ static class GrpoCommand
         {
             Config, RunOut, RunSteps, Resume, Force,
         };
-        run.Validators.Add(r =>
-        {
-            if (r.GetValue(Resume) && r.GetValue(Force)) r.AddError("--resume continues a run and --force replaces it: give one of them");
-        });
+        // --resume with --force and --steps are checked by GrpoRunOptions, before the config is read.
         run.SetAction(RunConfig);
         var tree = new Command("tree", "the paper's synthetic experiment, GRPO against λ-GRPO")
         {
@@ -100,14 +97,19 @@ static class GrpoCommand
     /// </summary>
     static int RunConfig(ParseResult args)
     {
-        string config = args.GetValue(Config)!;
-        string? outDir = args.GetValue(RunOut);
-        int? steps = args.GetValue(RunSteps);
-        bool resume = args.GetValue(Resume), force = args.GetValue(Force);
-        if (steps is <= 0) throw new UsageException($"--steps must be positive, got {steps}");
-        var runConfig = GrpoRunConfig.Load(config);
+        var options = new GrpoRunOptions(args.GetValue(RunOut), args.GetValue(RunSteps), args.GetValue(Resume), args.GetValue(Force));
+        try
+        {
+            options.Validate();
+        }
+        catch (RunSettingsException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        var runConfig = GrpoRunConfig.Load(args.GetValue(Config)!);
         ProgressBar? progress = null;
-        var result = GrpoRun.Execute(runConfig, new GrpoRunOptions(outDir, steps, resume, force), new GrpoRunCallbacks(
+        bool plotsCurrent = false;
+        var result = GrpoRun.Execute(runConfig, options, new GrpoRunCallbacks(
             Started: start =>
             {
                 var c = start.Config;
@@ -121,12 +123,14 @@ static class GrpoCommand
             Stepped: step =>
             {
                 var m = step.Metrics;
+                plotsCurrent = step.Checkpointed;
                 if (step.Checkpointed) RunPlots.Grpo(step.Directory);
                 progress!.Report(m.Step, string.Create(CultureInfo.InvariantCulture,
                     $"reward {m.RewardMean:F3}{(m.Eval is { } e ? $" eval {e["eval/reward_mean"]:F3}" : "")} |λ| {m.LambdaMean:F2} kl {m.Kl:F4}"));
             }));
         progress?.Done();
-        RunPlots.Grpo(result.Directory);
+        // The last step saves a checkpoint set, and its plots were drawn with it; a resumed run that had no step left draws them here.
+        if (!plotsCurrent) RunPlots.Grpo(result.Directory);
         if (result.Last is { } last)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"step {last.Step}: reward {last.RewardMean:F4}{(last.Eval is { } e ? $", eval reward {e["eval/reward_mean"]:F4}" : "")}, " +

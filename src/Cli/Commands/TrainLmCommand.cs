@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Engine.Cli.Reporting;
+using Engine.Model.Checkpoints;
 using Engine.Model.Training;
 
 namespace Engine.Cli.Commands;
@@ -47,6 +48,7 @@ static class TrainLmCommand
             args.GetValue(Keep), args.GetValue(Resume), args.GetValue(Force), Device.Parse(args.GetValue(DeviceName)!));
         ProgressBar? progress = null;
         float? lastValidation = null;
+        bool plotCurrent = false;
         LmRunResult result;
         try
         {
@@ -64,13 +66,14 @@ static class TrainLmCommand
                 Stepped: step =>
                 {
                     var s = step.Step;
+                    plotCurrent = step.Checkpointed;
                     if (step.Checkpointed) RunPlots.LmLoss(Path.Combine(step.Directory, LmRun.LossFileName), Path.Combine(step.Directory, LossPlot));
                     lastValidation = s.ValLoss ?? lastValidation;
                     progress!.Report(s.Step, string.Create(CultureInfo.InvariantCulture,
                         $"loss {s.TrainLoss:F4}{(lastValidation is { } v ? $" val {v:F4}" : "")} {s.TokensPerSecond:F0} tok/s"));
                 }));
         }
-        catch (LmRunSettingsException e)
+        catch (RunSettingsException e)
         {
             throw new UsageException(e.Message);
         }
@@ -78,7 +81,8 @@ static class TrainLmCommand
         {
             progress?.Done();
         }
-        RunPlots.LmLoss(Path.Combine(result.Directory, LmRun.LossFileName), Path.Combine(result.Directory, LossPlot));
+        // The last step saves a checkpoint set, and the plot was drawn with it; a resumed run that had no step left draws it here.
+        if (!plotCurrent) RunPlots.LmLoss(Path.Combine(result.Directory, LmRun.LossFileName), Path.Combine(result.Directory, LossPlot));
         if (result.History.Count > 0)
         {
             var last = result.History[^1];

@@ -6,8 +6,10 @@ namespace Engine.Model.Tokenizers;
 /// One token per UTF-8 byte: 256 ids, any well-formed text (a lone surrogate is refused). Decoding replaces invalid UTF-8
 /// with U+FFFD.
 /// </summary>
-public sealed class ByteTokenizer : ITokenizer
+public sealed class ByteTokenizer : IUtf8Tokenizer
 {
+    static readonly byte[] s_bytes = [.. Enumerable.Range(0, 256).Select(b => (byte)b)];
+
     /// <inheritdoc/>
     public int VocabSize => 256;
 
@@ -36,4 +38,7 @@ public sealed class ByteTokenizer : ITokenizer
         }
         return Encoding.UTF8.GetString(bytes);
     }
+
+    ReadOnlySpan<byte> IUtf8Tokenizer.TokenBytes(int id) =>
+        (uint)id <= 255 ? s_bytes.AsSpan(id, 1) : throw new ArgumentOutOfRangeException(nameof(id), id, "byte tokenizer: the id is not a byte");
 }

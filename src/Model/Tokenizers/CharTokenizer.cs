@@ -14,7 +14,7 @@ namespace Engine.Model.Tokenizers;
 /// Runs written before that name was chosen hold the same format as <c>tokenizer.json</c>, which is still read
 /// (<see cref="LegacyFileName"/>); it is never written, since that name belongs to Hugging Face's format.
 /// </summary>
-public sealed class CharTokenizer : ITokenizer
+public sealed class CharTokenizer : IUtf8Tokenizer
 {
     /// <summary>The file name in a model directory.</summary>
     public const string FileName = "char-tokenizer.json";
@@ -26,6 +26,7 @@ public sealed class CharTokenizer : ITokenizer
     public const string TypeName = "char";
 
     readonly Rune[] _symbols;
+    readonly byte[][] _utf8;
     readonly Dictionary<Rune, int> _ids = [];
 
     /// <summary>A tokenizer over <paramref name="chars"/> in the given order (each exactly one code point, none repeated).</summary>
@@ -42,6 +43,7 @@ public sealed class CharTokenizer : ITokenizer
             symbols.Add(rune);
         }
         _symbols = [.. symbols];
+        _utf8 = [.. symbols.Select(r => Encoding.UTF8.GetBytes(r.ToString()))];
     }
 
     /// <summary>The alphabet of <paramref name="text"/>: its distinct characters in ordinal order.</summary>
@@ -94,6 +96,9 @@ public sealed class CharTokenizer : ITokenizer
         return sb.ToString();
     }
 
+    ReadOnlySpan<byte> IUtf8Tokenizer.TokenBytes(int id) => (uint)id < (uint)_utf8.Length ? _utf8[id]
+        : throw new ArgumentOutOfRangeException(nameof(id), id, $"char tokenizer: the id is outside [0, {_symbols.Length})");
+
     /// <summary>Writes <c>char-tokenizer.json</c> into <paramref name="directory"/> (atomically).</summary>
     public void Save(string directory)
     {
@@ -108,8 +113,7 @@ public sealed class CharTokenizer : ITokenizer
     }
 
     /// <summary>Reads a tokenizer written by <see cref="Save"/> from the file <paramref name="path"/>.</summary>
-    public static CharTokenizer Load(string path) =>
-        Read(path, sniffing: false) ?? throw new CheckpointException($"char tokenizer {path}: not a tokenizer of type \"{TypeName}\"");
+    public static CharTokenizer Load(string path) => Parse(path, InputFile.ReadAllText(path, "char tokenizer"));
 
     /// <summary>
     /// Reads the char tokenizer that <paramref name="directory"/> holds: <c>char-tokenizer.json</c>, or, in a run written
@@ -119,25 +123,28 @@ public sealed class CharTokenizer : ITokenizer
     {
         string path = Path.Combine(directory, FileName);
         string legacy = Path.Combine(directory, LegacyFileName);
-        if (!File.Exists(path) && File.Exists(legacy))
-            return TryLoad(legacy) ?? throw new CheckpointException($"char tokenizer {legacy}: not a tokenizer of type \"{TypeName}\"");
-        return Load(path);
+        return Load(File.Exists(path) || !File.Exists(legacy) ? path : legacy);
     }
 
-    /// <summary>
-    /// Reads <paramref name="path"/> if it is a char tokenizer file; null if it is JSON of another kind (e.g. a Hugging Face tokenizer.json).
-    /// </summary>
-    internal static CharTokenizer? TryLoad(string path) => Read(path, sniffing: true);
+    /// <summary>The text of a char tokenizer file, <paramref name="path"/>, as its tokenizer; every error names it as a char tokenizer.</summary>
+    internal static CharTokenizer Parse(string path, string text)
+    {
+        using var doc = Tokenizer.ParseJson(path, text, "char tokenizer");
+        return IsCharFormat(doc.RootElement) ? FromJson(path, doc.RootElement)
+            : throw new CheckpointException($"char tokenizer {path}: not a tokenizer of type \"{TypeName}\"");
+    }
 
-    /// <summary>
-    /// When <paramref name="sniffing"/> (a tokenizer.json that may be Hugging Face's), a file that is not even JSON is left to the
-    /// other reader, which names it as a tokenizer, not as a char tokenizer.
-    /// </summary>
-    static CharTokenizer? Read(string path, bool sniffing)
+    /// <summary>Whether <paramref name="root"/> says it is a char tokenizer: an object whose <c>type</c> is "char".</summary>
+    internal static bool IsCharFormat(JsonElement root) =>
+        root.ValueKind == JsonValueKind.Object && root.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+        && type.ValueEquals(TypeName);
+
+    /// <summary>The tokenizer of <paramref name="root"/>, a file of the char format (<see cref="IsCharFormat"/>).</summary>
+    internal static CharTokenizer FromJson(string path, JsonElement root)
     {
         try
         {
-            return Parse(path, sniffing);
+            return Read(path, JsonObject.Create(root)!);
         }
         catch (InvalidOperationException e)
         {
@@ -146,41 +153,8 @@ public sealed class CharTokenizer : ITokenizer
         }
     }
 
-    static bool IsCharFormat(string path, string text, bool sniffing)
+    static CharTokenizer Read(string path, JsonObject obj)
     {
-        try
-        {
-            using var doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
-            var top = doc.RootElement;
-            return top.ValueKind == JsonValueKind.Object && top.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
-                && type.ValueEquals(TypeName);
-        }
-        catch (JsonException) when (sniffing)
-        {
-            return false;
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointException($"char tokenizer {path}: not valid JSON: {e.Message}", e);
-        }
-    }
-
-    static CharTokenizer? Parse(string path, bool sniffing)
-    {
-        string text = InputFile.ReadAllText(path, sniffing ? "tokenizer" : "char tokenizer");
-        // The type is looked at first, without decoding the other strings (as the check for repeated keys would): a file of
-        // another format (a Hugging Face tokenizer.json) is then left to its own reader, errors and all.
-        if (!IsCharFormat(path, text, sniffing)) return null;
-        JsonNode? root;
-        try
-        {
-            root = JsonNode.Parse(text, documentOptions: InputFile.StrictJson());
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointException($"char tokenizer {path}: not valid JSON: {e.Message}", e);
-        }
-        if (root is not JsonObject obj) return null;
         if (obj["version"] is JsonValue v && (!v.TryGetValue(out int version) || version != 1))
             throw new CheckpointException($"char tokenizer {path}: unsupported 'version' {v.ToJsonString()}");
         if (obj["chars"] is not JsonArray chars) throw new CheckpointException($"char tokenizer {path}: missing 'chars' list");

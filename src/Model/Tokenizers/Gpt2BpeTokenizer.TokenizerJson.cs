@@ -18,15 +18,16 @@ public sealed partial class Gpt2BpeTokenizer
     /// </summary>
     public static Gpt2BpeTokenizer LoadTokenizerJson(string path)
     {
-        string text = InputFile.ReadAllText(path, "tokenizer.json");
+        using var doc = Tokenizer.ParseJson(path, InputFile.ReadAllText(path, "tokenizer.json"), "tokenizer");
+        return FromTokenizerJson(path, doc.RootElement);
+    }
+
+    /// <summary>The tokenizer that <paramref name="root"/>, the JSON of the tokenizer.json <paramref name="path"/>, describes.</summary>
+    internal static Gpt2BpeTokenizer FromTokenizerJson(string path, JsonElement root)
+    {
         try
         {
-            using var doc = JsonDocument.Parse(text, InputFile.StrictJson());
-            return new TokenizerJsonReader(path).Read(doc.RootElement);
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointException($"tokenizer {path}: not valid JSON: {e.Message}", e);
+            return new TokenizerJsonReader(path).Read(root);
         }
         catch (InvalidOperationException e)
         {

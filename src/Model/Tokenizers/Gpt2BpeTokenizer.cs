@@ -14,7 +14,7 @@ namespace Engine.Model.Tokenizers;
 /// UTF-8 bytes to printable characters (GPT-2's bytes→unicode table, so a space is <c>Ġ</c>), and merges adjacent
 /// symbols by rank until no ranked pair is left. Results are cached per pre-token.
 /// </summary>
-public sealed partial class Gpt2BpeTokenizer : ITokenizer
+public sealed partial class Gpt2BpeTokenizer : IUtf8Tokenizer
 {
     /// <summary>The vocabulary file name in a model directory.</summary>
     public const string VocabFileName = "vocab.json";
@@ -100,12 +100,16 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
         Load(Path.Combine(directory, VocabFileName), Path.Combine(directory, MergesFileName));
 
     /// <summary>Reads a vocabulary file and a merges file.</summary>
-    public static Gpt2BpeTokenizer Load(string vocabPath, string mergesPath)
+    public static Gpt2BpeTokenizer Load(string vocabPath, string mergesPath) =>
+        Parse(vocabPath, InputFile.ReadAllText(vocabPath, "gpt2 vocabulary"), mergesPath, InputFile.ReadAllText(mergesPath, "gpt2 merges"));
+
+    /// <summary>The tokenizer of a vocabulary file's text and a merges file's; errors name the files.</summary>
+    internal static Gpt2BpeTokenizer Parse(string vocabPath, string vocabText, string mergesPath, string mergesText)
     {
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         try
         {
-            using var doc = JsonDocument.Parse(InputFile.ReadAllText(vocabPath, "gpt2 vocabulary"), InputFile.StrictJson());
+            using var doc = JsonDocument.Parse(vocabText, InputFile.StrictJson());
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new CheckpointException($"bpe vocab {vocabPath}: not a JSON object");
             foreach (var p in doc.RootElement.EnumerateObject())
             {
@@ -126,7 +130,7 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
 
         var merges = new List<(string, string)>();
         int lineNumber = 0;
-        foreach (string line in InputFile.ReadAllText(mergesPath, "gpt2 merges").ReplaceLineEndings("\n").Split('\n'))
+        foreach (string line in mergesText.ReplaceLineEndings("\n").Split('\n'))
         {
             lineNumber++;
             if (line.Length == 0 || (lineNumber == 1 && line.StartsWith("#version", StringComparison.Ordinal))) continue;
@@ -313,6 +317,10 @@ public sealed partial class Gpt2BpeTokenizer : ITokenizer
 
     (int Rank, int Merged) Merge(int left, int right) =>
         _merges.TryGetValue(Pair(left, right), out var m) ? m : (int.MaxValue, -1);
+
+    /// <inheritdoc/>
+    ReadOnlySpan<byte> IUtf8Tokenizer.TokenBytes(int id) => (uint)id < (uint)_tokenBytes.Length && _tokenBytes[id] is { } b ? b
+        : throw new ArgumentOutOfRangeException(nameof(id), id, "bpe: the id is not in the vocabulary");
 
     /// <inheritdoc/>
     public string Decode(ReadOnlySpan<int> ids)

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Engine.Model.Checkpoints;
 
 namespace Engine.Model.Tokenizers;
@@ -37,25 +38,68 @@ public static class Tokenizer
     /// <see cref="Gpt2BpeTokenizer.LoadTokenizerJson"/> (preferred to <c>vocab.json</c> + <c>merges.txt</c> beside it, as
     /// Hugging Face does, since it also lists the added tokens); <c>vocab.json</c> + <c>merges.txt</c> →
     /// <see cref="Gpt2BpeTokenizer"/>. A file that is present but malformed or unsupported, or one of vocab.json and
-    /// merges.txt without the other, throws <see cref="CheckpointException"/> naming the file.
+    /// merges.txt without the other, throws <see cref="CheckpointException"/> naming the file. Each file is read and parsed once.
     /// </summary>
     public static ITokenizer? Load(string modelDirectory)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);
+        return Read(modelDirectory, InputFile.ReadAllText);
+    }
+
+    /// <summary>As <see cref="Load"/>, reading each file's text with <paramref name="readText"/>(path, what it is).</summary>
+    static ITokenizer? Read(string modelDirectory, Func<string, string, string> readText)
+    {
         string chars = Path.Combine(modelDirectory, CharTokenizer.FileName);
-        if (File.Exists(chars)) return CharTokenizer.Load(chars);
+        if (File.Exists(chars)) return CharTokenizer.Parse(chars, readText(chars, "char tokenizer"));
         string tokenizerJson = Path.Combine(modelDirectory, Gpt2BpeTokenizer.TokenizerJsonFileName);
         if (File.Exists(tokenizerJson))
-            return (ITokenizer?)CharTokenizer.TryLoad(tokenizerJson) ?? Gpt2BpeTokenizer.LoadTokenizerJson(tokenizerJson);
+        {
+            using var doc = ParseJson(tokenizerJson, readText(tokenizerJson, "tokenizer"));
+            return CharTokenizer.IsCharFormat(doc.RootElement) ? CharTokenizer.FromJson(tokenizerJson, doc.RootElement)
+                : Gpt2BpeTokenizer.FromTokenizerJson(tokenizerJson, doc.RootElement);
+        }
         string vocab = Path.Combine(modelDirectory, Gpt2BpeTokenizer.VocabFileName);
         string merges = Path.Combine(modelDirectory, Gpt2BpeTokenizer.MergesFileName);
         return (File.Exists(vocab), File.Exists(merges)) switch
         {
-            (true, true) => Gpt2BpeTokenizer.Load(vocab, merges),
+            (true, true) => Gpt2BpeTokenizer.Parse(vocab, readText(vocab, "gpt2 vocabulary"), merges, readText(merges, "gpt2 merges")),
             (true, false) => throw new CheckpointException($"{modelDirectory} has vocab.json but no merges.txt beside it"),
             (false, true) => throw new CheckpointException($"{modelDirectory} has merges.txt but no vocab.json beside it"),
             _ => null,
         };
+    }
+
+    /// <summary>
+    /// The JSON of the tokenizer file <paramref name="path"/>, parsed once and strictly (a key given twice is an error). An error
+    /// names the file as <paramref name="kind"/>'s or, when that is null, as the kind its <c>type</c> claims at a lenient look:
+    /// "char tokenizer" for the char format, else "tokenizer" (Hugging Face's).
+    /// </summary>
+    internal static JsonDocument ParseJson(string path, string text, string? kind = null)
+    {
+        try
+        {
+            return JsonDocument.Parse(text, InputFile.StrictJson());
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            kind ??= ClaimsCharFormat(text) ? "char tokenizer" : "tokenizer";
+            // System.Text.Json reports a string it cannot decode (an escaped lone surrogate) with an InvalidOperationException.
+            throw new CheckpointException($"{kind} {path}: {(e is JsonException ? "not valid JSON: " : "")}{e.Message}", e);
+        }
+    }
+
+    /// <summary>Whether <paramref name="text"/>, read as leniently as JSON allows (repeated keys and all), says it is the char format.</summary>
+    static bool ClaimsCharFormat(string text)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
+            return CharTokenizer.IsCharFormat(doc.RootElement);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>
@@ -71,27 +115,43 @@ public static class Tokenizer
     }
 
     /// <summary>
-    /// The tokenizer's files in <paramref name="modelDirectory"/>, read to be written beside a copy of the model: the files
-    /// <see cref="Load"/> reads, and Hugging Face's tokenizer_config.json and special_tokens_map.json beside them. A char
-    /// tokenizer that an older run saved as tokenizer.json is named char-tokenizer.json here, so no copy gives that name to a
-    /// file that is not Hugging Face's.
+    /// The tokenizer of <paramref name="modelDirectory"/>, as <see cref="Load"/> finds it, with its files' bytes, to be
+    /// written beside a copy of the model: the files Load reads, and the others of <see cref="FileNames"/> beside them. Each file
+    /// is read once, so the copies hold the bytes the tokenizer was built from. A char tokenizer that an older run saved as
+    /// tokenizer.json is named char-tokenizer.json here, so no copy gives that name to a file that is not Hugging Face's.
+    /// Null when the directory holds no tokenizer.
     /// </summary>
-    public static IReadOnlyList<(string Name, byte[] Bytes)> ReadFiles(string modelDirectory)
+    public static TokenizerFiles? LoadWithFiles(string modelDirectory)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);
+        var read = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        string ReadText(string path, string what)
+        {
+            string text = InputFile.ReadAllText(path, what, out byte[] bytes);
+            read[path] = bytes;
+            return text;
+        }
+        if (Read(modelDirectory, ReadText) is not { } tokenizer) return null;
         var files = new List<(string Name, byte[] Bytes)>();
         foreach (string name in FileNames)
         {
             string path = Path.Combine(modelDirectory, name);
             if (!File.Exists(path)) continue;
             string saveAs = name;
-            if (name == CharTokenizer.LegacyFileName && CharTokenizer.TryLoad(path) is not null)
+            if (name == CharTokenizer.LegacyFileName)
             {
-                if (files.Any(f => f.Name == CharTokenizer.FileName)) continue; // the current name wins, as in Load
-                saveAs = CharTokenizer.FileName;
+                // Load read it unless char-tokenizer.json, its current name, is there too; then that one wins, as in Load.
+                bool charFormat = read.ContainsKey(path) ? tokenizer is CharTokenizer : ClaimsCharFormat(ReadText(path, "tokenizer"));
+                if (charFormat && files.Any(f => f.Name == CharTokenizer.FileName)) continue;
+                if (charFormat) saveAs = CharTokenizer.FileName;
             }
-            files.Add((saveAs, File.ReadAllBytes(path)));
+            files.Add((saveAs, read.TryGetValue(path, out var bytes) ? bytes : InputFile.ReadAllBytes(path, "tokenizer file")));
         }
-        return files;
+        return new TokenizerFiles(tokenizer, files);
     }
 }
+
+/// <summary>A model directory's tokenizer, with the files it came from (name and bytes), to be written beside a copy of the model.</summary>
+/// <param name="Tokenizer">The tokenizer.</param>
+/// <param name="Files">The tokenizer's files, each under the name a copy gives it.</param>
+public sealed record TokenizerFiles(ITokenizer Tokenizer, IReadOnlyList<(string Name, byte[] Bytes)> Files);

@@ -137,9 +137,6 @@ public sealed record LmRunResult(string Directory, int Steps, IReadOnlyList<LmSt
 /// <param name="Stepped">Called after every step (and after its checkpoint, if any).</param>
 public sealed record LmRunCallbacks(Action<LmRunStart>? Started = null, Action<LmRunStep>? Stepped = null);
 
-/// <summary>Settings that cannot be run: a value out of range, or a resumed run asked to change what it keeps.</summary>
-public sealed class LmRunSettingsException(string message) : ArgumentException(message);
-
 /// <summary>
 /// <c>engine train-lm</c> as a library call: a character-level GPT trained on a text file. The run directory holds checkpoint sets
 /// (model, tokenizer, optimizer, <see cref="LmRunState"/> and loss log of one step, published atomically), <c>model/</c> with the
@@ -209,15 +206,14 @@ public static class LmRun
             {
                 ("steps", options.Steps), ("batch", options.Batch), ("eval-every", options.EvalEvery), ("checkpoint-every", options.CheckpointEvery),
             })
-            if (value is <= 0) throw new LmRunSettingsException($"--{name} must be positive, got {value}");
-        if (options.KeepCheckpoints <= 0) throw new LmRunSettingsException($"--keep-checkpoints must be positive, got {options.KeepCheckpoints}");
-        if (options.Seed is < 0) throw new LmRunSettingsException($"--seed must be ≥ 0, got {options.Seed}");
+            if (value is <= 0) throw new RunSettingsException($"--{name} must be positive, got {value}");
+        if (options.KeepCheckpoints <= 0) throw new RunSettingsException($"--keep-checkpoints must be positive, got {options.KeepCheckpoints}");
+        if (options.Seed is < 0) throw new RunSettingsException($"--seed must be ≥ 0, got {options.Seed}");
         if (options.LearningRate is { } rate && !(rate > 0 && float.IsFinite(rate)))
-            throw new LmRunSettingsException($"--lr must be positive, got {rate}");
+            throw new RunSettingsException($"--lr must be positive, got {rate}");
         if (options.Config is { } config && !Configs.Contains(config))
-            throw new LmRunSettingsException($"--config must be tiny, small or gpt2, got '{config}'");
-        if (options.Resume && options.Force)
-            throw new LmRunSettingsException("--resume continues a run and --force replaces it: give one of them");
+            throw new RunSettingsException($"--config must be tiny, small or gpt2, got '{config}'");
+        RunSettingsException.CheckResumeOrForce(options.Resume, options.Force);
     }
 
     static LmRunResult Train(RunDirectory run, CheckpointSet? latest, LmRunState state, CharTokenizer tokenizer, int[] tokens, int split,
@@ -274,11 +270,11 @@ public static class LmRun
         void Same<T>(string option, T? given, T kept) where T : struct
         {
             if (given is { } g && !g.Equals(kept))
-                throw new LmRunSettingsException($"--{option} {Convert.ToString(g, CultureInfo.InvariantCulture)} differs from the run's " +
+                throw new RunSettingsException($"--{option} {Convert.ToString(g, CultureInfo.InvariantCulture)} differs from the run's " +
                     $"{Convert.ToString(kept, CultureInfo.InvariantCulture)} ({path}); a resumed run keeps its settings (only --steps may change)");
         }
         if (options.Config is { } config && config != saved.Config)
-            throw new LmRunSettingsException($"--config {config} differs from the run's {saved.Config} ({path}); a resumed run keeps its settings");
+            throw new RunSettingsException($"--config {config} differs from the run's {saved.Config} ({path}); a resumed run keeps its settings");
         Same("batch", options.Batch, saved.Batch);
         Same("lr", options.LearningRate, saved.LearningRate);
         Same<long>("seed", options.Seed, saved.Seed);
@@ -286,7 +282,7 @@ public static class LmRun
             throw new IOException($"{Command}: --text '{options.TextPath}' is not the text the run was trained on " +
                 $"(its SHA-256 differs from {path}); refusing to resume");
         if (options.Steps is { } s && s < saved.Step)
-            throw new LmRunSettingsException($"--steps {s} is below the {saved.Step} steps the run has already done ({path})");
+            throw new RunSettingsException($"--steps {s} is below the {saved.Step} steps the run has already done ({path})");
         return saved with { Steps = options.Steps ?? saved.Steps };
     }
 }

@@ -51,6 +51,7 @@ public sealed class GrpoTrainer : IDisposable
     readonly ILanguageModel? _reference;
     readonly IReadOnlyList<WeightedReward> _rewards;
     readonly ITokenizer? _tokenizer;
+    readonly StopStrings? _stopStrings;
     readonly IReadOnlyList<int>? _allowed;
     readonly IReadOnlySet<int>? _stop;
     readonly Tensor? _logitMask;
@@ -72,6 +73,7 @@ public sealed class GrpoTrainer : IDisposable
         Options = options;
         _rewards = rewards;
         _tokenizer = tokenizer;
+        _stopStrings = options.Stop is { Count: > 0 } && tokenizer is not null ? new StopStrings(options.Stop, tokenizer) : null;
         _allowed = allowedTokens;
         _stop = stopTokens;
         if (policy.TrainableParameters.Count == 0 || policy.TrainableParameters.Any(p => !p.RequiresGrad))
@@ -194,20 +196,7 @@ public sealed class GrpoTrainer : IDisposable
     }
 
     /// <summary>Whether the decoded completion already holds a stop string (null when there are none).</summary>
-    Func<IReadOnlyList<int>, bool>? StopsAString => Options.Stop is { Count: > 0 } && _tokenizer is not null
-        ? ids => StopAt(_tokenizer.Decode(ids.ToArray())) >= 0
-        : null;
-
-    int StopAt(string text)
-    {
-        int first = -1;
-        foreach (var stop in Options.Stop ?? [])
-        {
-            int at = text.IndexOf(stop, StringComparison.Ordinal);
-            if (at >= 0 && (first < 0 || at < first)) first = at;
-        }
-        return first;
-    }
+    Func<IReadOnlyList<int>, bool>? StopsAString => _stopStrings is null ? null : _stopStrings.ReachedBy;
 
     /// <summary>
     /// The weighted reward of <paramref name="completion"/> (each reward's score in <paramref name="parts"/>), and whether it
@@ -229,7 +218,7 @@ public sealed class GrpoTrainer : IDisposable
         bool stopToken = completion.Length > 0 && _stop?.Contains(completion[^1]) == true;
         if (_tokenizer is null) return (null, stopToken);
         string text = _tokenizer.Decode(stopToken ? completion.AsSpan(0, completion.Length - 1) : completion);
-        int at = StopAt(text);
+        int at = _stopStrings?.FirstIn(text) ?? -1;
         return at >= 0 ? (text[..at], true) : (text, stopToken);
     }
 

@@ -14,7 +14,18 @@ namespace Engine.Rl.Runs;
 /// <param name="Steps">Overrides the config's step count (a resumed run can be extended).</param>
 /// <param name="Resume">Continue from the newest complete checkpoint set.</param>
 /// <param name="Force">Replace a run that is already in the directory.</param>
-public sealed record GrpoRunOptions(string? OutDir = null, int? Steps = null, bool Resume = false, bool Force = false);
+public sealed record GrpoRunOptions(string? OutDir = null, int? Steps = null, bool Resume = false, bool Force = false)
+{
+    /// <summary>
+    /// Throws <see cref="RunSettingsException"/> for options that cannot run (<see cref="GrpoRun.Execute"/> checks them before it
+    /// reads anything): steps that are not positive, or both <see cref="Resume"/> and <see cref="Force"/>.
+    /// </summary>
+    public void Validate()
+    {
+        RunSettingsException.CheckResumeOrForce(Resume, Force);
+        if (Steps is <= 0) throw new RunSettingsException($"--steps must be positive, got {Steps}");
+    }
+}
 
 /// <summary>What a run did.</summary>
 /// <param name="Directory">The run directory.</param>
@@ -63,9 +74,7 @@ public static class GrpoRun
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Resume && options.Force)
-            throw new ArgumentException($"{Command}: --resume continues a run and --force replaces it: give one of them");
-        if (options.Steps is <= 0) throw new ArgumentException($"{Command}: --steps must be positive, got {options.Steps}");
+        options.Validate();
         config = config with { Steps = options.Steps ?? config.Steps };
         string outDir = options.OutDir ?? Path.Combine("runs", $"grpo-{config.Name}");
         var device = Device.Parse(config.Device);
@@ -92,11 +101,10 @@ public static class GrpoRun
             {
                 throw new ArgumentException($"{config.Path}: 'model': {e.Message}", e);
             }
-            var tokenizer = Tokenizer.Load(modelDir)
+            // Read once, with the bytes that every checkpoint set copies: the set they come from may be pruned while the run goes on.
+            var (tokenizer, tokenizerFiles) = Tokenizer.LoadWithFiles(modelDir)
                 ?? throw new ArgumentException(
                     $"{config.Path}: the model '{modelDir}' has no tokenizer: expected {Tokenizer.ExpectedFiles}");
-            // Read once: the set they come from may be pruned while the run goes on.
-            var tokenizerFiles = Tokenizer.ReadFiles(modelDir);
             var modelConfig = Gpt2Checkpoint.ReadConfig(modelDir);
             if (tokenizer.VocabSize > modelConfig.VocabSize)
                 throw new ArgumentException($"{Command}: the tokenizer in {modelDir} has {tokenizer.VocabSize} tokens, " +
@@ -104,8 +112,8 @@ public static class GrpoRun
             var dataset = PromptDataset.Load(config.Prompts, tokenizer, modelConfig.ContextLength, (ulong)config.Seed, "prompts file");
             var evalSet = config.Eval is null ? null
                 : PromptDataset.Load(config.Eval.Prompts, tokenizer, modelConfig.ContextLength, what: "eval prompts file");
-            // Hashes the prompt files once: every checkpoint set stores it, and a resume compares against it.
-            var fingerprint = config.Fingerprint();
+            // Every checkpoint set stores it, and a resume compares against it.
+            var fingerprint = config.Fingerprint(dataset, evalSet);
             string fingerprintText = fingerprint.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
             if (latest is not null) CheckSameRun(config, fingerprint, latest);
             // Every record must carry the fields the rewards read, or a run could fail hours in, at the prompt that lacks one.

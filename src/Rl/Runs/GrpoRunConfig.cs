@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Engine.Autograd.Optimizers;
@@ -205,15 +204,17 @@ public sealed record GrpoRunConfig
     }
 
     /// <summary>
-    /// The settings that decide what a run computes, with the SHA-256 of its prompt files, as one JSON object; a resumed
+    /// The settings that decide what a run computes, with the SHA-256 of its prompt files (<paramref name="prompts"/> and
+    /// <paramref name="eval"/>, as loaded from <see cref="Prompts"/> and <see cref="Eval"/>), as one JSON object; a resumed
     /// run must match its own. Only <c>steps</c> (which extends a run, and stretches a cosine schedule from there on), the
     /// checkpointing and the device may change.
     /// </summary>
-    public JsonObject Fingerprint()
+    public JsonObject Fingerprint(PromptDataset prompts, PromptDataset? eval)
     {
+        ArgumentNullException.ThrowIfNull(prompts);
         var json = new JsonObject
         {
-            ["prompts_sha256"] = Sha256(Prompts),
+            ["prompts_sha256"] = prompts.Sha256,
             ["rewards"] = new JsonArray([.. Rewards.Select(r => (JsonNode)new JsonObject { ["name"] = r.Function.Name, ["weight"] = r.Weight })]),
             ["group_size"] = GroupSize, ["prompts_per_step"] = PromptsPerStep, ["max_new_tokens"] = MaxNewTokens,
             ["temperature"] = Temperature, ["top_k"] = TopK, ["top_p"] = TopP, ["stop"] = new JsonArray([.. Stop.Select(s => (JsonNode)s)]),
@@ -221,15 +222,9 @@ public sealed record GrpoRunConfig
             ["epsilon_high"] = EpsilonHigh, ["beta"] = Beta, ["mu"] = Mu, ["mask_truncated"] = MaskTruncated,
             ["drop_zero_std_groups"] = DropZeroStdGroups, ["packed_tree"] = PackedTree, ["learning_rate"] = LearningRate,
             ["lr_schedule"] = LrSchedule.ToString(), ["warmup_steps"] = WarmupSteps, ["weight_decay"] = WeightDecay, ["max_grad_norm"] = MaxGradNorm,
-            ["seed"] = Seed, ["eval_sha256"] = Eval is null ? null : Sha256(Eval.Prompts), ["eval_every"] = Eval?.Every,
+            ["seed"] = Seed, ["eval_sha256"] = eval?.Sha256, ["eval_every"] = Eval?.Every,
         };
         return json;
-    }
-
-    static string Sha256(string path)
-    {
-        using var stream = InputFile.OpenRead(path, "grpo run: prompts file");
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
     static List<ConfiguredReward> ReadRewards(string path, JsonNode? node)

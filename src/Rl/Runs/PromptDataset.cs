@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Engine.Model.Tokenizers;
@@ -18,10 +19,11 @@ public sealed class PromptDataset
     readonly ulong _seed;
     readonly Dictionary<long, int[]> _orders = [];
 
-    PromptDataset(GrpoPrompt[] prompts, ulong seed)
+    PromptDataset(GrpoPrompt[] prompts, ulong seed, string sha256)
     {
         _prompts = prompts;
         _seed = seed;
+        Sha256 = sha256;
     }
 
     /// <summary>Prompts in the file.</summary>
@@ -30,18 +32,21 @@ public sealed class PromptDataset
     /// <summary>Every prompt in file order.</summary>
     public IReadOnlyList<GrpoPrompt> All => _prompts;
 
+    /// <summary>The SHA-256 of the bytes these prompts were read from, in lower-case hex.</summary>
+    public string Sha256 { get; }
+
     /// <summary>
     /// Reads <paramref name="path"/>: blank lines are skipped; any other line must be a JSON object with a non-empty
-    /// string <c>prompt</c> whose tokens leave room for a completion in <paramref name="contextLength"/>. Every error
-    /// names the file and the line.
+    /// string <c>prompt</c> whose tokens leave room for a completion in <paramref name="contextLength"/>. The file is strict
+    /// UTF-8 (an invalid byte is an error that names its offset); every other error names the file and the line.
     /// </summary>
     public static PromptDataset Load(string path, ITokenizer tokenizer, int contextLength, ulong seed = 0, string what = "prompts file")
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        InputFile.Check(path, what);
+        using var lines = new StringReader(InputFile.ReadAllText(path, what, out byte[] bytes));
         var prompts = new List<GrpoPrompt>();
         int line = 0;
-        foreach (var text in File.ReadLines(path))
+        for (string? text; (text = lines.ReadLine()) is not null;)
         {
             line++;
             if (string.IsNullOrWhiteSpace(text)) continue;
@@ -84,7 +89,7 @@ public sealed class PromptDataset
             }
         }
         if (prompts.Count == 0) throw new ArgumentException($"{path}: holds no prompts");
-        return new PromptDataset([.. prompts], seed);
+        return new PromptDataset([.. prompts], seed, Convert.ToHexStringLower(SHA256.HashData(bytes)));
     }
 
     /// <summary>The <paramref name="count"/> prompts of step <paramref name="step"/> (0-based).</summary>
