@@ -3,6 +3,9 @@
 #
 #   bench/compare-gpu.sh [--small] [--device cuda|ilgpu-cpu]     (build first: dotnet build -c Release)
 #
+# ENGINE_BENCH replaces `dotnet run -c Release --no-build --project bench --` where there is no SDK, e.g. on a GPU
+# machine with the staged bench: ENGINE_BENCH="bash .gpu/run.sh bench/Engine.Bench.dll" (bench/gpu/first-run.sh).
+#
 # Both sides print key=value lines with the same keys; the table shows each value and engine/peer as a
 # speed ratio (> 1: Engine faster): value ratio for _tflops and _gbps keys, peer/engine for _ms keys.
 # Without a CUDA device each side says so and the table lists whatever one side measured.
@@ -13,7 +16,8 @@ ENGINE_ARGS=(gpu "$@")
 PEER_ARGS=()
 [[ " $* " == *" --small "* ]] && PEER_ARGS=(--small)
 
-engine=$(dotnet run -c Release --no-build --project bench -- "${ENGINE_ARGS[@]}" 2>&1)
+read -r -a BENCH <<<"${ENGINE_BENCH:-dotnet run -c Release --no-build --project bench --}"
+engine=$("${BENCH[@]}" "${ENGINE_ARGS[@]}" 2>&1)
 peer=$("$PY" bench/gpu/peers.py "${PEER_ARGS[@]}" 2>&1)
 echo "$peer" | grep -E "^(Traceback|[A-Za-z]*Error)" >&2 || true
 echo "$engine" | grep '^#' || true

@@ -119,6 +119,39 @@ public sealed class IlgpuBackendTests
     }
 
     [Fact]
+    public void CudaOutOfMemoryNamesTheRequestAndTheDeviceKeepsWorking()
+    {
+        Device cuda;
+        try
+        {
+            cuda = Device.Cuda;
+        }
+        catch (InvalidOperationException e)
+        {
+            Assert.Skip($"no CUDA device: {e.Message}");
+            return;
+        }
+        // 1 GiB tensors until the card is full: 512 of them would be more than any card has.
+        var held = new List<Tensor>();
+        try
+        {
+            var e = Assert.Throws<OutOfMemoryException>(() =>
+            {
+                for (int i = 0; i < 512; i++) held.Add(Tensor.Zeros(new Shape(1 << 28), cuda));
+            });
+            Assert.Contains("cuda: out of device memory allocating 1,073,741,824 bytes", e.Message);
+            Assert.True(held.Count > 0, "not even one 1 GiB tensor fitted");
+        }
+        finally
+        {
+            foreach (var t in held) t.Dispose();
+            cuda.TrimCache();
+        }
+        using var ones = Tensor.Ones(new Shape(1 << 20), cuda);
+        Assert.Equal(1 << 20, ones.Sum().ToScalar());
+    }
+
+    [Fact]
     public void StorageOfAnotherDeviceIsRejectedBeforeAnyLaunch()
     {
         using var host = Tensor.FromArray([1f, 2f]);
