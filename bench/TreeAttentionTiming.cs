@@ -3,8 +3,8 @@ using System.Globalization;
 namespace Engine.Bench;
 
 /// <summary>
-/// Part of `bench -- gpu`: attention over a packed GRPO group's trie on an ILGPU device, walked along the tree
-/// (<c>TreeAttentionKernels</c>) against the fused flash kernels under the same tree as a dense additive [N, N] mask,
+/// Part of `bench -- gpu`: attention over a packed GRPO group's trie on an ILGPU device (its trunk, the prompt, by the flash
+/// kernels, the rest walked along the tree) against the flash kernels under the same tree as a dense additive [N, N] mask,
 /// forward and forward + backward. The group: a 128-token prompt and 16 completions of 64 tokens, each sharing a random
 /// prefix (0–48 tokens) with the one before, 16 batch-heads of size 64. The two outputs are compared before timing.
 /// </summary>

@@ -593,17 +593,21 @@ public abstract class BackendConformance
     [InlineData(8, 8, "chains", 2)]
     [InlineData(16, 12, "branchy", 2)]
     [InlineData(12, 20, "random", 3)]
+    [InlineData(16, 8, "prompt", 2)]
     public void TreeAttentionAndItsGradientsMatchTheCpuBackend(int d, int dv, string layout, int heads)
     {
-        // A tree with branches from the root and long chains; a trunk of 3, then branches that fork again; or 90 positions
-        // whose parents are one of the three before them (rows of a warp then walk very different numbers of ancestors).
+        // A tree with branches from the root and long chains; a trunk of 3, then branches that fork again; 90 positions
+        // whose parents are one of the three before them (rows of a warp then walk very different numbers of ancestors);
+        // or a packed group: a 40-token prompt (the trunk, over two key tiles) and 5 completions of 12 sharing prefixes.
         var random = new System.Random(5);
         var tree = layout switch
         {
             "chains" => new TreeMask([-1, 0, 1, 2, 1, 4, 5, 2, 7]),
             "branchy" => new TreeMask([-1, 0, 0, 2, 1, 4, 4, 6, 6, 8, 3, 10, 11, 12, 1, -1, 15, 16]),
+            "prompt" => PackedGroupTree(40, 5, 12, random),
             _ => new TreeMask([.. Enumerable.Range(0, 90).Select(i => i == 0 ? -1 : Math.Max(0, i - 1 - random.Next(3)))]),
         };
+        if (layout == "prompt") Assert.True(tree.Trunk >= 40, $"trunk {tree.Trunk}");
         Assert.True(Device.HasTreeAttention, $"{Device} should walk trees");
         int n = tree.Length;
         var q = Data.Uniform(heads * n * d, 71);
@@ -616,6 +620,29 @@ public abstract class BackendConformance
             AttentionRun.Of(dev, (qv, kv, vv) => Variable.Attention(qv, kv, vv, AttentionMask.Tree(tree)), (q, shape), (k, shape), (v, valueShape),
                 up);
         Run(Device).AssertClose(Run(Device.Cpu), 1e-5, 1e-4, "tree attention");
+    }
+
+    /// <summary>The trie of a packed group: the prompt's chain, then each completion after the prefix it shares with the one before.</summary>
+    static TreeMask PackedGroupTree(int prompt, int completions, int length, System.Random random)
+    {
+        var parents = Enumerable.Range(-1, prompt).ToList();
+        var previous = new int[length];
+        for (int c = 0; c < completions; c++)
+        {
+            int shared = c == 0 ? 0 : random.Next(1, length);
+            var path = new int[length];
+            for (int t = 0; t < length; t++)
+            {
+                if (t < shared) path[t] = previous[t];
+                else
+                {
+                    parents.Add(t == 0 ? prompt - 1 : path[t - 1]);
+                    path[t] = parents.Count - 1;
+                }
+            }
+            previous = path;
+        }
+        return new TreeMask(parents);
     }
 
     // ---- end to end ---------------------------------------------------------------------------------

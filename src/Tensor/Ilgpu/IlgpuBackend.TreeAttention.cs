@@ -4,7 +4,12 @@ using ILGPU.Runtime;
 
 namespace Engine.Ilgpu;
 
-/// <summary>Tree attention on the device (<see cref="TreeAttentionKernels"/>): each query visits only its ancestors.</summary>
+/// <summary>
+/// Tree attention on the device: each query visits only its ancestors. Where the flash kernels run, a tree's trunk (the
+/// prefix every later position descends from: a packed group's prompt) is attended as dense tiles by them
+/// (<see cref="AttentionKernels.TrunkForward"/>), and <see cref="TreeAttentionKernels"/> walk the rest; elsewhere the walk
+/// covers every ancestor.
+/// </summary>
 internal sealed partial class IlgpuBackend : ITreeAttention
 {
     /// <summary>The loaded tree kernels; compiled on the first tree attention, not when the backend starts.</summary>
@@ -95,11 +100,16 @@ internal sealed partial class IlgpuBackend : ITreeAttention
         return new((int)Math.Clamp((threads + group - 1) / group, 1, GroupsToFill(group)), group);
     }
 
-    /// <summary>The launch's sizes, with the device bound; false when there is nothing to compute.</summary>
+    /// <summary>
+    /// The launch's sizes, with the device bound; false when there is nothing to compute. The trunk goes to the flash
+    /// kernels where they run and hold the head sizes.
+    /// </summary>
     bool Start(TreeMask tree, Tensor q, Tensor v, int batchHeads, float scale, out TreeArgs a, out long rows)
     {
         ArgumentNullException.ThrowIfNull(tree);
-        a = new() { Length = tree.Length, BatchHeads = batchHeads, Dim = q.Shape[-1], ValueDim = v.Shape[-1], Scale = scale };
+        int d = q.Shape[-1], dv = v.Shape[-1];
+        int trunk = _attention is not null && d <= AttentionKernels.MaxHead && dv <= AttentionKernels.MaxHead ? tree.Trunk : 0;
+        a = new() { Length = tree.Length, BatchHeads = batchHeads, Dim = d, ValueDim = dv, Scale = scale, Trunk = trunk };
         rows = (long)batchHeads * a.Length;
         if (rows == 0) return false;
         Bind();
@@ -112,8 +122,10 @@ internal sealed partial class IlgpuBackend : ITreeAttention
         const string op = "tree_attention";
         if (!Start(tree, q, v, batchHeads, scale, out var a, out long rows)) return;
         var runs = TreeLists(tree);
-        Tree.Forward(TreeRows(rows), View(q, rows * a.Dim, op), View(k, rows * a.Dim, op), View(v, rows * a.ValueDim, op),
-            runs[0], runs[1], runs[2], View(o, rows * a.ValueDim, op), View(lse, rows, op), a);
+        var (qv, kv, vv) = (View(q, rows * a.Dim, op), View(k, rows * a.Dim, op), View(v, rows * a.ValueDim, op));
+        var (ov, lv) = (View(o, rows * a.ValueDim, op), View(lse, rows, op));
+        if (a.Trunk > 0) _attention!.TrunkForward(qv, kv, vv, ov, lv, a.BatchHeads, a.Length, a.Trunk, a.Dim, a.ValueDim, a.Scale);
+        Tree.Forward(TreeRows(rows), qv, kv, vv, runs[0], runs[1], runs[2], ov, lv, a);
     }
 
     /// <inheritdoc/>
@@ -132,11 +144,15 @@ internal sealed partial class IlgpuBackend : ITreeAttention
             var vv = View(v, rows * a.ValueDim, op);
             var lv = View(lse, rows, op);
             var gv = View(dO, rows * a.ValueDim, op);
-            ArrayView<float> dl = delta.View;
-            kernels.Delta(Elements(rows), gv, View(o, rows * a.ValueDim, op), dl, rows, a.ValueDim);
-            kernels.QueryGradient(TreeRows(rows), qv, kv, vv, lv, gv, dl, lists[0], lists[1], lists[2], View(dq, rows * a.Dim, op), a);
-            kernels.KeyValueGradient(TreeRows(rows), qv, kv, vv, lv, gv, dl, lists[3], lists[4], View(dk, rows * a.Dim, op),
-                View(dv, rows * a.ValueDim, op), a);
+            var ov = View(o, rows * a.ValueDim, op);
+            var (dqv, dkv, dvv) = (View(dq, rows * a.Dim, op), View(dk, rows * a.Dim, op), View(dv, rows * a.ValueDim, op));
+            var dl = delta.View.SubView(0, rows);
+            // The trunk's kernels compute delta; the walk reads it.
+            if (a.Trunk > 0)
+                _attention!.TrunkBackward(qv, kv, vv, ov, lv, gv, dqv, dkv, dvv, dl, a.BatchHeads, a.Length, a.Trunk, a.Dim, a.ValueDim, a.Scale);
+            else kernels.Delta(Elements(rows), gv, ov, dl, rows, a.ValueDim);
+            kernels.QueryGradient(TreeRows(rows), qv, kv, vv, lv, gv, dl, lists[0], lists[1], lists[2], dqv, a);
+            kernels.KeyValueGradient(TreeRows(rows), qv, kv, vv, lv, gv, dl, lists[3], lists[4], dkv, dvv, a);
         }
         finally
         {

@@ -64,7 +64,7 @@ internal static class AttentionFlash
         int tid = Group.IdxX, lane = tid % LanesPerRow, bh = Grid.IdxY, row0 = Grid.IdxX * rows, i = row0 + tid / LanesPerRow;
         bool active = i < p.T;
         long qBase = ((long)bh * p.T + i) * p.D, oBase = ((long)bh * p.T + i) * p.Dv;
-        long kvBase = (long)bh * p.S, maskRow = p.MaskBase(bh) + (long)i * p.S;
+        long kvBase = (long)bh * p.KeyRows, maskRow = p.MaskBase(bh) + (long)i * p.S;
         var qr = active ? RowQuarter.Load(q, qBase, p.D, p.Scale, lane) : default;
         var acc = default(RowQuarter);
 
@@ -133,7 +133,7 @@ internal static class AttentionFlash
         int tid = Group.IdxX, lane = tid % LanesPerRow, bh = Grid.IdxY, row0 = Grid.IdxX * rows, i = row0 + tid / LanesPerRow;
         bool active = i < p.T;
         long qBase = ((long)bh * p.T + i) * p.D, oBase = ((long)bh * p.T + i) * p.Dv;
-        long kvBase = (long)bh * p.S, maskRow = p.MaskBase(bh) + (long)i * p.S;
+        long kvBase = (long)bh * p.KeyRows, maskRow = p.MaskBase(bh) + (long)i * p.S;
         var qr = active ? RowQuarter.Load(q, qBase, p.D, p.Scale, lane) : default;
         var dor = active ? RowQuarter.Load(dO, oBase, p.Dv, 1f, lane) : default;
         var acc = default(RowQuarter);
@@ -177,15 +177,14 @@ internal static class AttentionFlash
 
         int tid = Group.IdxX, lane = tid % LanesPerRow, bh = Grid.IdxY, key0 = Grid.IdxX * rows, j = key0 + tid / LanesPerRow;
         bool active = j < p.S;
-        long kBase = ((long)bh * p.S + j) * p.D, vBase = ((long)bh * p.S + j) * p.Dv;
+        long kBase = ((long)bh * p.KeyRows + j) * p.D, vBase = ((long)bh * p.KeyRows + j) * p.Dv;
         long qRows = (long)bh * p.T, maskBase = p.MaskBase(bh);
         var kr = active ? RowQuarter.Load(k, kBase, p.D, p.Scale, lane) : default;
         var vr = active ? RowQuarter.Load(v, vBase, p.Dv, 1f, lane) : default;
         var dka = default(RowQuarter);
         var dva = default(RowQuarter);
 
-        // Query i sees key j when j ≤ i + S − T: the first query that sees this group's first key.
-        int firstQuery = p.Causal != 0 ? Math.Max(0, key0 - (p.S - p.T)) : 0;
+        int firstQuery = p.FirstQuery(key0), myFirstQuery = p.FirstQuery(j);
         for (int i0 = firstQuery - firstQuery % KeyTile; i0 < p.T; i0 += KeyTile)
         {
             int count = Math.Min(KeyTile, p.T - i0);
@@ -203,7 +202,7 @@ internal static class AttentionFlash
                 float s = RowQuarter.Dot(ref kr, qt, ii * words, lane);
                 float dp = RowQuarter.Dot(ref vr, dot, ii * words, lane);
                 float rowLse = lt[ii];
-                if (!active || j > p.LastKey(i) || rowLse == float.NegativeInfinity) continue;
+                if (!active || i < myFirstQuery || rowLse == float.NegativeInfinity) continue;
                 if (p.HasMask != 0) s += mask[maskBase + (long)i * p.S + j];
                 if (s == float.NegativeInfinity) continue;
                 float prob = MathF.Exp(s - rowLse);

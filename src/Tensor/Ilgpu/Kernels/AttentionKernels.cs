@@ -73,7 +73,64 @@ internal sealed class AttentionKernels
         Require("o", o, (long)plan.BatchHeads * plan.T * plan.Dv);
         Require("lse", lse, (long)plan.BatchHeads * plan.T);
         if (plan.BatchHeads == 0 || plan.T == 0) return;
-        _forward(Config(plan.T, plan.BatchHeads, AttentionFlash.ForwardRows, AttentionFlash.ForwardThreads), q, k, v, MaskView(mask), o, lse, args);
+        LaunchForward(q, k, v, MaskView(mask), o, lse, args);
+    }
+
+    void LaunchForward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> mask, ArrayView<float> o,
+        ArrayView<float> lse, AttentionArgs args) =>
+        _forward(Config(args.T, args.BatchHeads, AttentionFlash.ForwardRows, AttentionFlash.ForwardThreads), q, k, v, mask, o, lse, args);
+
+    /// <summary>
+    /// The args of a tree's trunk: each of the n queries of a batch-head against the first <paramref name="trunk"/> of its
+    /// n keys, causal inside the trunk (query i &lt; trunk sees keys 0…i, every later query the whole trunk).
+    /// </summary>
+    static AttentionArgs TrunkArgs(int batchHeads, int n, int trunk, int d, int dv, float scale)
+    {
+        if (batchHeads <= 0 || n <= 0 || trunk <= 0 || trunk > n || d is <= 0 or > MaxHead || dv is <= 0 or > MaxHead
+            || (long)batchHeads * n * Math.Max(d, dv) > int.MaxValue)
+            throw new ArgumentException($"attention: invalid trunk shape: {batchHeads} batch-heads, {n} positions, trunk {trunk}, d {d}, dv {dv}");
+        return new AttentionArgs(batchHeads, n, trunk, d, dv, AttentionArgs.CausalFromFirstKey, scale, 1, 0, 0, 0, KeyRows: n);
+    }
+
+    /// <summary>
+    /// o and lse of every query over a tree's trunk alone (<see cref="TrunkArgs"/>): complete for the trunk's own queries,
+    /// the starting point of the walk over the other ancestors for the rest. q and k are [batchHeads, n, d], v [.., dv].
+    /// </summary>
+    public void TrunkForward(ArrayView1D<float, Stride1D.Dense> q, ArrayView1D<float, Stride1D.Dense> k, ArrayView1D<float, Stride1D.Dense> v,
+        ArrayView1D<float, Stride1D.Dense> o, ArrayView1D<float, Stride1D.Dense> lse, int batchHeads, int n, int trunk, int d, int dv, float scale)
+    {
+        var args = TrunkArgs(batchHeads, n, trunk, d, dv, scale);
+        long rows = (long)batchHeads * n;
+        Require("q", q, rows * d);
+        Require("k", k, rows * d);
+        Require("v", v, rows * dv);
+        Require("o", o, rows * dv);
+        Require("lse", lse, rows);
+        LaunchForward(q, k, v, ArrayView<float>.Empty, o, lse, args);
+    }
+
+    /// <summary>
+    /// The trunk's share of tree attention's gradients, from the whole attention's o and lse: dq of every query over the
+    /// trunk keys (overwritten), and dk, dv of the trunk's keys (their rows only). delta receives rowsum(dO ⊙ O).
+    /// </summary>
+    public void TrunkBackward(ArrayView1D<float, Stride1D.Dense> q, ArrayView1D<float, Stride1D.Dense> k, ArrayView1D<float, Stride1D.Dense> v,
+        ArrayView1D<float, Stride1D.Dense> o, ArrayView1D<float, Stride1D.Dense> lse, ArrayView1D<float, Stride1D.Dense> dO,
+        ArrayView1D<float, Stride1D.Dense> dq, ArrayView1D<float, Stride1D.Dense> dk, ArrayView1D<float, Stride1D.Dense> dv,
+        ArrayView1D<float, Stride1D.Dense> delta, int batchHeads, int n, int trunk, int d, int dvDim, float scale)
+    {
+        var args = TrunkArgs(batchHeads, n, trunk, d, dvDim, scale);
+        long rows = (long)batchHeads * n;
+        Require("q", q, rows * d);
+        Require("k", k, rows * d);
+        Require("v", v, rows * dvDim);
+        Require("o", o, rows * dvDim);
+        Require("lse", lse, rows);
+        Require("dO", dO, rows * dvDim);
+        Require("dq", dq, rows * d);
+        Require("dk", dk, rows * d);
+        Require("dv", dv, rows * dvDim);
+        Require("delta", delta, rows);
+        LaunchBackward(q, k, v, ArrayView<float>.Empty, o, lse, dO, dq, dk, dv, delta, args);
     }
 
     /// <summary>
@@ -107,13 +164,19 @@ internal sealed class AttentionKernels
             if (vSize > 0) dv.SubView(0, vSize).MemSetToZero();
             return;
         }
-        var maskView = MaskView(mask);
-        _rowDot((int)rows, dO, o, delta, plan.Dv);
-        var rowsConfig = Config(plan.T, plan.BatchHeads, AttentionFlash.BackwardRows, AttentionFlash.BackwardThreads);
-        _queryGradient(rowsConfig, q, k, v, maskView, lse, delta, dO, dq, args);
-        if (plan.S == 0) return;
-        var keysConfig = Config(plan.S, plan.BatchHeads, AttentionFlash.BackwardRows, AttentionFlash.BackwardThreads);
-        _keyValueGradient(keysConfig, q, k, v, maskView, lse, delta, dO, dk, dv, args);
+        LaunchBackward(q, k, v, MaskView(mask), o, lse, dO, dq, dk, dv, delta, args);
+    }
+
+    void LaunchBackward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> mask, ArrayView<float> o,
+        ArrayView<float> lse, ArrayView<float> dO, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv, ArrayView<float> delta,
+        AttentionArgs args)
+    {
+        _rowDot(args.BatchHeads * args.T, dO, o, delta, args.Dv);
+        var rowsConfig = Config(args.T, args.BatchHeads, AttentionFlash.BackwardRows, AttentionFlash.BackwardThreads);
+        _queryGradient(rowsConfig, q, k, v, mask, lse, delta, dO, dq, args);
+        if (args.S == 0) return;
+        var keysConfig = Config(args.S, args.BatchHeads, AttentionFlash.BackwardRows, AttentionFlash.BackwardThreads);
+        _keyValueGradient(keysConfig, q, k, v, mask, lse, delta, dO, dk, dv, args);
     }
 
     /// <summary>
@@ -142,8 +205,8 @@ internal sealed class AttentionKernels
         if (mask is { } m) Require("mask", m, MaskExtent(s));
         if ((long)s.BatchHeads * Math.Max(s.T, s.S) * Math.Max(Math.Max(s.D, s.Dv), s.S) > int.MaxValue)
             throw new ArgumentException($"attention: {s} exceeds 2³¹ elements");
-        return new AttentionArgs(s.BatchHeads, s.T, s.S, s.D, s.Dv, s.Causal ? 1 : 0, s.Scale,
-            s.Heads, s.MaskBatchStride, s.MaskHeadStride, mask is null ? 0 : 1);
+        return new AttentionArgs(s.BatchHeads, s.T, s.S, s.D, s.Dv, s.Causal ? AttentionArgs.CausalToLastKey : AttentionArgs.NotCausal,
+            s.Scale, s.Heads, s.MaskBatchStride, s.MaskHeadStride, mask is null ? 0 : 1, KeyRows: s.S);
     }
 
     static void Require(string name, ArrayView1D<float, Stride1D.Dense> view, long length)

@@ -2,10 +2,14 @@ using ILGPU;
 
 namespace Engine.Ilgpu.Kernels;
 
-/// <summary>The sizes of one tree-attention launch.</summary>
+/// <summary>
+/// The sizes of one tree-attention launch. Trunk &gt; 0 when the flash kernels have done the trunk's share
+/// (<see cref="AttentionKernels.TrunkForward"/>): the walk then covers only the keys from Trunk on, and the queries
+/// from Trunk on.
+/// </summary>
 internal struct TreeArgs
 {
-    public int Length, BatchHeads, Dim, ValueDim;
+    public int Length, BatchHeads, Dim, ValueDim, Trunk;
     public float Scale;
 }
 
@@ -18,6 +22,11 @@ internal struct TreeArgs
 /// (<see cref="RowQuarter"/>) and reads a quarter of each visited key's (or query's) vectors from global memory; the
 /// forward pass is one online-softmax sweep. Every output row has one writer: no atomics, and the same bits on every
 /// run.
+/// <para>
+/// With a trunk (<see cref="TreeArgs.Trunk"/>), the walk starts where the flash kernels stopped: the forward pass
+/// resumes each later query's online softmax from the trunk's o and lse (running max lse, sum 1, accumulator o), dQ
+/// adds to the trunk's dq, and dK, dV cover the keys past the trunk, whose attenders are all past it too.
+/// </para>
 /// <para>
 /// Rows have different numbers of ancestors, and every step shuffles across the warp, so a warp walks as many steps as
 /// its longest row and the other rows idle through the rest. The grid-stride loop advances whole warps: the launch's
@@ -49,11 +58,15 @@ internal static class TreeAttentionKernels
     {
         public int Steps, Key, End, Run, LastRun;
 
-        public static RunCursor Start(ArrayView<int> offsets, ArrayView<int> starts, ArrayView<int> ends, int query)
+        /// <summary>The walk over the query's keys from <paramref name="from"/> on (the runs ascend and do not overlap).</summary>
+        public static RunCursor Start(ArrayView<int> offsets, ArrayView<int> starts, ArrayView<int> ends, int query, int from)
         {
             int first = offsets[query], last = offsets[query + 1], steps = 0;
-            for (int r = first; r < last; r++) steps += ends[r] - starts[r];
-            return first < last ? new RunCursor { Steps = steps, Key = starts[first], End = ends[first], Run = first, LastRun = last } : default;
+            while (first < last && ends[first] <= from) first++;
+            for (int r = first; r < last; r++) steps += ends[r] - Math.Max(starts[r], from);
+            return first < last
+                ? new RunCursor { Steps = steps, Key = Math.Max(starts[first], from), End = ends[first], Run = first, LastRun = last }
+                : default;
         }
 
         public void Next(ArrayView<int> starts, ArrayView<int> ends)
@@ -72,13 +85,14 @@ internal static class TreeAttentionKernels
         long rows = (long)a.BatchHeads * a.Length;
         for (long t = FirstRow; WarpFirstRow(t) < rows; t += RowStep)
         {
-            bool active = t < rows;
-            int i = active ? (int)(t % a.Length) : 0;
+            int i = t < rows ? (int)(t % a.Length) : 0;
+            bool walks = t < rows && i >= a.Trunk;
             long head = t - i;
-            var at = active ? RunCursor.Start(offsets, starts, ends, i) : default;
-            var qr = active ? RowQuarter.Load(q, t * d, d, a.Scale, lane) : default;
-            var acc = default(RowQuarter);
-            float m = float.NegativeInfinity, l = 0f;
+            var at = walks ? RunCursor.Start(offsets, starts, ends, i, a.Trunk) : default;
+            var qr = walks ? RowQuarter.Load(q, t * d, d, a.Scale, lane) : default;
+            bool resumes = walks && a.Trunk > 0;
+            var acc = resumes ? RowQuarter.Load(o, t * dv, dv, 1f, lane) : default;
+            float m = resumes ? lse[t] : float.NegativeInfinity, l = m == float.NegativeInfinity ? 0f : 1f;
             for (int n = 0, all = WarpMax(at.Steps); n < all; n++)
             {
                 bool visits = n < at.Steps;
@@ -90,7 +104,7 @@ internal static class TreeAttentionKernels
                 RowQuarter.ScaleAdd(ref acc, alpha, e, ref vr);
                 at.Next(starts, ends);
             }
-            if (!active) continue;
+            if (!walks) continue;
             RowQuarter.Store(ref acc, o, t * dv, dv, 1f / l, lane);
             if (lane == 0) lse[t] = m + MathF.Log(l);
         }
@@ -115,13 +129,13 @@ internal static class TreeAttentionKernels
         long rows = (long)a.BatchHeads * a.Length;
         for (long t = FirstRow; WarpFirstRow(t) < rows; t += RowStep)
         {
-            bool active = t < rows;
-            int i = active ? (int)(t % a.Length) : 0;
+            int i = t < rows ? (int)(t % a.Length) : 0;
+            bool walks = t < rows && i >= a.Trunk;
             long head = t - i;
-            var at = active ? RunCursor.Start(offsets, starts, ends, i) : default;
-            var qr = active ? RowQuarter.Load(q, t * d, d, a.Scale, lane) : default;
-            var gr = active ? RowQuarter.Load(dO, t * dv, dv, 1f, lane) : default;
-            float rowLse = active ? lse[t] : 0f, rowDelta = active ? delta[t] : 0f;
+            var at = walks ? RunCursor.Start(offsets, starts, ends, i, a.Trunk) : default;
+            var qr = walks ? RowQuarter.Load(q, t * d, d, a.Scale, lane) : default;
+            var gr = walks ? RowQuarter.Load(dO, t * dv, dv, 1f, lane) : default;
+            float rowLse = walks ? lse[t] : 0f, rowDelta = walks ? delta[t] : 0f;
             var acc = default(RowQuarter);
             for (int n = 0, all = WarpMax(at.Steps); n < all; n++)
             {
@@ -133,7 +147,10 @@ internal static class TreeAttentionKernels
                 RowQuarter.Axpy(ref acc, MathF.Exp(s - rowLse) * (dp - rowDelta), ref kr);
                 at.Next(starts, ends);
             }
-            if (active) RowQuarter.Store(ref acc, dq, t * d, d, a.Scale, lane);
+            if (!walks) continue;
+            var sum = a.Trunk > 0 ? RowQuarter.Load(dq, t * d, d, 1f, lane) : default;
+            RowQuarter.Axpy(ref sum, a.Scale, ref acc);
+            RowQuarter.Store(ref sum, dq, t * d, d, 1f, lane);
         }
     }
 
@@ -145,12 +162,12 @@ internal static class TreeAttentionKernels
         long rows = (long)a.BatchHeads * a.Length;
         for (long t = FirstRow; WarpFirstRow(t) < rows; t += RowStep)
         {
-            bool active = t < rows;
-            int j = active ? (int)(t % a.Length) : 0;
+            int j = t < rows ? (int)(t % a.Length) : 0;
+            bool walks = t < rows && j >= a.Trunk;
             long head = t - j;
-            int first = active ? queryOffsets[j] : 0, steps = active ? queryOffsets[j + 1] - first : 0;
-            var kr = active ? RowQuarter.Load(k, t * d, d, a.Scale, lane) : default;
-            var vr = active ? RowQuarter.Load(v, t * dv, dv, 1f, lane) : default;
+            int first = walks ? queryOffsets[j] : 0, steps = walks ? queryOffsets[j + 1] - first : 0;
+            var kr = walks ? RowQuarter.Load(k, t * d, d, a.Scale, lane) : default;
+            var vr = walks ? RowQuarter.Load(v, t * dv, dv, 1f, lane) : default;
             var dka = default(RowQuarter);
             var dva = default(RowQuarter);
             for (int n = 0, all = WarpMax(steps); n < all; n++)
@@ -165,7 +182,7 @@ internal static class TreeAttentionKernels
                 RowQuarter.Axpy(ref dva, p, ref gr);
                 RowQuarter.Axpy(ref dka, p * (dp - delta[row]) * a.Scale, ref qr);
             }
-            if (!active) continue;
+            if (!walks) continue;
             RowQuarter.Store(ref dka, dk, t * d, d, 1f, lane);
             RowQuarter.Store(ref dva, dvOut, t * dv, dv, 1f, lane);
         }
