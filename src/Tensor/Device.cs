@@ -78,8 +78,8 @@ public sealed class Device
     }
 
     /// <summary>
-    /// True when attention over a packed tree costs only the tree's query–key pairs here
-    /// (<see cref="ITreeAttention"/>: the CPU); elsewhere it runs densely under a mask.
+    /// True when attention over a packed tree costs only the tree's query–key pairs here (<see cref="ITreeAttention"/>: every
+    /// backend, the ILGPU one for head sizes up to 64); elsewhere it runs densely under a mask.
     /// </summary>
     public bool HasTreeAttention => Backend is ITreeAttention;
 

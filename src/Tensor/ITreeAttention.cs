@@ -8,6 +8,10 @@ namespace Engine;
 /// </summary>
 internal interface ITreeAttention
 {
+    /// <summary>False for head sizes this backend's walk does not hold; the caller then attends under the dense mask.</summary>
+    bool SupportsTreeAttention(int d, int dv);
+
+
     /// <summary>o = softmax over each query's ancestors of scale·q·kᵀ, times v; lse the per-query logsumexp.</summary>
     void TreeAttentionForward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, int batchHeads, float scale);
 

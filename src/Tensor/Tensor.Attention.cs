@@ -54,15 +54,16 @@ public sealed partial class Tensor
     /// Attention over a packed tree (<see cref="TreeMask"/>) when the backend walks trees itself
     /// (<see cref="ITreeAttention"/>): q and k [..., N, d], v [..., N, dv] give o [..., N, dv] and the per-query
     /// logsumexp lse [..., N] for <see cref="TreeAttentionBackward"/>, at a cost proportional to the tree's
-    /// query–key pairs. Returns false, with no work done, on backends without the capability; the caller then
-    /// attends under <see cref="TreeMask.Dense"/>.
+    /// query–key pairs. Returns false, with no work done, on backends without the capability or for head sizes they do
+    /// not hold; the caller then attends under <see cref="TreeMask.Dense"/>.
     /// </summary>
     internal static bool TryTreeAttention(Tensor q, Tensor k, Tensor v, TreeMask tree,
         [NotNullWhen(true)] out Tensor? o, [NotNullWhen(true)] out Tensor? lse)
     {
         o = lse = null;
         if (q.Backend is not ITreeAttention walker) return false;
-        var (batchHeads, _, dv) = PlanTreeAttention(q, k, v, tree, "tree_attention");
+        var (batchHeads, d, dv) = PlanTreeAttention(q, k, v, tree, "tree_attention");
+        if (!walker.SupportsTreeAttention(d, dv)) return false;
         var lead = q.Shape.Dims[..^2];
         o = Uninitialized(new Shape([.. lead, tree.Length, dv]), q.Device);
         lse = Uninitialized(new Shape([.. lead, tree.Length]), q.Device);
@@ -76,7 +77,9 @@ public sealed partial class Tensor
     {
         const string op = "tree_attention_backward";
         if (q.Backend is not ITreeAttention walker) throw new NotSupportedException($"{op}: the {q.Device} backend has no tree attention");
-        var (batchHeads, _, _) = PlanTreeAttention(q, k, v, tree, op);
+        var (batchHeads, d, dvDim) = PlanTreeAttention(q, k, v, tree, op);
+        if (!walker.SupportsTreeAttention(d, dvDim))
+            throw new NotSupportedException($"{op}: the {q.Device} backend walks trees with head sizes up to 64, not d = {d}, dv = {dvDim}");
         foreach (var t in new[] { o, lse, dO }) q.RequireSameDevice(t, op);
         if (o.Shape != dO.Shape || o.Numel != v.Numel || lse.Numel != (long)batchHeads * tree.Length)
             throw new TensorShapeException(op, $"o {o.Shape}, lse {lse.Shape} and dO {dO.Shape} do not fit q {q.Shape}, v {v.Shape}");

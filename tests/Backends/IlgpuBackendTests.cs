@@ -93,6 +93,30 @@ public sealed class IlgpuBackendTests
     }
 
     [Fact]
+    public void AnotherTreeBetweenForwardAndBackwardLeavesTheGradientsRight()
+    {
+        var first = new TreeMask([-1, 0, 1, 1, 3, 2]);
+        var second = new TreeMask([-1, 0, 0, 1]);
+        float[] Gradient(Device device, bool another)
+        {
+            using var scope = TensorScope.Open();
+            var x = Variable.Parameter(Tensor.FromArray(Data.Uniform(2 * 6 * 4, 7), new Shape(1, 2, 6, 4), device));
+            var y = Variable.Attention(x, x, x, AttentionMask.Tree(first));
+            if (another)
+            {
+                // Replaces the device's copy of the first tree's index arrays before the backward pass needs them.
+                var z = new Variable(Tensor.FromArray(Data.Uniform(2 * 4 * 4, 8), new Shape(1, 2, 4, 4), device));
+                using (GradMode.NoGrad()) Variable.Attention(z, z, z, AttentionMask.Tree(second));
+            }
+            y.Sum().Backward();
+            return x.Grad!.ToArray();
+        }
+        int before = Backend.TreeUploads;
+        Tolerance.AssertClose(Gradient(Device.IlgpuCpu, another: true), Gradient(Device.Cpu, another: false), 1e-5, 1e-4, "dx");
+        Assert.Equal(before + 3, Backend.TreeUploads);
+    }
+
+    [Fact]
     public void OutOfMemoryTrimsThePoolRetriesAndThenNamesTheRequest()
     {
         var pool = Backend.Pool;

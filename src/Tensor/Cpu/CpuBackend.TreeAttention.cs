@@ -10,6 +10,9 @@ namespace Engine.Cpu;
 internal sealed unsafe partial class CpuBackend : ITreeAttention
 {
     /// <inheritdoc/>
+    public bool SupportsTreeAttention(int d, int dv) => true;
+
+    /// <inheritdoc/>
     public void TreeAttentionForward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, int batchHeads, float scale)
     {
         int n = tree.Length, d = q.Shape[-1], dv = v.Shape[-1], trunk = tree.Trunk;

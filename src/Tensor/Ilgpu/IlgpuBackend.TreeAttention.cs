@@ -39,6 +39,8 @@ internal sealed partial class IlgpuBackend : ITreeAttention
 
     TreeKernels Tree => _tree ??= new TreeKernels(_accelerator);
 
+    /// <summary>Guards the uploaded tree from its upload through the launches that read it.</summary>
+    readonly Lock _treeLock = new();
     TreeMask? _uploadedTree;
     MemoryBuffer1D<float, Stride1D.Dense>? _treeIndex;
     ArrayView<int>[] _treeLists = [];
@@ -102,13 +104,15 @@ internal sealed partial class IlgpuBackend : ITreeAttention
 
     /// <summary>
     /// The launch's sizes, with the device bound; false when there is nothing to compute. The trunk goes to the flash
-    /// kernels where they run and hold the head sizes.
+    /// kernels where they run.
     /// </summary>
     bool Start(TreeMask tree, Tensor q, Tensor v, int batchHeads, float scale, out TreeArgs a, out long rows)
     {
         ArgumentNullException.ThrowIfNull(tree);
         int d = q.Shape[-1], dv = v.Shape[-1];
-        int trunk = _attention is not null && d <= AttentionKernels.MaxHead && dv <= AttentionKernels.MaxHead ? tree.Trunk : 0;
+        if (!SupportsTreeAttention(d, dv))
+            throw new NotSupportedException($"{Name}: tree attention holds head sizes up to 64, not d = {d}, dv = {dv}");
+        int trunk = _attention is not null ? tree.Trunk : 0;
         a = new() { Length = tree.Length, BatchHeads = batchHeads, Dim = d, ValueDim = dv, Scale = scale, Trunk = trunk };
         rows = (long)batchHeads * a.Length;
         if (rows == 0) return false;
@@ -117,15 +121,22 @@ internal sealed partial class IlgpuBackend : ITreeAttention
     }
 
     /// <inheritdoc/>
+    /// <remarks>Each of a row's four lanes holds a quarter of it in registers (<see cref="RowQuarter"/>): up to 64 floats.</remarks>
+    public bool SupportsTreeAttention(int d, int dv) => d is > 0 and <= AttentionFlash.MaxHead && dv is > 0 and <= AttentionFlash.MaxHead;
+
+    /// <inheritdoc/>
     public void TreeAttentionForward(Tensor q, Tensor k, Tensor v, TreeMask tree, Tensor o, Tensor lse, int batchHeads, float scale)
     {
         const string op = "tree_attention";
         if (!Start(tree, q, v, batchHeads, scale, out var a, out long rows)) return;
-        var runs = TreeLists(tree);
         var (qv, kv, vv) = (View(q, rows * a.Dim, op), View(k, rows * a.Dim, op), View(v, rows * a.ValueDim, op));
         var (ov, lv) = (View(o, rows * a.ValueDim, op), View(lse, rows, op));
         if (a.Trunk > 0) _attention!.TrunkForward(qv, kv, vv, ov, lv, a.BatchHeads, a.Length, a.Trunk, a.Dim, a.ValueDim, a.Scale);
-        Tree.Forward(TreeRows(rows), qv, kv, vv, runs[0], runs[1], runs[2], ov, lv, a);
+        lock (_treeLock)
+        {
+            var runs = TreeLists(tree);
+            Tree.Forward(TreeRows(rows), qv, kv, vv, runs[0], runs[1], runs[2], ov, lv, a);
+        }
     }
 
     /// <inheritdoc/>
@@ -135,7 +146,6 @@ internal sealed partial class IlgpuBackend : ITreeAttention
         const string op = "tree_attention_backward";
         if (!Start(tree, q, v, batchHeads, scale, out var a, out long rows)) return;
         var kernels = Tree;
-        var lists = TreeLists(tree);
         var delta = Pool.Rent((int)Math.Max(rows, 1));
         try
         {
@@ -151,8 +161,12 @@ internal sealed partial class IlgpuBackend : ITreeAttention
             if (a.Trunk > 0)
                 _attention!.TrunkBackward(qv, kv, vv, ov, lv, gv, dqv, dkv, dvv, dl, a.BatchHeads, a.Length, a.Trunk, a.Dim, a.ValueDim, a.Scale);
             else kernels.Delta(Elements(rows), gv, ov, dl, rows, a.ValueDim);
-            kernels.QueryGradient(TreeRows(rows), qv, kv, vv, lv, gv, dl, lists[0], lists[1], lists[2], dqv, a);
-            kernels.KeyValueGradient(TreeRows(rows), qv, kv, vv, lv, gv, dl, lists[3], lists[4], dkv, dvv, a);
+            lock (_treeLock)
+            {
+                var lists = TreeLists(tree);
+                kernels.QueryGradient(TreeRows(rows), qv, kv, vv, lv, gv, dl, lists[0], lists[1], lists[2], dqv, a);
+                kernels.KeyValueGradient(TreeRows(rows), qv, kv, vv, lv, gv, dl, lists[3], lists[4], dkv, dvv, a);
+            }
         }
         finally
         {

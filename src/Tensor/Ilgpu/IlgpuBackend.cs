@@ -108,7 +108,7 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
     /// <summary>Frees the pooled buffers that no tensor uses.</summary>
     public void TrimPool()
     {
-        ReleaseTree();
+        lock (_treeLock) ReleaseTree();
         Pool.Trim();
     }
 
@@ -122,7 +122,7 @@ internal sealed partial class IlgpuBackend : IBackend, IDisposable
     /// <summary>Frees the pool, the accelerator and the ILGPU context.</summary>
     public void Dispose()
     {
-        ReleaseTree();
+        lock (_treeLock) ReleaseTree();
         Pool.Dispose();
         _accelerator.Dispose();
         _context.Dispose();
