@@ -6,7 +6,8 @@ namespace Engine.Bench;
 /// Part of `bench -- gpu`: attention over a packed GRPO group's trie on an ILGPU device (its trunk, the prompt, by the flash
 /// kernels, the rest walked along the tree) against the flash kernels under the same tree as a dense additive [N, N] mask,
 /// forward and forward + backward. The group: a 128-token prompt and 16 completions of 64 tokens, each sharing a random
-/// prefix (0–48 tokens) with the one before, 16 batch-heads of size 64. The two outputs are compared before timing.
+/// prefix (0–48 tokens) with the one before, 16 batch-heads of size 64. The outputs and gradients of the two are compared
+/// before timing.
 /// </summary>
 static class TreeAttentionTiming
 {
@@ -48,21 +49,7 @@ static class TreeAttentionTiming
         using var dO = Tensor.FromArray(Uniform(bh * n * d, 4), shape, device);
         using var mask = Tensor.FromArray(tree.Dense(), new Shape(n, n), device);
 
-        if (!Tensor.TryTreeAttention(q, k, v, tree, out var treeO, out var treeLse))
-            throw new InvalidOperationException($"{device} has no tree attention");
-        if (!Tensor.TryFusedAttention(q, k, v, mask, causal: false, out var denseO, out var denseLse))
-            throw new InvalidOperationException($"{device} has no fused attention for this shape");
-        double worst = treeO.ToArray().Zip(denseO.ToArray(), (a, b) => Math.Abs((double)a - b)).Max();
-        Console.WriteLine($"# check tree_attention_n{n}: worst |tree − dense| = {worst.ToString("G3", CultureInfo.InvariantCulture)}");
-        treeO.Dispose();
-        treeLse.Dispose();
-        denseO.Dispose();
-        denseLse.Dispose();
-        if (!(worst <= 1e-4))
-        {
-            Console.Error.WriteLine($"gpu: tree attention differs from the dense-mask flash kernels by {worst:G3}; not timing it");
-            return false;
-        }
+        if (!Agree(q, k, v, dO, mask, tree, $"tree_attention_n{n}")) return false;
 
         void Tree(bool backward)
         {
@@ -88,6 +75,38 @@ static class TreeAttentionTiming
         Print($"tree_attention_fwdbwd_n{n}_ms", GpuTiming.Time(device.Synchronize, () => Tree(true), iters, reps));
         Print($"tree_as_dense_mask_fwd_n{n}_ms", GpuTiming.Time(device.Synchronize, () => Dense(false), iters, reps));
         Print($"tree_as_dense_mask_fwdbwd_n{n}_ms", GpuTiming.Time(device.Synchronize, () => Dense(true), iters, reps));
+        return true;
+    }
+
+    /// <summary>
+    /// The tree's o, dq, dk and dv against the dense-mask flash kernels', element by element (NaN fails); prints the worst
+    /// difference, and says which output differs past 1e-4.
+    /// </summary>
+    static bool Agree(Tensor q, Tensor k, Tensor v, Tensor dO, Tensor mask, TreeMask tree, string what)
+    {
+        using var scope = TensorScope.Open();
+        if (!Tensor.TryTreeAttention(q, k, v, tree, out var treeO, out var treeLse))
+            throw new InvalidOperationException($"{q.Device} has no tree attention");
+        if (!Tensor.TryFusedAttention(q, k, v, mask, causal: false, out var denseO, out var denseLse))
+            throw new InvalidOperationException($"{q.Device} has no fused attention for this shape");
+        var (tq, tk, tv) = Tensor.TreeAttentionBackward(q, k, v, tree, treeO, treeLse, dO);
+        var (fq, fk, fv) = Tensor.FusedAttentionBackward(q, k, v, mask, false, denseO, denseLse, dO);
+        double worst = 0;
+        foreach (var (name, a, b) in new[] { ("o", treeO, denseO), ("dq", tq, fq), ("dk", tk, fk), ("dv", tv, fv) })
+        {
+            float[] x = a.ToArray(), y = b.ToArray();
+            for (int e = 0; e < x.Length; e++)
+            {
+                double diff = Math.Abs((double)x[e] - y[e]);
+                if (!(diff <= 1e-4))
+                {
+                    Console.Error.WriteLine($"gpu: {what}: tree attention's {name}[{e}] = {x[e]}, the dense mask's {y[e]}; not timing it");
+                    return false;
+                }
+                worst = Math.Max(worst, diff);
+            }
+        }
+        Console.WriteLine($"# check {what}: worst |tree − dense| over o, dq, dk, dv = {worst.ToString("G3", CultureInfo.InvariantCulture)}");
         return true;
     }
 

@@ -8,16 +8,18 @@
 #
 # Both sides print key=value lines with the same keys; the table shows each value and engine/peer as a
 # speed ratio (> 1: Engine faster): value ratio for _tflops and _gbps keys, peer/engine for _ms keys.
-# Without a CUDA device each side says so and the table lists whatever one side measured.
+# Without a CUDA device each side says so and the table lists whatever one side measured. ENGINE_LOG, if set, receives
+# the Engine side's output as it runs. The exit status is the Engine side's (3: a kernel gave wrong results).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-/usr/bin/python3}
+PY=${PYTHON:-$(command -v python3 || echo /usr/bin/python3)}
 ENGINE_ARGS=(gpu "$@")
 PEER_ARGS=()
 [[ " $* " == *" --small "* ]] && PEER_ARGS=(--small)
 
 read -r -a BENCH <<<"${ENGINE_BENCH:-dotnet run -c Release --no-build --project bench --}"
-engine=$("${BENCH[@]}" "${ENGINE_ARGS[@]}" 2>&1)
+engine=$("${BENCH[@]}" "${ENGINE_ARGS[@]}" 2>&1 | tee "${ENGINE_LOG:-/dev/null}"; exit "${PIPESTATUS[0]}")
+engine_status=$?
 peer=$("$PY" bench/gpu/peers.py "${PEER_ARGS[@]}" 2>&1)
 echo "$peer" | grep -E "^(Traceback|[A-Za-z]*Error)" >&2 || true
 echo "$engine" | grep '^#' || true
@@ -37,3 +39,4 @@ for k in $(printf '%s\n' "${!E[@]}" "${!P[@]}" | sort -u); do
     fi
     printf '| %-40s | %12s | %12s | %12s |\n' "$k" "${e:--}" "${p:--}" "${r:--}"
 done
+exit "$engine_status"

@@ -212,6 +212,9 @@ public sealed record GrpoRunConfig
     public JsonObject Fingerprint(PromptDataset prompts, PromptDataset? eval)
     {
         ArgumentNullException.ThrowIfNull(prompts);
+        if ((eval is null) != (Eval is null))
+            throw new ArgumentException(Eval is null ? "fingerprint: the config names no eval set, but one was given"
+                : $"fingerprint: the config's eval set ({Eval.Prompts}) was not given", nameof(eval));
         var json = new JsonObject
         {
             ["prompts_sha256"] = prompts.Sha256,
