@@ -24,6 +24,18 @@ public sealed record AttentionRun(float[] O, float[] Dq, float[] Dk, float[] Dv)
         return run;
     }
 
+    /// <summary>Asserts every part bit-identical to <paramref name="other"/>'s (a rerun of the same op).</summary>
+    public void AssertSameBits(AttentionRun other, string what)
+    {
+        foreach (var (name, a, b) in new[] { ("o", O, other.O), ("dq", Dq, other.Dq), ("dk", Dk, other.Dk), ("dv", Dv, other.Dv) })
+        {
+            Assert.Equal(a.Length, b.Length);
+            for (int e = 0; e < a.Length; e++)
+                Assert.True(BitConverter.SingleToInt32Bits(a[e]) == BitConverter.SingleToInt32Bits(b[e]),
+                    $"{what} {name}[{e}]: {a[e]:R} on one run, {b[e]:R} on the next");
+        }
+    }
+
     /// <summary>Asserts every part close to <paramref name="expected"/>'s.</summary>
     public void AssertClose(AttentionRun expected, double atol, double rtol, string what)
     {
