@@ -599,13 +599,13 @@ public abstract class BackendConformance
     {
         // A tree with branches from the root and long chains; a trunk of 3, then branches that fork again; 90 positions
         // whose parents are one of the three before them (rows of a warp then walk very different numbers of ancestors);
-        // or a packed group: a 40-token prompt (the trunk, over two key tiles) and 5 completions of 12 sharing prefixes.
+        // or a packed group: a 40-token prompt (the trunk, over two key tiles) and 6 completions of 12 sharing prefixes.
         var random = new System.Random(5);
         var tree = layout switch
         {
             "chains" => new TreeMask([-1, 0, 1, 2, 1, 4, 5, 2, 7]),
             "branchy" => new TreeMask([-1, 0, 0, 2, 1, 4, 4, 6, 6, 8, 3, 10, 11, 12, 1, -1, 15, 16]),
-            "prompt" => PackedGroupTree(40, 5, 12, random),
+            "prompt" => PackedGroupTree(40, 6, 12, random),
             _ => new TreeMask([.. Enumerable.Range(0, 90).Select(i => i == 0 ? -1 : Math.Max(0, i - 1 - random.Next(3)))]),
         };
         if (layout == "prompt") Assert.True(tree.Trunk >= 40, $"trunk {tree.Trunk}");
@@ -625,27 +625,18 @@ public abstract class BackendConformance
         once.AssertSameBits(Run(Device), "tree attention");
     }
 
-    /// <summary>The trie of a packed group: the prompt's chain, then each completion after the prefix it shares with the one before.</summary>
+    /// <summary>
+    /// The packed tree of a group, built as GRPO builds it (its prefix trie): a prompt, then completions over 5 token ids,
+    /// each sharing a random prefix of at least one token with the one before.
+    /// </summary>
     static TreeMask PackedGroupTree(int prompt, int completions, int length, System.Random random)
     {
-        var parents = Enumerable.Range(-1, prompt).ToList();
-        var previous = new int[length];
-        for (int c = 0; c < completions; c++)
-        {
-            int shared = c == 0 ? 0 : random.Next(1, length);
-            var path = new int[length];
-            for (int t = 0; t < length; t++)
-            {
-                if (t < shared) path[t] = previous[t];
-                else
-                {
-                    parents.Add(t == 0 ? prompt - 1 : path[t - 1]);
-                    path[t] = parents.Count - 1;
-                }
-            }
-            previous = path;
-        }
-        return new TreeMask(parents);
+        int[] Tokens(int n) => [.. Enumerable.Range(0, n).Select(_ => random.Next(5))];
+        var rows = new List<int[]> { Tokens(length) };
+        while (rows.Count < completions) rows.Add([.. rows[^1].Take(random.Next(1, length)).Concat(Tokens(length)).Take(length)]);
+        int[][] group = [.. rows];
+        var weights = Engine.Rl.Grpo.GroupBatch.TokenWeights(group, null, Engine.Rl.Grpo.Aggregation.TokenMean, length);
+        return new Engine.Rl.Grpo.PackedGroup(new Engine.Rl.Grpo.GroupBatch(Tokens(prompt), group, new float[completions], weights)).Tree;
     }
 
     // ---- end to end ---------------------------------------------------------------------------------
