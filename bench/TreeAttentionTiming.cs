@@ -1,4 +1,6 @@
 using System.Globalization;
+using Engine.Rl.Grpo;
+using Engine.Rl.Trie;
 
 namespace Engine.Bench;
 
@@ -11,29 +13,19 @@ namespace Engine.Bench;
 /// </summary>
 static class TreeAttentionTiming
 {
-    /// <summary>Parents of the packed trie: the prompt chain, then each completion's tokens after its shared prefix.</summary>
+    /// <summary>
+    /// The packed tree of such a group, as GRPO builds it (<see cref="PrefixTrie"/>, <see cref="PackedGroup"/>): completion c
+    /// repeats the first 0–3/4 of completion c − 1, then draws fresh tokens from a vocabulary too large to repeat by chance.
+    /// </summary>
     public static TreeMask GroupTree(int prompt, int completions, int length, int seed)
     {
         var random = new System.Random(seed);
-        var parents = new List<int>();
-        for (int i = 0; i < prompt; i++) parents.Add(i - 1);
-        var previous = new int[length];
-        for (int c = 0; c < completions; c++)
-        {
-            int shared = c == 0 ? 0 : random.Next(0, length * 3 / 4 + 1);
-            var path = new int[length];
-            for (int t = 0; t < length; t++)
-            {
-                if (t < shared) path[t] = previous[t];
-                else
-                {
-                    parents.Add(t == 0 ? prompt - 1 : path[t - 1]);
-                    path[t] = parents.Count - 1;
-                }
-            }
-            previous = path;
-        }
-        return new TreeMask(parents);
+        int[] Tokens(int n) => [.. Enumerable.Range(0, n).Select(_ => random.Next(1 << 20))];
+        var rows = new List<int[]> { Tokens(length) };
+        while (rows.Count < completions) rows.Add([.. rows[^1].Take(random.Next(0, length * 3 / 4 + 1)).Concat(Tokens(length)).Take(length)]);
+        int[][] group = [.. rows];
+        var weights = GroupBatch.TokenWeights(group, null, Aggregation.TokenMean, length);
+        return new PackedGroup(new GroupBatch(Tokens(prompt), group, new float[completions], weights)).Tree;
     }
 
     public static bool Run(Device device, bool small, int reps)

@@ -79,7 +79,7 @@ public sealed partial class Tensor
         if (q.Backend is not ITreeAttention walker) throw new NotSupportedException($"{op}: the {q.Device} backend has no tree attention");
         var (batchHeads, d, dvDim) = PlanTreeAttention(q, k, v, tree, op);
         if (!walker.SupportsTreeAttention(d, dvDim))
-            throw new NotSupportedException($"{op}: the {q.Device} backend walks trees with head sizes up to 64, not d = {d}, dv = {dvDim}");
+            throw new NotSupportedException($"{op}: the {q.Device} backend's tree attention does not hold head sizes d = {d}, dv = {dvDim}");
         foreach (var t in new[] { o, lse, dO }) q.RequireSameDevice(t, op);
         if (o.Shape != dO.Shape || o.Numel != v.Numel || lse.Numel != (long)batchHeads * tree.Length)
             throw new TensorShapeException(op, $"o {o.Shape}, lse {lse.Shape} and dO {dO.Shape} do not fit q {q.Shape}, v {v.Shape}");

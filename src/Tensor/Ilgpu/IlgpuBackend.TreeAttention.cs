@@ -20,8 +20,8 @@ internal sealed partial class IlgpuBackend : ITreeAttention
             accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>,
                 ArrayView<float>, ArrayView<float>, TreeArgs>(TreeAttentionKernels.Forward);
 
-        public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int> Delta =
-            accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int>(TreeAttentionKernels.Delta);
+        public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> Delta =
+            accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(AttentionFlash.RowDot);
 
         public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
             ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, TreeArgs> QueryGradient =
@@ -110,8 +110,6 @@ internal sealed partial class IlgpuBackend : ITreeAttention
     {
         ArgumentNullException.ThrowIfNull(tree);
         int d = q.Shape[-1], dv = v.Shape[-1];
-        if (!SupportsTreeAttention(d, dv))
-            throw new NotSupportedException($"{Name}: tree attention holds head sizes up to 64, not d = {d}, dv = {dv}");
         int trunk = _attention is not null ? tree.Trunk : 0;
         a = new() { Length = tree.Length, BatchHeads = batchHeads, Dim = d, ValueDim = dv, Scale = scale, Trunk = trunk };
         rows = (long)batchHeads * a.Length;
@@ -160,7 +158,7 @@ internal sealed partial class IlgpuBackend : ITreeAttention
             // The trunk's kernels compute delta; the walk reads it.
             if (a.Trunk > 0)
                 _attention!.TrunkBackward(qv, kv, vv, ov, lv, gv, dqv, dkv, dvv, dl, a.BatchHeads, a.Length, a.Trunk, a.Dim, a.ValueDim, a.Scale);
-            else kernels.Delta(Elements(rows), gv, ov, dl, rows, a.ValueDim);
+            else kernels.Delta(checked((int)rows), gv, ov, dl, a.ValueDim);
             lock (_treeLock)
             {
                 var lists = TreeLists(tree);

@@ -110,17 +110,6 @@ internal static class TreeAttentionKernels
         }
     }
 
-    /// <summary>delta_i = dO_i · O_i, for every row.</summary>
-    public static void Delta(ArrayView<float> dO, ArrayView<float> o, ArrayView<float> delta, long rows, int dv)
-    {
-        for (long t = Grid.GlobalIndex.X; t < rows; t += Grid.DimX * Group.DimX)
-        {
-            float s = 0f;
-            for (int c = 0; c < dv; c++) s += dO[t * dv + c] * o[t * dv + c];
-            delta[t] = s;
-        }
-    }
-
     /// <summary>dQ_i = scale Σ_j P_ij (dO_i·v_j − delta_i) k_j over the ancestors j of i, with P recomputed from lse.</summary>
     public static void QueryGradient(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> lse, ArrayView<float> dO,
         ArrayView<float> delta, ArrayView<int> offsets, ArrayView<int> starts, ArrayView<int> ends, ArrayView<float> dq, TreeArgs a)
